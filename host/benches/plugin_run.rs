@@ -1,0 +1,110 @@
+//! What one plugin run costs once the plugin is loaded: a fresh store,
+//! instantiation, and the describe + probe + collect calls on a trivial input
+//! (a one-package dpkg database). Prints figures; it asserts nothing.
+//!
+//! Baselines measured in the same run: the native parse of the same input (what
+//! the work itself costs) and the one-time load (compile vs precompiled).
+//!
+//!     cargo bench -p driftwatch --bench plugin_run
+
+use std::time::{Duration, Instant};
+
+use driftwatch::catalog;
+use driftwatch::machine::Machine;
+use driftwatch::runtime::bindings::packages_api;
+use driftwatch::runtime::grants::Preopen;
+use driftwatch::runtime::{Limits, Records, Runtime, Sandbox, Settings};
+
+const RUNS: usize = 2000;
+
+const STATUS: &str = "Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.10-3\nMaintainer: Someone <someone@example.org>\nDescription: example package\n";
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dpkg_dir = dir.path().join("var/lib/dpkg");
+    std::fs::create_dir_all(&dpkg_dir).expect("fixture dir");
+    std::fs::write(dpkg_dir.join("status"), STATUS).expect("fixture");
+    let facts = Machine::detect(None).expect("this machine").facts();
+    let wasm = catalog::bundled("packages-dpkg").expect("bundled dpkg plugin").wasm;
+    let cache = dir.path().join("cache");
+
+    let (runtime, cold) = timed(|| {
+        let runtime = Runtime::new(facts.clone(), Some(cache.clone())).expect("runtime");
+        let plugin = runtime.load("packages-dpkg", wasm).expect("load");
+        (runtime, plugin)
+    });
+    let (_, warm) = timed(|| {
+        let runtime = Runtime::new(facts.clone(), Some(cache.clone())).expect("runtime");
+        runtime.load("packages-dpkg", wasm).expect("load from cache")
+    });
+    let (runtime, plugin) = runtime;
+
+    let sandbox = Sandbox {
+        preopens: vec![Preopen {
+            host: dpkg_dir.clone(),
+            guest: "/var/lib/dpkg".into(),
+        }],
+        limits: Limits::default(),
+    };
+    let settings = Settings::Packages(packages_api::Settings { options: Vec::new() });
+    let mut runs = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        plugin.describe(&sandbox).expect("describe");
+        let probe = plugin.probe(&sandbox).expect("probe");
+        let collected = plugin.collect(&sandbox, &settings).expect("collect");
+        runs.push(started.elapsed());
+        assert!(probe.applies);
+        assert!(matches!(&collected.records, Records::Packages(p) if p.len() == 1));
+    }
+
+    let mut native = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let text = std::fs::read_to_string(dpkg_dir.join("status")).expect("read");
+        let parsed =
+            packages_dpkg::status::parse(&text, "status", packages_dpkg::status::MissingStatus::Skip).expect("parse");
+        std::hint::black_box(parsed);
+        native.push(started.elapsed());
+    }
+    drop(runtime);
+
+    let (median, p99) = (percentile(&mut runs, 50.0), percentile(&mut runs, 99.0));
+    let native_median = percentile(&mut native, 50.0);
+    println!("plugin run: instantiate + describe + probe + collect (3 fresh stores), {RUNS} runs");
+    println!("  median {:>9.1} µs", micros(median));
+    println!("  p99    {:>9.1} µs", micros(p99));
+    println!(
+        "  budget      1000.0 µs  (median is {:.1}% of it)",
+        100.0 * micros(median) / 1000.0
+    );
+    println!("baseline: native read + parse of the same file");
+    println!(
+        "  median {:>9.1} µs  (plugin run / native = {:.1}x)",
+        micros(native_median),
+        micros(median) / micros(native_median)
+    );
+    println!("plugin load: first start compiles, later starts load the precompiled artifact");
+    println!("  compile   {:>9.1} ms", cold.as_secs_f64() * 1e3);
+    println!(
+        "  cached    {:>9.1} ms  (compile / cached = {:.0}x)",
+        warm.as_secs_f64() * 1e3,
+        cold.as_secs_f64() / warm.as_secs_f64()
+    );
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = f();
+    (value, started.elapsed())
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples[index]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}

@@ -1,0 +1,184 @@
+//! The `driftwatch` command line.
+
+mod inventory;
+mod plugins;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::inventory::DataType;
+use crate::machine::Machine;
+use crate::manifest::Manifest;
+use crate::runtime::Runtime;
+use crate::store::Store;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  error (bad manifest, unreadable state, invalid plugin, ...)
+  2  wrong usage
+  3  the scan ran, but one or more collectors failed (see the table or --json)
+
+Logs go to stderr; RUST_LOG controls them (e.g. RUST_LOG=debug, RUST_LOG=driftwatch=debug).";
+
+/// Change tracking and inventory: installed software, files, services and
+/// daemons, registry values. Collectors are sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "driftwatch", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Manifest (TOML) of the collectors to run [default: the built-in one for the machine's OS]
+    #[arg(long, global = true, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Inventory the offline image or mounted disk at DIR instead of this machine
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Directory of the state database and plugin cache [default: $XDG_STATE_HOME/driftwatch]
+    #[arg(long, global = true, value_name = "DIR", env = "DRIFTWATCH_STATE")]
+    state: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every collector that applies here once, and store the inventory
+    Scan {
+        /// One JSON object per collector instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the stored inventory
+    Inventory {
+        /// Only this type: Software, Files, Daemons, WindowsServices or Registry
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_data_type)]
+        data_type: Option<DataType>,
+        /// One JSON object per item, keyed by Azure's column names
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every known plugin and whether it is active on this machine, and why
+    Plugins {
+        /// One JSON object per plugin and collector
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with one plugin file
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Check that FILE is a collector plugin this host can run: a component
+    /// implementing one collector world of a supported contract version
+    Check {
+        /// The plugin's .wasm file
+        file: PathBuf,
+        /// Print the result as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_data_type(text: &str) -> Result<DataType, String> {
+    DataType::parse(text).ok_or_else(|| {
+        let names: Vec<_> = DataType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("unknown type {text:?}; use one of {}", names.join(", "))
+    })
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        // Output piped into `head` and the like: stop quietly.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("driftwatch: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let context = || Context::new(&cli.global);
+    match cli.command {
+        Command::Scan { json } => scan::run(&context()?, json),
+        Command::Inventory { data_type, json } => inventory::run(&context()?, data_type, json),
+        Command::Plugins { json } => plugins::list(&context()?, json),
+        Command::Plugin {
+            command: PluginCommand::Check { file, json },
+        } => plugins::check(&file, json),
+    }
+}
+
+/// What the commands share: the machine, the manifest and the state directory.
+pub struct Context {
+    pub machine: Machine,
+    pub manifest: Manifest,
+    pub state_dir: PathBuf,
+}
+
+impl Context {
+    fn new(global: &Global) -> anyhow::Result<Context> {
+        let machine = Machine::detect(global.root.as_deref())?;
+        let manifest = match &global.manifest {
+            Some(path) => Manifest::load(path)?,
+            None => Manifest::embedded(machine.os)?,
+        };
+        let state_dir = global.state.clone().unwrap_or_else(default_state_dir);
+        Ok(Context {
+            machine,
+            manifest,
+            state_dir,
+        })
+    }
+
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.state_dir)?)
+    }
+
+    /// The runtime, caching compiled plugins in the state directory.
+    pub fn runtime(&self) -> anyhow::Result<Runtime> {
+        Runtime::new(self.machine.facts(), Some(self.state_dir.join("plugin-cache")))
+            .context("starting the plugin runtime")
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|dir| dir.join("driftwatch"))
+        .unwrap_or_else(|| PathBuf::from(".driftwatch"))
+}

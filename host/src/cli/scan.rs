@@ -1,0 +1,144 @@
+//! `driftwatch scan`
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde_json::{Map, json};
+
+use super::Context;
+use crate::output::{Table, clip, json_line};
+use crate::runtime::humanize;
+use crate::scan::{CollectorReport, Outcome};
+
+/// Warnings shown per collector in the human summary.
+const SHOWN_WARNINGS: usize = 5;
+
+pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let runtime = ctx.runtime()?;
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let report = crate::scan::scan(&runtime, &ctx.manifest, &ctx.machine, &mut store, parallel, |_| {});
+    let mut out = std::io::stdout().lock();
+    if json {
+        for c in &report.collectors {
+            json_line(&mut out, report_json(c, &report.computer, &report.time))?;
+        }
+    } else {
+        let place = match &ctx.machine.root {
+            None => "live".to_string(),
+            Some(root) => format!("offline image {}", root.display()),
+        };
+        writeln!(
+            out,
+            "Scanned {} ({}, {place}) in {}",
+            report.computer,
+            ctx.machine.os,
+            humanize(report.duration)
+        )?;
+        let mut table = Table::new(&["COLLECTOR", "KIND", "PLUGIN", "RESULT", "ITEMS", "TIME", "DETAIL"]).right(4);
+        for c in &report.collectors {
+            let (result, items, detail) = match &c.outcome {
+                Outcome::Collected {
+                    items,
+                    warnings,
+                    incomplete,
+                } => {
+                    let mut detail = Vec::new();
+                    if let Some(why) = incomplete {
+                        detail.push(format!("incomplete: {why}"));
+                    }
+                    match warnings.len() {
+                        0 => {}
+                        1 => detail.push("1 warning".into()),
+                        n => detail.push(format!("{n} warnings")),
+                    }
+                    ("collected", items.to_string(), detail.join("; "))
+                }
+                Outcome::Skipped(why) => ("skipped", "-".into(), why.clone()),
+                Outcome::Failed(why) => ("FAILED", "-".into(), why.clone()),
+            };
+            let plugin = match &c.plugin_version {
+                Some(v) => format!("{} {v}", c.plugin),
+                None => c.plugin.clone(),
+            };
+            let time = if c.duration.is_zero() {
+                "-".into()
+            } else {
+                humanize(c.duration)
+            };
+            table.row(vec![
+                c.collector.clone(),
+                c.kind.to_string(),
+                plugin,
+                result.into(),
+                items,
+                time,
+                clip(&detail, 100),
+            ]);
+        }
+        table.print(&mut out)?;
+        for c in &report.collectors {
+            if let Outcome::Collected { warnings, .. } = &c.outcome {
+                for w in warnings.iter().take(SHOWN_WARNINGS) {
+                    writeln!(
+                        out,
+                        "  warning: {}: {}: {}",
+                        c.collector,
+                        w.subject,
+                        clip(&w.message, 160)
+                    )?;
+                }
+                if warnings.len() > SHOWN_WARNINGS {
+                    writeln!(
+                        out,
+                        "  ... {} more warnings from {} (see --json)",
+                        warnings.len() - SHOWN_WARNINGS,
+                        c.collector
+                    )?;
+                }
+            }
+        }
+        writeln!(out, "Inventory stored in {}", store.path().display())?;
+    }
+    Ok(if report.failures() > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn report_json(c: &CollectorReport, computer: &str, time: &str) -> Map<String, serde_json::Value> {
+    let mut o = Map::new();
+    o.insert("Computer".into(), json!(computer));
+    o.insert("TimeGenerated".into(), json!(time));
+    o.insert("Collector".into(), json!(c.collector));
+    o.insert("Kind".into(), json!(c.kind.as_str()));
+    o.insert("Plugin".into(), json!(c.plugin));
+    o.insert("PluginVersion".into(), json!(c.plugin_version));
+    o.insert("DurationMs".into(), json!(c.duration.as_millis() as u64));
+    match &c.outcome {
+        Outcome::Collected {
+            items,
+            warnings,
+            incomplete,
+        } => {
+            o.insert("Outcome".into(), json!("collected"));
+            o.insert("Items".into(), json!(items));
+            o.insert("Incomplete".into(), json!(incomplete));
+            let warnings: Vec<_> = warnings
+                .iter()
+                .map(|w| json!({"Subject": w.subject, "Message": w.message}))
+                .collect();
+            o.insert("Warnings".into(), json!(warnings));
+        }
+        Outcome::Skipped(why) => {
+            o.insert("Outcome".into(), json!("skipped"));
+            o.insert("Reason".into(), json!(why));
+        }
+        Outcome::Failed(why) => {
+            o.insert("Outcome".into(), json!("failed"));
+            o.insert("Error".into(), json!(why));
+        }
+    }
+    o
+}

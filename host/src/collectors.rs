@@ -1,0 +1,246 @@
+//! Turning manifest entries into runnable collectors on a given machine:
+//! loading their plugins once, deciding which apply, building each run's
+//! sandbox and settings, and running one collector under a watchdog.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use crate::catalog::PluginRef;
+use crate::inventory::{self, Inventory, Rejected};
+use crate::kind::{Kind, Os};
+use crate::machine::Machine;
+use crate::manifest::{Checksum, CollectorSpec};
+use crate::runtime::bindings::types::{CollectionSummary, Setting};
+use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
+use crate::runtime::grants::{self, GrantError, Preopen};
+use crate::runtime::{Limits, Plugin, Probe, RUN_THREAD_STACK, RunError, Runtime, Sandbox, Settings};
+
+/// Longest a probe may take, whatever the collector's own timeout.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed past a run's deadline before the watchdog gives up on it.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
+
+/// The plugins a manifest refers to, each loaded once.
+#[derive(Default)]
+pub struct LoadedPlugins {
+    plugins: BTreeMap<PluginRef, Result<Arc<Plugin>, String>>,
+}
+
+impl LoadedPlugins {
+    pub fn load<'a>(runtime: &Runtime, refs: impl IntoIterator<Item = &'a PluginRef>) -> LoadedPlugins {
+        let mut plugins = BTreeMap::new();
+        for plugin_ref in refs {
+            if plugins.contains_key(plugin_ref) {
+                continue;
+            }
+            let loaded = plugin_ref
+                .wasm()
+                .and_then(|wasm| runtime.load(&plugin_ref.to_string(), &wasm))
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            if let Err(error) = &loaded {
+                tracing::error!("{error}");
+            }
+            plugins.insert(plugin_ref.clone(), loaded);
+        }
+        LoadedPlugins { plugins }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&PluginRef, &Result<Arc<Plugin>, String>)> {
+        self.plugins.iter()
+    }
+
+    fn get(&self, plugin_ref: &PluginRef) -> Result<&Arc<Plugin>, String> {
+        match self.plugins.get(plugin_ref) {
+            Some(Ok(plugin)) => Ok(plugin),
+            Some(Err(error)) => Err(error.clone()),
+            None => Err(format!("plugin {plugin_ref} was not loaded")),
+        }
+    }
+}
+
+/// Whether a manifest entry can run on this machine.
+pub enum Selection {
+    /// `enabled = false`.
+    Disabled,
+    /// Its `os` list leaves this machine out.
+    OtherOs(Vec<Os>),
+    /// The plugin cannot be used.
+    Unusable(String),
+    Ready(Arc<Plugin>),
+}
+
+pub fn select(spec: &CollectorSpec, machine: &Machine, plugins: &LoadedPlugins) -> Selection {
+    if !spec.enabled {
+        return Selection::Disabled;
+    }
+    if !spec.runs_on(machine.os) {
+        return Selection::OtherOs(spec.os.clone());
+    }
+    match plugins.get(&spec.plugin) {
+        Err(error) => Selection::Unusable(error),
+        Ok(plugin) if plugin.kind() != spec.kind => Selection::Unusable(format!(
+            "plugin {} is a {} collector, but the manifest entry is of kind {}",
+            spec.plugin,
+            plugin.kind(),
+            spec.kind
+        )),
+        Ok(plugin) => Selection::Ready(plugin.clone()),
+    }
+}
+
+/// The read-only directories a collector's run gets: its grants, resolved on
+/// the machine (inside `--root` for an image). Grants that do not exist there
+/// are left out; the plugin's probe decides what that means.
+pub fn preopens(spec: &CollectorSpec, machine: &Machine) -> Vec<Preopen> {
+    let mut preopens = Vec::new();
+    for grant in &spec.grants {
+        match grants::resolve(grant, machine.root.as_deref()) {
+            Ok(preopen) => preopens.push(preopen),
+            Err(GrantError::Missing(_)) => tracing::debug!(collector = %spec.name, "grant {grant} does not exist here"),
+            Err(error) => tracing::warn!(collector = %spec.name, "{error}; not granted"),
+        }
+    }
+    preopens
+}
+
+/// The kind-specific settings `collect` receives.
+pub fn settings(spec: &CollectorSpec) -> Settings {
+    let options: Vec<Setting> = spec
+        .options
+        .iter()
+        .map(|(key, value)| Setting {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    match spec.kind {
+        Kind::Packages => Settings::Packages(packages_api::Settings { options }),
+        Kind::Services => Settings::Services(services_api::Settings { options }),
+        Kind::Files => Settings::Files(files_api::Settings {
+            rules: spec
+                .paths
+                .iter()
+                .filter(|p| p.enabled)
+                .map(|p| files_api::FileRule {
+                    name: p.name.clone(),
+                    group_tag: p.group.clone(),
+                    path: p.path.clone(),
+                    recurse: p.recurse,
+                    checksum: match p.checksum {
+                        Checksum::None => files_api::ChecksumAlgorithm::None,
+                        Checksum::Md5 => files_api::ChecksumAlgorithm::Md5,
+                        Checksum::Sha256 => files_api::ChecksumAlgorithm::Sha256,
+                    },
+                    capture_content: p.capture_content,
+                    max_content_size: p.max_content_size,
+                })
+                .collect(),
+            options,
+        }),
+        Kind::Registry => Settings::Registry(registry_api::Settings {
+            rules: spec
+                .keys
+                .iter()
+                .filter(|k| k.enabled)
+                .map(|k| registry_api::KeyRule {
+                    name: k.name.clone(),
+                    group_tag: k.group.clone(),
+                    key: k.key.clone(),
+                    value_name: k.value.clone(),
+                    recurse: k.recurse,
+                    max_depth: k.max_depth,
+                })
+                .collect(),
+            options,
+        }),
+    }
+}
+
+/// The sandbox of a probe: the collector's grants, a short deadline.
+fn probe_sandbox(spec: &CollectorSpec, preopens: Vec<Preopen>) -> Sandbox {
+    Sandbox {
+        preopens,
+        limits: Limits {
+            timeout: spec.limits.timeout.min(PROBE_TIMEOUT),
+            ..spec.limits.clone()
+        },
+    }
+}
+
+/// Asks a collector's plugin whether it applies here.
+pub fn probe(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine) -> Result<Probe, RunError> {
+    let sandbox = probe_sandbox(spec, preopens(spec, machine));
+    let plugin = plugin.clone();
+    watched(sandbox.limits.timeout, move || plugin.probe(&sandbox))
+}
+
+/// What one run of a collector produced.
+pub enum RunOutcome {
+    NotApplicable(String),
+    Collected {
+        inventory: Inventory,
+        summary: CollectionSummary,
+    },
+}
+
+/// Probes and, if it applies, collects; each call in a fresh sandbox, the whole
+/// under a watchdog so that a plugin stuck in a host call cannot hold the host.
+pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine) -> Result<RunOutcome, RunError> {
+    let preopens = preopens(spec, machine);
+    let probe_sandbox = probe_sandbox(spec, preopens.clone());
+    let collect_sandbox = Sandbox {
+        preopens,
+        limits: spec.limits.clone(),
+    };
+    let budget = probe_sandbox.limits.timeout + collect_sandbox.limits.timeout;
+    let settings = settings(spec);
+    let plugin = plugin.clone();
+    let os = machine.os;
+    watched(budget, move || {
+        let probe = plugin.probe(&probe_sandbox)?;
+        if !probe.applies {
+            return Ok(RunOutcome::NotApplicable(probe.reason));
+        }
+        let collected = plugin.collect(&collect_sandbox, &settings)?;
+        let inventory = inventory::from_records(collected.records, os).map_err(|rejected| match rejected {
+            Rejected::Malformed(why) => RunError::Malformed(why),
+            Rejected::Oversized(why) => RunError::Oversized(why),
+        })?;
+        Ok(RunOutcome::Collected {
+            inventory,
+            summary: collected.summary,
+        })
+    })
+}
+
+/// Runs `work` on its own thread and waits at most `budget` plus a grace
+/// period. Plugin deadlines normally end a run well before that; the watchdog
+/// is for a plugin blocked inside a host call, which an epoch cannot interrupt.
+/// Such a thread is abandoned: it ends on its own once the call returns.
+fn watched<T: Send + 'static>(
+    budget: Duration,
+    work: impl FnOnce() -> Result<T, RunError> + Send + 'static,
+) -> Result<T, RunError> {
+    let (done, result) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::Builder::new()
+        .name("plugin-run".into())
+        .stack_size(RUN_THREAD_STACK)
+        .spawn(move || {
+            let _ = done.send(work());
+        })
+        .map_err(|e| RunError::Setup(format!("cannot start a thread: {e}")))?;
+    match result.recv_timeout(budget + WATCHDOG_GRACE) {
+        Ok(outcome) => outcome,
+        Err(RecvTimeoutError::Timeout) => {
+            tracing::error!("plugin run abandoned after {:?}", started.elapsed());
+            Err(RunError::Abandoned(budget))
+        }
+        Err(RecvTimeoutError::Disconnected) => Err(RunError::Setup(
+            "the run ended without a result (host thread failed)".into(),
+        )),
+    }
+}

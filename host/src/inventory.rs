@@ -1,0 +1,438 @@
+//! Inventory items: what plugins returned, validated and normalised into rows
+//! keyed per kind, with the column names of Azure's `ConfigurationData`.
+//!
+//! Normalising here (trimmed text, sorted items, one row per key, fixed time
+//! format) is what keeps formatting or ordering differences in a plugin's
+//! output from ever looking like a change.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::kind::Os;
+use crate::runtime::Records;
+use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
+use crate::timefmt;
+
+/// Longest text accepted in one field (1 MiB).
+pub const MAX_FIELD_BYTES: usize = 1 << 20;
+
+/// `ConfigDataType` / `ConfigChangeType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum DataType {
+    Software,
+    Files,
+    Daemons,
+    WindowsServices,
+    Registry,
+}
+
+impl DataType {
+    pub const ALL: [DataType; 5] = [
+        DataType::Software,
+        DataType::Files,
+        DataType::Daemons,
+        DataType::WindowsServices,
+        DataType::Registry,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Software => "Software",
+            DataType::Files => "Files",
+            DataType::Daemons => "Daemons",
+            DataType::WindowsServices => "WindowsServices",
+            DataType::Registry => "Registry",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DataType> {
+        DataType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// The columns rows of this type fill, in display order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            DataType::Software => &[
+                "SoftwareName",
+                "CurrentVersion",
+                "Architecture",
+                "Publisher",
+                "SoftwareDescription",
+                "SoftwareType",
+                "InstallState",
+                "InstallDate",
+            ],
+            DataType::Daemons | DataType::WindowsServices => &[
+                "SvcName",
+                "SvcDisplayName",
+                "SvcState",
+                "SvcStartupType",
+                "SvcPath",
+                "SvcAccount",
+                "SvcRunlevels",
+                "SvcDescription",
+            ],
+            DataType::Files => &[
+                "FileSystemPath",
+                "FileType",
+                "Size",
+                "DateCreated",
+                "DateModified",
+                "FileContentChecksum",
+                "Acls",
+                "Attributes",
+                "LinkTarget",
+                "ItemName",
+            ],
+            DataType::Registry => &["RegistryKey", "ValueName", "ValueType", "ValueData"],
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A column value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Text(String),
+    Integer(i64),
+    Null,
+}
+
+/// One inventory row: a stable key and its column values.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Item {
+    pub key: String,
+    pub fields: Vec<(&'static str, Value)>,
+}
+
+impl Item {
+    pub fn get(&self, column: &str) -> Option<&Value> {
+        self.fields.iter().find(|(c, _)| *c == column).map(|(_, v)| v)
+    }
+}
+
+/// A collection, normalised: sorted by key, one item per key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    pub data_type: DataType,
+    pub items: Vec<Item>,
+    /// Notes about records merged away (duplicate keys).
+    pub notes: Vec<String>,
+}
+
+/// Why records were refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Rejected {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Oversized(String),
+}
+
+use Rejected::Malformed;
+
+/// Validates and normalises a plugin's records. Services become `Daemons`, or
+/// `WindowsServices` when the machine is Windows.
+pub fn from_records(records: Records, os: Os) -> Result<Inventory, Rejected> {
+    let (data_type, items) = match records {
+        Records::Packages(r) => (
+            DataType::Software,
+            r.into_iter().map(software).collect::<Result<Vec<_>, _>>()?,
+        ),
+        Records::Services(r) => (
+            if os == Os::Windows {
+                DataType::WindowsServices
+            } else {
+                DataType::Daemons
+            },
+            r.into_iter().map(service).collect::<Result<Vec<_>, _>>()?,
+        ),
+        Records::Files(r) => (DataType::Files, r.into_iter().map(file).collect::<Result<Vec<_>, _>>()?),
+        Records::Registry(r) => (
+            DataType::Registry,
+            r.into_iter().map(registry_value).collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(normalise(data_type, items))
+}
+
+fn normalise(data_type: DataType, mut items: Vec<Item>) -> Inventory {
+    items.sort();
+    let mut notes = Vec::new();
+    let mut unique: Vec<Item> = Vec::with_capacity(items.len());
+    for item in items {
+        match unique.last() {
+            Some(last) if last.key == item.key => {
+                if last != &item {
+                    notes.push(format!(
+                        "{data_type} item {:?} reported more than once with different values; kept one",
+                        item.key
+                    ));
+                }
+            }
+            _ => unique.push(item),
+        }
+    }
+    Inventory {
+        data_type,
+        items: unique,
+        notes,
+    }
+}
+
+/// Trimmed text, checked for size.
+fn text(column: &'static str, value: String) -> Result<(&'static str, Value), Rejected> {
+    if value.len() > MAX_FIELD_BYTES {
+        return Err(Rejected::Oversized(format!(
+            "{column} is {} bytes long (at most {MAX_FIELD_BYTES})",
+            value.len()
+        )));
+    }
+    let trimmed = value.trim();
+    Ok((
+        column,
+        Value::Text(if trimmed.len() == value.len() {
+            value
+        } else {
+            trimmed.to_string()
+        }),
+    ))
+}
+
+/// Text that identifies the item: must not be empty.
+fn key_text(column: &'static str, value: String) -> Result<(&'static str, Value), Rejected> {
+    let field = text(column, value)?;
+    match &field.1 {
+        Value::Text(t) if t.is_empty() => Err(Malformed(format!("a record has an empty {column}"))),
+        _ => Ok(field),
+    }
+}
+
+fn time(
+    column: &'static str,
+    ts: Option<crate::runtime::bindings::types::Timestamp>,
+) -> Result<(&'static str, Value), Rejected> {
+    match ts {
+        None => Ok((column, Value::Null)),
+        Some(t) => timefmt::from_parts(t.seconds, t.nanoseconds)
+            .map(|s| (column, Value::Text(s)))
+            .ok_or_else(|| {
+                Malformed(format!(
+                    "{column} {}s {}ns is not a valid time",
+                    t.seconds, t.nanoseconds
+                ))
+            }),
+    }
+}
+
+fn key_of(fields: &[(&'static str, Value)], columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| match fields.iter().find(|(name, _)| name == c).map(|(_, v)| v) {
+            Some(Value::Text(t)) => t.as_str(),
+            _ => "",
+        })
+        .collect::<Vec<_>>()
+        .join("\t")
+}
+
+fn software(p: packages_api::Package) -> Result<Item, Rejected> {
+    let software_type = match p.software_type {
+        packages_api::SoftwareType::Application => "Application",
+        packages_api::SoftwareType::Package => "Package",
+        packages_api::SoftwareType::Update => "Update",
+    };
+    let fields = vec![
+        key_text("SoftwareName", p.name)?,
+        text("CurrentVersion", p.version)?,
+        text("Architecture", p.architecture)?,
+        text("Publisher", p.publisher)?,
+        text("SoftwareDescription", p.description)?,
+        ("SoftwareType", Value::Text(software_type.into())),
+        text("InstallState", p.install_state)?,
+        time("InstallDate", p.install_date)?,
+    ];
+    Ok(Item {
+        key: key_of(&fields, &["SoftwareName", "Architecture"]),
+        fields,
+    })
+}
+
+fn service(s: services_api::Service) -> Result<Item, Rejected> {
+    use services_api::ServiceState as S;
+    let state = match s.state {
+        S::Running => "Running",
+        S::Stopped => "Stopped",
+        S::Paused => "Paused",
+        S::StartPending => "StartPending",
+        S::StopPending => "StopPending",
+        S::ContinuePending => "ContinuePending",
+        S::PausePending => "PausePending",
+        S::Unknown => "Unknown",
+    };
+    let fields = vec![
+        key_text("SvcName", s.name)?,
+        text("SvcDisplayName", s.display_name)?,
+        ("SvcState", Value::Text(state.into())),
+        text("SvcStartupType", s.startup_type)?,
+        text("SvcPath", s.path)?,
+        text("SvcAccount", s.account)?,
+        text("SvcRunlevels", s.runlevels)?,
+        text("SvcDescription", s.description)?,
+    ];
+    Ok(Item {
+        key: key_of(&fields, &["SvcName"]),
+        fields,
+    })
+}
+
+fn file(f: files_api::File) -> Result<Item, Rejected> {
+    let file_type = match f.file_type {
+        files_api::FileType::File => "File",
+        files_api::FileType::Directory => "Directory",
+        files_api::FileType::Symlink => "Symlink",
+        files_api::FileType::Other => "Other",
+    };
+    let size = i64::try_from(f.size).map_err(|_| Malformed(format!("Size {} is out of range", f.size)))?;
+    let fields = vec![
+        key_text("FileSystemPath", f.path)?,
+        ("FileType", Value::Text(file_type.into())),
+        ("Size", Value::Integer(size)),
+        time("DateCreated", f.date_created)?,
+        time("DateModified", f.date_modified)?,
+        text("FileContentChecksum", f.checksum.to_ascii_lowercase())?,
+        text("Acls", f.acls)?,
+        text("Attributes", f.attributes)?,
+        match f.link_target {
+            Some(target) => text("LinkTarget", target)?,
+            None => ("LinkTarget", Value::Null),
+        },
+        text("ItemName", f.rule)?,
+    ];
+    Ok(Item {
+        key: key_of(&fields, &["FileSystemPath"]),
+        fields,
+    })
+}
+
+fn registry_value(v: registry_api::Value) -> Result<Item, Rejected> {
+    let fields = vec![
+        key_text("RegistryKey", v.key)?,
+        text("ValueName", v.value_name)?,
+        text("ValueType", v.value_type)?,
+        text("ValueData", v.value_data)?,
+    ];
+    Ok(Item {
+        key: key_of(&fields, &["RegistryKey", "ValueName"]),
+        fields,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(name: &str, version: &str, arch: &str) -> packages_api::Package {
+        packages_api::Package {
+            name: name.into(),
+            version: version.into(),
+            architecture: arch.into(),
+            publisher: String::new(),
+            description: String::new(),
+            software_type: packages_api::SoftwareType::Package,
+            install_state: "installed".into(),
+            install_date: None,
+        }
+    }
+
+    #[test]
+    fn items_are_sorted_trimmed_and_keyed_by_name_and_architecture() {
+        let inv = from_records(
+            Records::Packages(vec![
+                package("zlib", "1.3 ", "amd64"),
+                package(" bash", "5.2", "amd64"),
+                package("zlib", "1.3", "i386"),
+            ]),
+            Os::Linux,
+        )
+        .unwrap();
+        assert_eq!(inv.data_type, DataType::Software);
+        let keys: Vec<_> = inv.items.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, ["bash\tamd64", "zlib\tamd64", "zlib\ti386"]);
+        assert_eq!(inv.items[1].get("CurrentVersion"), Some(&Value::Text("1.3".into())));
+    }
+
+    #[test]
+    fn the_same_records_in_another_order_give_the_same_inventory() {
+        let a = vec![package("a", "1", "x"), package("b", "2", "x"), package("c", "3", "x")];
+        let mut b = a.clone();
+        b.reverse();
+        assert_eq!(
+            from_records(Records::Packages(a), Os::Linux),
+            from_records(Records::Packages(b), Os::Linux)
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_merged_deterministically() {
+        let one = from_records(
+            Records::Packages(vec![package("a", "2", "x"), package("a", "1", "x")]),
+            Os::Linux,
+        )
+        .unwrap();
+        let two = from_records(
+            Records::Packages(vec![package("a", "1", "x"), package("a", "2", "x")]),
+            Os::Linux,
+        )
+        .unwrap();
+        assert_eq!(one, two);
+        assert_eq!(one.items.len(), 1);
+        assert_eq!(one.notes.len(), 1);
+    }
+
+    #[test]
+    fn malformed_records_are_rejected() {
+        let err = from_records(Records::Packages(vec![package("  ", "1", "x")]), Os::Linux).unwrap_err();
+        assert_eq!(err, Malformed("a record has an empty SoftwareName".into()));
+        let huge = "x".repeat(MAX_FIELD_BYTES + 1);
+        let err = from_records(Records::Packages(vec![package("a", &huge, "x")]), Os::Linux).unwrap_err();
+        assert_eq!(
+            err,
+            Rejected::Oversized("CurrentVersion is 1048577 bytes long (at most 1048576)".into())
+        );
+        let mut bad_time = package("a", "1", "x");
+        bad_time.install_date = Some(crate::runtime::bindings::types::Timestamp {
+            seconds: 0,
+            nanoseconds: 2_000_000_000,
+        });
+        assert!(from_records(Records::Packages(vec![bad_time]), Os::Linux).is_err());
+    }
+
+    #[test]
+    fn services_are_daemons_on_linux_and_windows_services_on_windows() {
+        let svc = services_api::Service {
+            name: "ssh".into(),
+            display_name: String::new(),
+            state: services_api::ServiceState::Running,
+            startup_type: "enabled".into(),
+            path: String::new(),
+            account: String::new(),
+            runlevels: String::new(),
+            description: String::new(),
+        };
+        let linux = from_records(Records::Services(vec![svc.clone()]), Os::Linux).unwrap();
+        assert_eq!(linux.data_type, DataType::Daemons);
+        assert_eq!(linux.items[0].get("SvcState"), Some(&Value::Text("Running".into())));
+        let windows = from_records(Records::Services(vec![svc]), Os::Windows).unwrap();
+        assert_eq!(windows.data_type, DataType::WindowsServices);
+    }
+}

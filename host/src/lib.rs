@@ -1,0 +1,27 @@
+//! driftwatch: change tracking and inventory.
+//!
+//! | module | job |
+//! |---|---|
+//! | `cli` | the command line |
+//! | `manifest` | which collectors run where, with what grants, limits and settings |
+//! | `machine` | the live machine or an offline image (`--root`) |
+//! | `catalog` | bundled plugins and plugin files |
+//! | `runtime` | the wasmtime sandbox plugins run in |
+//! | `collectors` | manifest entries → runnable collectors on a machine |
+//! | `scan` | one pass over every collector |
+//! | `inventory` | plugin records → normalised rows with Azure's columns |
+//! | `store` | the SQLite state database |
+//! | `output` | tables and JSON lines |
+
+pub mod catalog;
+pub mod cli;
+pub mod collectors;
+pub mod inventory;
+pub mod kind;
+pub mod machine;
+pub mod manifest;
+pub mod output;
+pub mod runtime;
+pub mod scan;
+pub mod store;
+pub mod timefmt;

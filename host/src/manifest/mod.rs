@@ -1,0 +1,343 @@
+//! The manifest: which collectors run, on which systems, how often, with what
+//! access and limits, and their kind-specific settings (TOML).
+//!
+//! ```toml
+//! [defaults]
+//! timeout = "2m"
+//! memory = "256MiB"
+//!
+//! [[collector]]
+//! name = "dpkg"                 # defaults to the plugin's name
+//! kind = "packages"             # packages | services | files | registry
+//! plugin = "packages-dpkg"      # a bundled plugin, or a path to a .wasm file
+//! os = ["linux"]                # where it may run (default: anywhere)
+//! interval = "5m"
+//! grants = ["/var/lib/dpkg"]    # directories it may read, read-only
+//! options = { admindir = "/var/lib/dpkg" }
+//! ```
+//!
+//! Every error names the file, line and column.
+
+mod raw;
+pub mod units;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+pub use raw::Checksum;
+use raw::{CollectorEntry, ManifestFile};
+use toml::Spanned;
+
+use crate::catalog::{self, PluginRef};
+use crate::kind::{Kind, Os};
+use crate::runtime::Limits;
+use crate::runtime::grants;
+
+/// Azure's default content size cap for captured files.
+pub const DEFAULT_MAX_CONTENT_SIZE: u64 = 5 << 20;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The file it came from, or which embedded default it is.
+    pub source: String,
+    pub collectors: Vec<CollectorSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorSpec {
+    pub name: String,
+    pub kind: Kind,
+    pub plugin: PluginRef,
+    /// Systems it may run on; empty means any.
+    pub os: Vec<Os>,
+    pub enabled: bool,
+    /// Set in the manifest; otherwise the kind's default for the machine's OS.
+    pub interval: Option<Duration>,
+    pub grants: Vec<String>,
+    pub limits: Limits,
+    pub options: Vec<(String, String)>,
+    pub paths: Vec<FileRule>,
+    pub keys: Vec<KeyRule>,
+}
+
+/// A tracked path of a files collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRule {
+    pub name: String,
+    pub group: String,
+    pub path: String,
+    pub recurse: bool,
+    pub checksum: Checksum,
+    pub capture_content: bool,
+    pub max_content_size: u64,
+    pub enabled: bool,
+}
+
+/// A tracked key of a registry collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRule {
+    pub name: String,
+    pub group: String,
+    pub key: String,
+    pub value: Option<String>,
+    pub recurse: bool,
+    pub max_depth: u32,
+    pub enabled: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl Manifest {
+    /// Reads and checks a manifest file. Relative plugin paths are relative to it.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ManifestError::Read {
+            path: path.display().to_string(),
+            error,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Manifest::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// The built-in manifest for an OS.
+    pub fn embedded(os: Os) -> Result<Manifest, ManifestError> {
+        let (label, text) = match os {
+            Os::Windows => ("<built-in manifest for windows>", include_str!("defaults/windows.toml")),
+            _ => ("<built-in manifest for linux>", include_str!("defaults/linux.toml")),
+        };
+        Manifest::parse(text, label, Path::new("."))
+    }
+
+    /// Parses and checks manifest text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Manifest, ManifestError> {
+        let at = |span: Option<Range<usize>>, message: String| {
+            let (line, column) = line_column(text, span.map_or(0, |s| s.start));
+            ManifestError::Invalid {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: ManifestFile = toml::from_str(text).map_err(|e| at(e.span(), e.message().trim().to_string()))?;
+        let mut collectors = Vec::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for entry in raw.collector {
+            let spec =
+                collector(entry, &raw.defaults, base_dir, text, &mut names).map_err(|(span, m)| at(Some(span), m))?;
+            collectors.push(spec);
+        }
+        Ok(Manifest {
+            source: file.to_string(),
+            collectors,
+        })
+    }
+}
+
+impl CollectorSpec {
+    /// Whether it may run on a system of this OS.
+    pub fn runs_on(&self, os: Os) -> bool {
+        self.os.is_empty() || self.os.contains(&os)
+    }
+
+    /// How often it runs on a system of this OS (Azure's defaults when unset).
+    pub fn interval_on(&self, os: Os) -> Duration {
+        self.interval.unwrap_or_else(|| default_interval(self.kind, os))
+    }
+}
+
+/// Azure Change Tracking's collection frequencies.
+pub fn default_interval(kind: Kind, os: Os) -> Duration {
+    let minutes = match (kind, os) {
+        (Kind::Packages, Os::Windows) => 30,
+        (Kind::Packages, _) => 5,
+        (Kind::Services, Os::Windows) => 30,
+        (Kind::Services, _) => 5,
+        (Kind::Files, Os::Windows) => 30,
+        (Kind::Files, _) => 15,
+        (Kind::Registry, _) => 50,
+    };
+    Duration::from_secs(minutes * 60)
+}
+
+type Located = (Range<usize>, String);
+
+fn collector(
+    entry: CollectorEntry,
+    defaults: &raw::Defaults,
+    base_dir: &Path,
+    text: &str,
+    names: &mut HashMap<String, usize>,
+) -> Result<CollectorSpec, Located> {
+    let plugin = plugin_ref(&entry.plugin, base_dir)?;
+    let (name, name_span) = match &entry.name {
+        Some(name) => (name.get_ref().clone(), name.span()),
+        None => (default_name(&plugin), entry.plugin.span()),
+    };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err((
+            name_span,
+            format!("collector name {name:?} may only hold letters, digits, `-`, `_` and `.`"),
+        ));
+    }
+    if let Some(first) = names.insert(name.clone(), name_span.start) {
+        let (line, _) = line_column(text, first);
+        return Err((
+            name_span,
+            format!("collector name `{name}` is already used at line {line}; give each collector its own `name`"),
+        ));
+    }
+    let mut grants = Vec::new();
+    for grant in &entry.grants {
+        grants::check_form(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?;
+        grants.push(grant.get_ref().clone());
+    }
+    let options = entry
+        .options
+        .iter()
+        .map(|(key, value)| option_text(value).map(|v| (key.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let paths = match &entry.paths {
+        Some(paths) if entry.kind != Kind::Files => {
+            return Err((paths.span(), wrong_section("paths", "files", entry.kind)));
+        }
+        Some(paths) => paths.get_ref().iter().map(file_rule).collect(),
+        None => Vec::new(),
+    };
+    let keys = match &entry.keys {
+        Some(keys) if entry.kind != Kind::Registry => {
+            return Err((keys.span(), wrong_section("keys", "registry", entry.kind)));
+        }
+        Some(keys) => keys.get_ref().iter().map(key_rule).collect(),
+        None => Vec::new(),
+    };
+    if let Some(interval) = &entry.interval
+        && interval.get_ref().0 < Duration::from_secs(1)
+    {
+        return Err((interval.span(), "interval must be at least 1s".into()));
+    }
+    let fallback = Limits::default();
+    Ok(CollectorSpec {
+        name,
+        kind: entry.kind,
+        plugin,
+        os: entry.os,
+        enabled: entry.enabled,
+        interval: entry.interval.map(|i| i.get_ref().0),
+        grants,
+        limits: Limits {
+            memory: entry.memory.or(defaults.memory).map_or(fallback.memory, |m| m.0),
+            timeout: entry.timeout.or(defaults.timeout).map_or(fallback.timeout, |t| t.0),
+            max_items: entry.max_items.or(defaults.max_items).unwrap_or(fallback.max_items),
+        },
+        options,
+        paths,
+        keys,
+    })
+}
+
+/// A bundled plugin's name, or a path (anything with a separator or ending in
+/// `.wasm`) relative to the manifest's folder.
+fn plugin_ref(plugin: &Spanned<String>, base_dir: &Path) -> Result<PluginRef, Located> {
+    let text = plugin.get_ref();
+    let looks_like_path = text.ends_with(".wasm") || text.contains('/') || text.contains('\\');
+    if !looks_like_path {
+        return catalog::bundled(text)
+            .map(|p| PluginRef::Bundled(p.name))
+            .ok_or_else(|| {
+                let known: Vec<_> = catalog::bundled_names().collect();
+                (
+                    plugin.span(),
+                    format!(
+                        "unknown plugin `{text}`: not a bundled plugin ({}) nor a path to a .wasm file",
+                        known.join(", ")
+                    ),
+                )
+            });
+    }
+    let path = base_dir.join(text);
+    if path.is_file() {
+        Ok(PluginRef::File(std::path::absolute(&path).unwrap_or(path)))
+    } else {
+        Err((plugin.span(), format!("plugin file {} not found", path.display())))
+    }
+}
+
+fn default_name(plugin: &PluginRef) -> String {
+    match plugin {
+        PluginRef::Bundled(name) => name.to_string(),
+        PluginRef::File(path) => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+fn option_text(value: &Spanned<toml::Value>) -> Result<String, Located> {
+    match value.get_ref() {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        other => Err((
+            value.span(),
+            format!("options must be strings, numbers or booleans, not {}", other.type_str()),
+        )),
+    }
+}
+
+fn wrong_section(section: &str, wanted: &str, kind: Kind) -> String {
+    format!("`{section}` belongs to collectors of kind \"{wanted}\", and this one is \"{kind}\"")
+}
+
+fn file_rule(p: &raw::PathEntry) -> FileRule {
+    FileRule {
+        name: p.name.clone().unwrap_or_else(|| p.path.clone()),
+        group: p.group.clone(),
+        path: p.path.clone(),
+        recurse: p.recurse,
+        checksum: p.checksum,
+        capture_content: p.capture_content,
+        max_content_size: p.max_content_size.map_or(DEFAULT_MAX_CONTENT_SIZE, |s| s.0),
+        enabled: p.enabled,
+    }
+}
+
+fn key_rule(k: &raw::KeyEntry) -> KeyRule {
+    KeyRule {
+        name: k.name.clone().unwrap_or_else(|| k.key.clone()),
+        group: k.group.clone(),
+        key: k.key.clone(),
+        value: k.value.clone(),
+        recurse: k.recurse,
+        max_depth: k.max_depth,
+        enabled: k.enabled,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests;

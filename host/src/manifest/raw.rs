@@ -1,0 +1,99 @@
+//! The manifest file as written: serde structures with source spans, checked
+//! for unknown keys and wrong types while parsing.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::units::{ByteSize, DurationSetting};
+use crate::kind::{Kind, Os};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub collector: Vec<CollectorEntry>,
+}
+
+/// Limits applied to every collector that does not set its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub timeout: Option<DurationSetting>,
+    pub memory: Option<ByteSize>,
+    pub max_items: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorEntry {
+    pub name: Option<Spanned<String>>,
+    pub kind: Kind,
+    pub plugin: Spanned<String>,
+    #[serde(default)]
+    pub os: Vec<Os>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub interval: Option<Spanned<DurationSetting>>,
+    #[serde(default)]
+    pub grants: Vec<Spanned<String>>,
+    pub timeout: Option<DurationSetting>,
+    pub memory: Option<ByteSize>,
+    pub max_items: Option<u64>,
+    #[serde(default)]
+    pub options: BTreeMap<String, Spanned<toml::Value>>,
+    pub paths: Option<Spanned<Vec<PathEntry>>>,
+    pub keys: Option<Spanned<Vec<KeyEntry>>>,
+}
+
+/// A tracked file path (kind = "files").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathEntry {
+    pub path: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub recurse: bool,
+    #[serde(default)]
+    pub checksum: Checksum,
+    #[serde(default)]
+    pub capture_content: bool,
+    pub max_content_size: Option<ByteSize>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checksum {
+    None,
+    Md5,
+    #[default]
+    Sha256,
+}
+
+/// A tracked registry key (kind = "registry").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    pub key: String,
+    pub value: Option<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub recurse: bool,
+    #[serde(default)]
+    pub max_depth: u32,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}

@@ -1,0 +1,181 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(text, "test.toml", Path::new("/nonexistent"))
+}
+
+fn error_at(text: &str) -> (usize, usize, String) {
+    match parse(text) {
+        Err(ManifestError::Invalid {
+            file,
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!(file, "test.toml");
+            (line, column, message)
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_full_collector_entry() {
+    let m = parse(
+        r#"
+[defaults]
+timeout = "90s"
+
+[[collector]]
+name = "debs"
+kind = "packages"
+plugin = "packages-dpkg"
+os = ["linux"]
+interval = "10m"
+grants = ["/var/lib/dpkg"]
+memory = "64MiB"
+options = { admindir = "/var/lib/dpkg", verbose = true, depth = 3 }
+"#,
+    )
+    .unwrap();
+    let c = &m.collectors[0];
+    assert_eq!(c.name, "debs");
+    assert_eq!(c.kind, Kind::Packages);
+    assert_eq!(c.plugin, PluginRef::Bundled("packages-dpkg"));
+    assert_eq!(c.os, [Os::Linux]);
+    assert_eq!(c.interval, Some(Duration::from_secs(600)));
+    assert_eq!(c.grants, ["/var/lib/dpkg"]);
+    assert_eq!(c.limits.memory, 64 << 20);
+    assert_eq!(c.limits.timeout, Duration::from_secs(90));
+    assert_eq!(c.limits.max_items, Limits::default().max_items);
+    assert_eq!(
+        c.options,
+        [
+            ("admindir".into(), "/var/lib/dpkg".into()),
+            ("depth".into(), "3".into()),
+            ("verbose".into(), "true".into())
+        ]
+    );
+    assert!(c.enabled && c.runs_on(Os::Linux) && !c.runs_on(Os::Windows));
+}
+
+#[test]
+fn unknown_key_names_line_and_column() {
+    let (line, column, message) =
+        error_at("[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\ncolour = \"red\"\n");
+    assert_eq!((line, column), (4, 1), "{message}");
+    assert!(message.contains("unknown field `colour`"), "{message}");
+}
+
+#[test]
+fn wrong_type_names_line_and_column() {
+    let (line, column, message) =
+        error_at("[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\nenabled = \"yes\"\n");
+    assert_eq!((line, column), (4, 11), "{message}");
+    assert!(message.contains("invalid type"), "{message}");
+    let (line, column, message) =
+        error_at("[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\ninterval = \"5 fortnights\"\n");
+    assert_eq!((line, column), (4, 12), "{message}");
+    assert!(message.contains("unknown duration unit"), "{message}");
+    let (line, _, message) = error_at("[[collector]]\nkind = \"sandwiches\"\nplugin = \"packages-dpkg\"\n");
+    assert_eq!(line, 2);
+    assert!(message.contains("unknown variant `sandwiches`"), "{message}");
+}
+
+#[test]
+fn missing_plugin_names_line_and_column() {
+    let (line, column, message) = error_at("[[collector]]\nkind = \"packages\"\n  plugin = \"packages-nope\"\n");
+    assert_eq!((line, column), (3, 12));
+    assert!(
+        message.starts_with("unknown plugin `packages-nope`: not a bundled plugin (packages-dpkg"),
+        "{message}"
+    );
+    let (line, column, message) = error_at("[[collector]]\nkind = \"packages\"\nplugin = \"./mine.wasm\"\n");
+    assert_eq!((line, column), (3, 10));
+    assert_eq!(message, "plugin file /nonexistent/./mine.wasm not found");
+    let (line, _, message) = error_at("[[collector]]\nkind = \"packages\"\n");
+    assert_eq!(line, 1);
+    assert!(message.contains("missing field `plugin`"), "{message}");
+}
+
+#[test]
+fn plugin_paths_are_relative_to_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mine.wasm"), b"\0asm").unwrap();
+    let m = Manifest::parse(
+        "[[collector]]\nkind = \"files\"\nplugin = \"mine.wasm\"\n",
+        "m.toml",
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(m.collectors[0].plugin, PluginRef::File(dir.path().join("mine.wasm")));
+    assert_eq!(m.collectors[0].name, "mine");
+}
+
+#[test]
+fn duplicate_names_point_at_the_second() {
+    let text = "[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\n\n[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\n";
+    let (line, column, message) = error_at(text);
+    assert_eq!((line, column), (7, 10));
+    assert!(
+        message.contains("`packages-dpkg` is already used at line 3"),
+        "{message}"
+    );
+}
+
+#[test]
+fn grants_must_be_absolute_and_normal() {
+    let (line, column, message) =
+        error_at("[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\ngrants = [\"/var\", \"var/lib\"]\n");
+    assert_eq!((line, column), (4, 19));
+    assert!(message.contains("not an absolute path"), "{message}");
+    let (_, _, message) =
+        error_at("[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\ngrants = [\"/var/../etc\"]\n");
+    assert!(message.contains("`.` or `..`"), "{message}");
+}
+
+#[test]
+fn kind_specific_sections_belong_to_their_kind() {
+    let text =
+        "[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\n[[collector.paths]]\npath = \"/etc/hosts\"\n";
+    let (line, _, message) = error_at(text);
+    assert_eq!(line, 4);
+    assert!(
+        message.contains("`paths` belongs to collectors of kind \"files\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn options_must_be_scalars() {
+    let (line, _, message) =
+        error_at("[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\noptions = { list = [1, 2] }\n");
+    assert_eq!(line, 4);
+    assert!(message.contains("not array"), "{message}");
+}
+
+#[test]
+fn syntax_errors_have_positions_too() {
+    let (line, column, _) = error_at("[[collector]\nkind = 1\n");
+    assert_eq!((line, column), (1, 13));
+}
+
+#[test]
+fn built_in_manifests_parse() {
+    let linux = Manifest::embedded(Os::Linux).unwrap();
+    assert!(
+        linux
+            .collectors
+            .iter()
+            .any(|c| c.plugin == PluginRef::Bundled("packages-dpkg"))
+    );
+    Manifest::embedded(Os::Windows).unwrap();
+}
+
+#[test]
+fn default_intervals_follow_azure() {
+    assert_eq!(default_interval(Kind::Packages, Os::Linux), Duration::from_secs(300));
+    assert_eq!(default_interval(Kind::Files, Os::Linux), Duration::from_secs(900));
+    assert_eq!(default_interval(Kind::Files, Os::Windows), Duration::from_secs(1800));
+    assert_eq!(default_interval(Kind::Registry, Os::Windows), Duration::from_secs(3000));
+}

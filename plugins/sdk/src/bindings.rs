@@ -1,0 +1,60 @@
+//! Generated bindings, one module per collector world. The shared interfaces
+//! (`types`, `log`, `machine`) are generated once, with the packages world, and
+//! reused by the others so every kind sees the same Rust types.
+
+pub mod packages {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.1.0",
+        world: "packages-collector",
+        pub_export_macro: true,
+        export_macro_name: "__export_packages_world",
+        default_bindings_module: "driftwatch_sdk::bindings::packages",
+    });
+}
+
+pub mod services {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.1.0",
+        world: "services-collector",
+        pub_export_macro: true,
+        export_macro_name: "__export_services_world",
+        default_bindings_module: "driftwatch_sdk::bindings::services",
+        with: {
+            "driftwatch:collector/types@0.1.0": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.0": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.0": crate::bindings::packages::driftwatch::collector::machine,
+        },
+    });
+}
+
+pub mod files {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.1.0",
+        world: "files-collector",
+        pub_export_macro: true,
+        export_macro_name: "__export_files_world",
+        default_bindings_module: "driftwatch_sdk::bindings::files",
+        with: {
+            "driftwatch:collector/types@0.1.0": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.0": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.0": crate::bindings::packages::driftwatch::collector::machine,
+        },
+    });
+}
+
+pub mod registry {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.1.0",
+        world: "registry-collector",
+        pub_export_macro: true,
+        export_macro_name: "__export_registry_world",
+        default_bindings_module: "driftwatch_sdk::bindings::registry",
+        with: {
+            "driftwatch:collector/types@0.1.0": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.0": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.0": crate::bindings::packages::driftwatch::collector::machine,
+        },
+    });
+}
+
+pub use packages::driftwatch::collector::{log, machine, types};

@@ -1,0 +1,145 @@
+//! One module per collector kind: the trait an author implements and the
+//! adapter that turns it into the world's generated `Guest` implementation.
+
+/// Defines, for one kind, the author-facing trait and the adapter that
+/// implements the generated bindings with it. The four kinds differ only in
+/// names and record types, so they share this one definition.
+macro_rules! collector_kind {
+    (
+        $(#[$doc:meta])*
+        trait $trait_name:ident;
+        wit = $wit:path;
+        record = $record:ident;
+        kind = $kind:ident;
+    ) => {
+        use std::marker::PhantomData;
+
+        use $wit as wit;
+
+        use crate::collection::{self, BatchStream};
+        use crate::{CollectError, CollectionSummary, CollectorKind, Collection, Description, PluginInfo, ProbeResult};
+
+        pub use wit::{$record, Settings};
+
+        $(#[$doc])*
+        pub trait $trait_name: 'static {
+            /// Name, version, summary and platforms; see [`describe!`](crate::describe).
+            fn describe() -> Description;
+            /// Whether this collector applies to the machine or image, and why.
+            fn probe() -> ProbeResult;
+            /// The current state. Records are pulled lazily in batches by the host.
+            fn collect(settings: Settings) -> Result<Collection<$record>, CollectError>;
+        }
+
+        /// Implements the generated bindings for a collector type.
+        #[doc(hidden)]
+        pub struct Adapter<T>(PhantomData<T>);
+
+        impl<T: $trait_name> wit::Guest for Adapter<T> {
+            type Batches = BatchStream<$record>;
+
+            fn describe() -> PluginInfo {
+                T::describe().into_info(CollectorKind::$kind)
+            }
+
+            fn probe() -> ProbeResult {
+                T::probe()
+            }
+
+            fn collect(settings: Settings) -> Result<wit::Batches, CollectError> {
+                collection::begin();
+                T::collect(settings).map(|c| wit::Batches::new(BatchStream::new(c)))
+            }
+        }
+
+        impl wit::GuestBatches for BatchStream<$record> {
+            fn next(&self) -> Result<Option<Vec<$record>>, CollectError> {
+                self.next_batch()
+            }
+
+            fn summary(&self) -> CollectionSummary {
+                collection::summary()
+            }
+        }
+    };
+}
+
+pub mod packages {
+    collector_kind! {
+        /// A collector of installed software (`ConfigDataType == "Software"`).
+        trait PackagesCollector;
+        wit = crate::bindings::packages::exports::driftwatch::collector::packages;
+        record = Package;
+        kind = Packages;
+    }
+
+    pub use wit::SoftwareType;
+
+    impl Package {
+        /// A package with a name and version; other fields empty, type `Package`, state `installed`.
+        pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+            Self {
+                name: name.into(),
+                version: version.into(),
+                architecture: String::new(),
+                publisher: String::new(),
+                description: String::new(),
+                software_type: SoftwareType::Package,
+                install_state: "installed".into(),
+                install_date: None,
+            }
+        }
+    }
+}
+
+pub mod services {
+    collector_kind! {
+        /// A collector of Windows services or Linux daemons.
+        trait ServicesCollector;
+        wit = crate::bindings::services::exports::driftwatch::collector::services;
+        record = Service;
+        kind = Services;
+    }
+
+    pub use wit::ServiceState;
+
+    impl Service {
+        /// A service known by name only: state `Unknown`, other fields empty.
+        pub fn new(name: impl Into<String>) -> Self {
+            Self {
+                name: name.into(),
+                display_name: String::new(),
+                state: ServiceState::Unknown,
+                startup_type: String::new(),
+                path: String::new(),
+                account: String::new(),
+                runlevels: String::new(),
+                description: String::new(),
+            }
+        }
+    }
+}
+
+pub mod files {
+    collector_kind! {
+        /// A collector of tracked files.
+        trait FilesCollector;
+        wit = crate::bindings::files::exports::driftwatch::collector::files;
+        record = File;
+        kind = Files;
+    }
+
+    pub use wit::{ChecksumAlgorithm, FileRule, FileType};
+}
+
+pub mod registry {
+    collector_kind! {
+        /// A collector of Windows registry values.
+        trait RegistryCollector;
+        wit = crate::bindings::registry::exports::driftwatch::collector::registry;
+        record = Value;
+        kind = Registry;
+    }
+
+    pub use wit::KeyRule;
+}

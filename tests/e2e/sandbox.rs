@@ -1,0 +1,224 @@
+//! The sandbox holds: hostile plugins fail cleanly, one by one, while a normal
+//! collector in the same scan still succeeds.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// One hostile collector: name, behaviour, extra options, grant under the root.
+struct Case {
+    name: &'static str,
+    behaviour: &'static str,
+    option: Option<(&'static str, String)>,
+    /// What the failure message must say.
+    error: &'static str,
+}
+
+fn manifest(env: &Env, cases: &[Case]) -> String {
+    let plugin = hostile_plugin().display().to_string();
+    let mut text = String::from(
+        "[defaults]\ntimeout = \"2s\"\nmemory = \"64MiB\"\n\n[[collector]]\nname = \"dpkg\"\nkind = \"packages\"\nplugin = \"packages-dpkg\"\ngrants = [\"/var/lib/dpkg\"]\n",
+    );
+    for case in cases {
+        let extra = case
+            .option
+            .as_ref()
+            .map(|(k, v)| format!(", {k} = {v:?}"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\n[[collector]]\nname = {:?}\nkind = \"packages\"\nplugin = {plugin:?}\ngrants = [\"/data\"]\nmax_items = 1000\noptions = {{ behaviour = {:?}{extra} }}\n",
+            case.name, case.behaviour
+        ));
+    }
+    env.write("manifest.toml", text).display().to_string()
+}
+
+#[cfg(unix)]
+#[test]
+fn hostile_plugins_fail_cleanly_and_the_healthy_collector_succeeds() {
+    let env = Env::new();
+    env.write(
+        "root/var/lib/dpkg/status",
+        stanza("bash", "install ok installed", "5.2", "amd64"),
+    );
+    env.write("root/data/inside.txt", "fine");
+    let secret = env.write("outside/secret.txt", "do not read");
+    std::os::unix::fs::symlink(&secret, env.path("root/data/link-out")).unwrap();
+    std::os::unix::fs::symlink("../../outside", env.path("root/data/dir-out")).unwrap();
+    let s = |p: &str| Some(("path", p.to_string()));
+
+    let cases = [
+        Case {
+            name: "loop",
+            behaviour: "loop",
+            option: None,
+            error: "exceeded its time limit of 2 s",
+        },
+        Case {
+            name: "memory-bomb",
+            behaviour: "memory-bomb",
+            option: None,
+            error: "exceeded its memory limit of 64 MiB",
+        },
+        Case {
+            name: "panic",
+            behaviour: "panic",
+            option: None,
+            error: "plugin panicked: ",
+        },
+        Case {
+            name: "stack-overflow",
+            behaviour: "stack-overflow",
+            option: None,
+            error: "call stack exhausted",
+        },
+        Case {
+            name: "absolute-path",
+            behaviour: "read",
+            option: s("/etc/hostname"),
+            error: "denied: cannot read /etc/hostname",
+        },
+        Case {
+            name: "dotdot",
+            behaviour: "read",
+            option: s("/data/../outside/secret.txt"),
+            error: "denied: cannot read /data/../outside/secret.txt",
+        },
+        Case {
+            name: "symlink-out",
+            behaviour: "read",
+            option: s("/data/link-out"),
+            error: "denied: cannot read /data/link-out",
+        },
+        Case {
+            name: "symlink-dir-out",
+            behaviour: "read",
+            option: s("/data/dir-out/secret.txt"),
+            error: "denied: cannot read /data/dir-out/secret.txt",
+        },
+        Case {
+            name: "list-root",
+            behaviour: "list",
+            option: s("/"),
+            error: "denied: cannot list /",
+        },
+        Case {
+            name: "write",
+            behaviour: "write",
+            option: s("/data/new.txt"),
+            error: "denied: cannot write /data/new.txt",
+        },
+        Case {
+            name: "oversized-batch",
+            behaviour: "oversized-batch",
+            option: Some(("count", "20000".into())),
+            error: "oversized result: a batch of 20000 records (at most 10000 per batch)",
+        },
+        Case {
+            name: "too-many",
+            behaviour: "many-batches",
+            option: Some(("count", "1001".into())),
+            error: "oversized result: more than 1000 records",
+        },
+        Case {
+            name: "huge-field",
+            behaviour: "huge-field",
+            option: Some(("count", "2000000".into())),
+            error: "oversized result: SoftwareDescription is 2000000 bytes long",
+        },
+        Case {
+            name: "empty-name",
+            behaviour: "empty-name",
+            option: None,
+            error: "malformed result: a record has an empty SoftwareName",
+        },
+    ];
+    let manifest = manifest(&env, &cases);
+    let root = env.path("root").display().to_string();
+    let scan = env.run(&["--manifest", &manifest, "--root", &root, "scan", "--json"]);
+    assert_eq!(exit_code(&scan), 3, "{}", stderr(&scan));
+    let reports = json_lines(&scan);
+    let report = |name: &str| -> &Value {
+        reports
+            .iter()
+            .find(|r| r["Collector"] == name)
+            .unwrap_or_else(|| panic!("no report for {name}"))
+    };
+
+    let dpkg = report("dpkg");
+    assert_eq!(dpkg["Outcome"], "collected", "{dpkg}");
+    assert_eq!(dpkg["Items"], 1);
+    for case in &cases {
+        let r = report(case.name);
+        assert_eq!(r["Outcome"], "failed", "{}: {r}", case.name);
+        let error = r["Error"].as_str().unwrap();
+        assert!(
+            error.contains(case.error),
+            "{}: expected {:?} in {error:?}",
+            case.name,
+            case.error
+        );
+    }
+
+    let inventory = json_lines(&env.run(&["inventory", "--json"]));
+    assert_eq!(inventory.len(), 1, "{inventory:?}");
+    assert_eq!(inventory[0]["SoftwareName"], "bash");
+    assert!(!env.path("root/data/new.txt").exists(), "the write went through");
+}
+
+/// Scans a root holding an empty `/data` with the dpkg collector and one
+/// hostile collector, with extra environment variables for the agent.
+fn scan_one(env: &Env, case: Case, vars: &[(&str, &str)]) -> std::process::Output {
+    std::fs::create_dir_all(env.path("root/data")).unwrap();
+    let manifest = manifest(env, &[case]);
+    let root = env.path("root").display().to_string();
+    let mut cmd = env.driftwatch();
+    cmd.args(["--manifest", &manifest, "--root", &root, "scan"]);
+    cmd.envs(vars.iter().copied());
+    cmd.output().unwrap()
+}
+
+#[test]
+fn plugins_get_no_environment_and_no_arguments() {
+    let env = Env::new();
+    let case = Case {
+        name: "env",
+        behaviour: "env",
+        option: None,
+        error: "",
+    };
+    let scan = scan_one(&env, case, &[("SECRET_TOKEN", "hunter2")]);
+    assert_eq!(exit_code(&scan), 0, "{}", stderr(&scan));
+    let names: Vec<_> = json_lines(&env.run(&["inventory", "--json"]))
+        .iter()
+        .map(|r| r["SoftwareName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["no-environment"]);
+}
+
+#[test]
+fn plugin_output_is_captured_into_the_log_with_the_plugin_name() {
+    let env = Env::new();
+    let case = Case {
+        name: "chatty",
+        behaviour: "chatty",
+        option: Some(("count", "3".into())),
+        error: "",
+    };
+    let scan = scan_one(&env, case, &[("RUST_LOG", "info"), ("NO_COLOR", "1")]);
+    assert_eq!(exit_code(&scan), 0, "{}", stderr(&scan));
+    let log = stderr(&scan);
+    let line = log
+        .lines()
+        .find(|l| l.contains("stderr line 2"))
+        .unwrap_or_else(|| panic!("not logged:\n{log}"));
+    assert!(
+        line.contains("plugin=test-plugin-hostile") && line.contains("stream=\"stderr\""),
+        "{line}"
+    );
+    assert!(log.contains("stdout line 0"), "{log}");
+    assert!(
+        !stdout(&scan).contains("stdout line"),
+        "plugin output leaked onto stdout"
+    );
+}

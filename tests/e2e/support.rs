@@ -1,0 +1,92 @@
+//! Shared helpers: run the binary, make fixture roots, build test plugins.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// A temporary state directory and a place for fixtures, removed on drop.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The binary with `--state` pointing into this environment.
+    pub fn driftwatch(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftwatch"));
+        cmd.arg("--state").arg(self.path("state"));
+        cmd.env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Runs the binary with `args`; returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.driftwatch().args(args).output().expect("run driftwatch")
+    }
+
+    /// Writes a file (creating folders) and returns its path.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(&path, contents).expect("write fixture");
+        path
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Parses JSON lines.
+pub fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+pub fn exit_code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+/// A dpkg status stanza.
+pub fn stanza(name: &str, status: &str, version: &str, arch: &str) -> String {
+    format!(
+        "Package: {name}\nStatus: {status}\nPriority: optional\nMaintainer: Test Maintainer <test@example.org>\nArchitecture: {arch}\nVersion: {version}\nDescription: the {name} package\n continued description\n\n"
+    )
+}
+
+/// Builds the hostile test plugin once per test run and returns its `.wasm`.
+pub fn hostile_plugin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace")
+            .to_path_buf();
+        let build = driftwatch_plugin_builder::PluginBuild {
+            workspace,
+            target_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-plugins"),
+            packages: vec!["test-plugin-hostile".into()],
+        };
+        let built = build
+            .run()
+            .unwrap_or_else(|e| panic!("building the hostile test plugin: {e}"));
+        built.into_iter().next().expect("one plugin").wasm
+    })
+}
