@@ -43,6 +43,7 @@ fn main() {
         preopens: vec![Preopen {
             host: dpkg_dir.clone(),
             guest: "/var/lib/dpkg".into(),
+            is_dir: true,
         }],
         limits: Limits::default(),
     };

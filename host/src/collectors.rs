@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 use crate::catalog::PluginRef;
+use crate::change_engine::Baseline;
 use crate::inventory::{self, Inventory, Rejected};
 use crate::kind::{Kind, Os};
 use crate::machine::Machine;
-use crate::manifest::{Checksum, CollectorSpec};
+use crate::manifest::{Checksum, CollectorSpec, Links};
 use crate::runtime::bindings::types::{CollectionSummary, Setting};
 use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
 use crate::runtime::grants::{self, GrantError, Preopen};
@@ -108,38 +111,51 @@ pub fn preopens(spec: &CollectorSpec, machine: &Machine) -> Vec<Preopen> {
 
 /// The kind-specific settings `collect` receives.
 pub fn settings(spec: &CollectorSpec) -> Settings {
+    let setting = |key: String, value: String| Setting { key, value };
     let options: Vec<Setting> = spec
         .options
         .iter()
-        .map(|(key, value)| Setting {
-            key: key.clone(),
-            value: value.clone(),
-        })
+        .map(|(k, v)| setting(k.clone(), v.clone()))
         .collect();
     match spec.kind {
         Kind::Packages => Settings::Packages(packages_api::Settings { options }),
         Kind::Services => Settings::Services(services_api::Settings { options }),
-        Kind::Files => Settings::Files(files_api::Settings {
-            rules: spec
-                .paths
-                .iter()
-                .filter(|p| p.enabled)
-                .map(|p| files_api::FileRule {
-                    name: p.name.clone(),
-                    group_tag: p.group.clone(),
-                    path: p.path.clone(),
-                    recurse: p.recurse,
-                    checksum: match p.checksum {
-                        Checksum::None => files_api::ChecksumAlgorithm::None,
-                        Checksum::Md5 => files_api::ChecksumAlgorithm::Md5,
-                        Checksum::Sha256 => files_api::ChecksumAlgorithm::Sha256,
-                    },
-                    capture_content: p.capture_content,
-                    max_content_size: p.max_content_size,
-                })
-                .collect(),
-            options,
-        }),
+        Kind::Files => {
+            let rules: Vec<_> = spec.paths.iter().filter(|p| p.enabled).collect();
+            // Per-rule settings newer than the 0.1.0 records travel as options.
+            let mut options = options;
+            for rule in &rules {
+                let links = match rule.links {
+                    Links::Ignore => "ignore",
+                    Links::Follow => "follow",
+                    Links::Manage => "manage",
+                };
+                options.push(setting(format!("rule.{}.links", rule.name), links.into()));
+                options.push(setting(
+                    format!("rule.{}.max-size", rule.name),
+                    rule.max_size.to_string(),
+                ));
+            }
+            Settings::Files(files_api::Settings {
+                rules: rules
+                    .iter()
+                    .map(|p| files_api::FileRule {
+                        name: p.name.clone(),
+                        group_tag: p.group_tag.clone(),
+                        path: p.path.clone(),
+                        recurse: p.recurse,
+                        checksum: match p.checksum {
+                            Checksum::None => files_api::ChecksumAlgorithm::None,
+                            Checksum::Md5 => files_api::ChecksumAlgorithm::Md5,
+                            Checksum::Sha256 => files_api::ChecksumAlgorithm::Sha256,
+                        },
+                        capture_content: p.capture_content,
+                        max_content_size: p.max_content_size,
+                    })
+                    .collect(),
+                options,
+            })
+        }
         Kind::Registry => Settings::Registry(registry_api::Settings {
             rules: spec
                 .keys
@@ -147,7 +163,7 @@ pub fn settings(spec: &CollectorSpec) -> Settings {
                 .filter(|k| k.enabled)
                 .map(|k| registry_api::KeyRule {
                     name: k.name.clone(),
-                    group_tag: k.group.clone(),
+                    group_tag: k.group_tag.clone(),
                     key: k.key.clone(),
                     value_name: k.value.clone(),
                     recurse: k.recurse,
@@ -157,6 +173,48 @@ pub fn settings(spec: &CollectorSpec) -> Settings {
             options,
         }),
     }
+}
+
+/// What a collector's inventory is collected under (see `change_engine`): a
+/// hash of the settings that shape every item, and one per tracking rule.
+/// Intervals and limits are left out: they change when, not what.
+pub fn baseline(spec: &CollectorSpec) -> Baseline {
+    let config = fingerprint(&serde_json::json!({
+        "kind": spec.kind.as_str(),
+        "plugin": spec.plugin.to_string(),
+        "grants": spec.grants,
+        "options": spec.options,
+    }));
+    let mut rules: BTreeMap<String, String> = BTreeMap::new();
+    for p in spec.paths.iter().filter(|p| p.enabled) {
+        let rule = serde_json::json!([
+            p.path,
+            p.recurse,
+            format!("{:?}", p.links),
+            format!("{:?}", p.checksum),
+            p.max_size,
+            p.capture_content,
+            p.max_content_size
+        ]);
+        rules.insert(p.name.clone(), fingerprint(&rule));
+    }
+    // Registry values are matched to rules by key, so rules on one key share a hash.
+    let mut by_key: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
+    for k in spec.keys.iter().filter(|k| k.enabled) {
+        by_key
+            .entry(&k.key)
+            .or_default()
+            .push(serde_json::json!([k.value, k.recurse, k.max_depth]));
+    }
+    for (key, settings) in by_key {
+        rules.insert(key.to_string(), fingerprint(&serde_json::Value::Array(settings)));
+    }
+    Baseline { config, rules }
+}
+
+fn fingerprint(value: &serde_json::Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The sandbox of a probe: the collector's grants, a short deadline.

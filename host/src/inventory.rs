@@ -112,6 +112,9 @@ pub enum Value {
 pub struct Item {
     pub key: String,
     pub fields: Vec<(&'static str, Value)>,
+    /// The item exists but could not be read this time (a file that vanished or
+    /// was unreadable mid-scan): its stored state is kept as it was.
+    pub keep_previous: bool,
 }
 
 impl Item {
@@ -264,6 +267,7 @@ fn software(p: packages_api::Package) -> Result<Item, Rejected> {
     Ok(Item {
         key: key_of(&fields, &["SoftwareName", "Architecture"]),
         fields,
+        keep_previous: false,
     })
 }
 
@@ -292,6 +296,7 @@ fn service(s: services_api::Service) -> Result<Item, Rejected> {
     Ok(Item {
         key: key_of(&fields, &["SvcName"]),
         fields,
+        keep_previous: false,
     })
 }
 
@@ -302,6 +307,7 @@ fn file(f: files_api::File) -> Result<Item, Rejected> {
         files_api::FileType::Symlink => "Symlink",
         files_api::FileType::Other => "Other",
     };
+    let keep_previous = f.error.is_some();
     let size = i64::try_from(f.size).map_err(|_| Malformed(format!("Size {} is out of range", f.size)))?;
     let fields = vec![
         key_text("FileSystemPath", f.path)?,
@@ -321,6 +327,7 @@ fn file(f: files_api::File) -> Result<Item, Rejected> {
     Ok(Item {
         key: key_of(&fields, &["FileSystemPath"]),
         fields,
+        keep_previous,
     })
 }
 
@@ -334,6 +341,7 @@ fn registry_value(v: registry_api::Value) -> Result<Item, Rejected> {
     Ok(Item {
         key: key_of(&fields, &["RegistryKey", "ValueName"]),
         fields,
+        keep_previous: false,
     })
 }
 

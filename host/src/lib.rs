@@ -3,17 +3,21 @@
 //! | module | job |
 //! |---|---|
 //! | `cli` | the command line |
+//! | `agent` | `driftwatch run`: the scheduler, signals, reloads |
 //! | `manifest` | which collectors run where, with what grants, limits and settings |
 //! | `machine` | the live machine or an offline image (`--root`) |
 //! | `catalog` | bundled plugins and plugin files |
 //! | `runtime` | the wasmtime sandbox plugins run in |
 //! | `collectors` | manifest entries → runnable collectors on a machine |
-//! | `scan` | one pass over every collector |
+//! | `scan` | one pass over every collector, and recording a run |
+//! | `change_engine` | new collection vs stored inventory: what to write, which changes to report |
 //! | `inventory` | plugin records → normalised rows with Azure's columns |
 //! | `store` | the SQLite state database |
 //! | `output` | tables and JSON lines |
 
+pub mod agent;
 pub mod catalog;
+pub mod change_engine;
 pub mod cli;
 pub mod collectors;
 pub mod inventory;

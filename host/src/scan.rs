@@ -1,5 +1,5 @@
 //! One scan: every collector that applies to the machine, run once, each
-//! result stored as that collector's inventory.
+//! result recorded — inventory, changes and the run itself.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -7,17 +7,20 @@ use std::time::{Duration, Instant};
 use crate::collectors::{self, LoadedPlugins, RunOutcome, Selection};
 use crate::kind::Kind;
 use crate::machine::Machine;
-use crate::manifest::Manifest;
-use crate::runtime::Runtime;
+use crate::manifest::{CollectorSpec, Manifest};
 use crate::runtime::bindings::types::Warning;
-use crate::store::Store;
+use crate::runtime::{RunError, Runtime};
+use crate::store::{RunInfo, RunResult, Store};
 use crate::timefmt;
 
-/// How one collector's part of the scan ended.
+/// How one collector's run ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Collected {
         items: usize,
+        changes: usize,
+        /// Why this collection was recorded as a baseline, if it was.
+        baseline: Option<&'static str>,
         warnings: Vec<Warning>,
         /// Why the collection is not the whole inventory, if it is not.
         incomplete: Option<String>,
@@ -34,14 +37,23 @@ pub struct CollectorReport {
     pub kind: Kind,
     pub plugin: String,
     pub plugin_version: Option<String>,
+    pub started: String,
     pub outcome: Outcome,
     pub duration: Duration,
+}
+
+impl CollectorReport {
+    pub fn changes(&self) -> usize {
+        match self.outcome {
+            Outcome::Collected { changes, .. } => changes,
+            _ => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ScanReport {
     pub computer: String,
-    pub time: String,
     pub duration: Duration,
     pub collectors: Vec<CollectorReport>,
 }
@@ -53,44 +65,78 @@ impl ScanReport {
             .filter(|c| matches!(c.outcome, Outcome::Failed(_)))
             .count()
     }
+
+    pub fn changes(&self) -> usize {
+        self.collectors.iter().map(CollectorReport::changes).sum()
+    }
+}
+
+/// The collectors of a manifest that are tracked on this machine: enabled and
+/// for its OS. The store forgets everything else (no `Removed` rows).
+pub fn tracked<'m>(manifest: &'m Manifest, machine: &Machine) -> Vec<&'m CollectorSpec> {
+    manifest
+        .collectors
+        .iter()
+        .filter(|c| c.enabled && c.runs_on(machine.os))
+        .collect()
+}
+
+/// Drops the stored inventory of collectors the manifest no longer tracks here.
+pub fn forget_untracked(
+    store: &mut Store,
+    manifest: &Manifest,
+    machine: &Machine,
+) -> Result<(), crate::store::StoreError> {
+    let keep: Vec<&str> = tracked(manifest, machine).iter().map(|c| c.name.as_str()).collect();
+    for dropped in store.forget_collectors_except(&keep)? {
+        tracing::info!(collector = %dropped, "no longer in the manifest here: its inventory was dropped (no Removed rows)");
+    }
+    Ok(())
 }
 
 /// Runs every collector of the manifest that applies to the machine, at most
-/// `parallel` at a time, and stores each successful collection. A failing
-/// collector never stops the others.
+/// `parallel` at a time, and records each run. A failing collector never stops
+/// the others.
 pub fn scan(
     runtime: &Runtime,
     manifest: &Manifest,
     machine: &Machine,
     store: &mut Store,
     parallel: usize,
-    mut progress: impl FnMut(&CollectorReport),
-) -> ScanReport {
+    mut progress: impl FnMut(usize, usize, &CollectorReport),
+) -> Result<ScanReport, crate::store::StoreError> {
     let started = Instant::now();
-    let time = timefmt::now();
+    forget_untracked(store, manifest, machine)?;
     let plugins = LoadedPlugins::load(runtime, manifest.collectors.iter().map(|c| &c.plugin));
-    let mut reports: Vec<Option<CollectorReport>> = vec![None; manifest.collectors.len()];
+    let total = manifest.collectors.len();
+    let mut reports: Vec<Option<CollectorReport>> = vec![None; total];
     let mut jobs = Vec::new();
     for (index, spec) in manifest.collectors.iter().enumerate() {
-        let skipped = |outcome| CollectorReport {
-            collector: spec.name.clone(),
-            kind: spec.kind,
-            plugin: spec.plugin.to_string(),
-            plugin_version: None,
-            outcome,
-            duration: Duration::ZERO,
-        };
         match collectors::select(spec, machine, &plugins) {
-            Selection::Disabled => reports[index] = Some(skipped(Outcome::Skipped("disabled in the manifest".into()))),
+            Selection::Ready(plugin) => jobs.push((index, spec, plugin)),
+            Selection::Disabled => {
+                reports[index] = Some(not_run(spec, Outcome::Skipped("disabled in the manifest".into())))
+            }
             Selection::OtherOs(os) => {
                 let list: Vec<_> = os.iter().map(|o| o.as_str()).collect();
                 let why = format!("for {} only; this machine is {}", list.join(", "), machine.os);
-                reports[index] = Some(skipped(Outcome::Skipped(why)));
+                reports[index] = Some(not_run(spec, Outcome::Skipped(why)));
             }
-            Selection::Unusable(error) => reports[index] = Some(skipped(Outcome::Failed(error))),
-            Selection::Ready(plugin) => jobs.push((index, spec, plugin)),
+            Selection::Unusable(error) => {
+                let report = record(
+                    store,
+                    spec,
+                    machine,
+                    (&spec.plugin.to_string(), ""),
+                    timefmt::now(),
+                    Duration::ZERO,
+                    Err(RunError::Setup(error)),
+                );
+                reports[index] = Some(report);
+            }
         }
     }
+    let mut done = reports.iter().filter(|r| r.is_some()).count();
 
     let queue = Mutex::new(jobs.into_iter());
     let (sender, results) = std::sync::mpsc::channel();
@@ -102,73 +148,128 @@ pub fn scan(
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((index, spec, plugin)) = next else { break };
-                    let started = Instant::now();
+                    let started_at = timefmt::now();
+                    let clock = Instant::now();
                     let outcome = collectors::run(&plugin, spec, machine);
                     let info = plugin.info();
-                    let _ = sender.send((
-                        index,
-                        spec,
-                        info.name.clone(),
-                        info.version.clone(),
-                        outcome,
-                        started.elapsed(),
-                    ));
+                    let plugin = (info.name.clone(), info.version.clone());
+                    let _ = sender.send((index, spec, plugin, started_at, clock.elapsed(), outcome));
                 }
             });
         }
         drop(sender);
-        for (index, spec, plugin_name, version, outcome, duration) in results {
-            let outcome = match outcome {
-                Ok(RunOutcome::NotApplicable(reason)) => Outcome::Skipped(reason),
-                Ok(RunOutcome::Collected { inventory, summary }) => {
-                    match store.replace_inventory(&spec.name, &machine.hostname, &time, &inventory) {
-                        Ok(()) => {
-                            let mut warnings = summary.warnings;
-                            warnings.extend(inventory.notes.into_iter().map(|message| Warning {
-                                subject: spec.name.clone(),
-                                message,
-                            }));
-                            Outcome::Collected {
-                                items: inventory.items.len(),
-                                warnings,
-                                incomplete: summary.incomplete,
-                            }
-                        }
-                        Err(error) => Outcome::Failed(format!("collected, but not stored: {error}")),
-                    }
-                }
-                Err(error) => Outcome::Failed(error.to_string()),
-            };
-            match &outcome {
-                Outcome::Failed(reason) => tracing::error!(collector = %spec.name, "{reason}"),
-                Outcome::Collected {
-                    warnings, incomplete, ..
-                } => {
-                    for w in warnings {
-                        tracing::info!(collector = %spec.name, "warning: {}: {}", w.subject, w.message);
-                    }
-                    if let Some(why) = incomplete {
-                        tracing::warn!(collector = %spec.name, "incomplete collection: {why}");
-                    }
-                }
-                Outcome::Skipped(_) => {}
-            }
-            let report = CollectorReport {
-                collector: spec.name.clone(),
-                kind: spec.kind,
-                plugin: plugin_name,
-                plugin_version: Some(version),
-                outcome,
-                duration,
-            };
-            progress(&report);
+        for (index, spec, (name, version), started_at, duration, outcome) in results {
+            let report = record(store, spec, machine, (&name, &version), started_at, duration, outcome);
+            done += 1;
+            progress(done, total, &report);
             reports[index] = Some(report);
         }
     });
-    ScanReport {
+    Ok(ScanReport {
         computer: machine.hostname.clone(),
-        time,
         duration: started.elapsed(),
         collectors: reports.into_iter().flatten().collect(),
+    })
+}
+
+fn not_run(spec: &CollectorSpec, outcome: Outcome) -> CollectorReport {
+    CollectorReport {
+        collector: spec.name.clone(),
+        kind: spec.kind,
+        plugin: spec.plugin.to_string(),
+        plugin_version: None,
+        started: String::new(),
+        outcome,
+        duration: Duration::ZERO,
+    }
+}
+
+/// Records one run of a collector in the store, and reports it. Storing
+/// failures become the run's failure: nothing is half-written.
+pub fn record(
+    store: &mut Store,
+    spec: &CollectorSpec,
+    machine: &Machine,
+    (plugin, version): (&str, &str),
+    started: String,
+    duration: Duration,
+    outcome: Result<RunOutcome, RunError>,
+) -> CollectorReport {
+    let run = RunInfo {
+        collector: &spec.name,
+        plugin,
+        plugin_version: version,
+        computer: &machine.hostname,
+        started: &started,
+        duration,
+    };
+    let outcome = match outcome {
+        Ok(RunOutcome::NotApplicable(reason)) => match store.record(&run, RunResult::Skipped(&reason)) {
+            Ok(_) => Outcome::Skipped(reason),
+            Err(error) => Outcome::Failed(format!("not stored: {error}")),
+        },
+        Ok(RunOutcome::Collected { inventory, summary }) => {
+            let mut warnings = summary.warnings;
+            warnings.extend(inventory.notes.iter().map(|message| Warning {
+                subject: spec.name.clone(),
+                message: message.clone(),
+            }));
+            let baseline = collectors::baseline(spec);
+            let result = RunResult::Collected {
+                inventory: &inventory,
+                baseline: &baseline,
+                complete: summary.incomplete.is_none(),
+                warnings: warnings.len(),
+            };
+            match store.record(&run, result) {
+                Ok(recorded) => Outcome::Collected {
+                    items: inventory.items.len(),
+                    changes: recorded.changes,
+                    baseline: recorded.baseline,
+                    warnings,
+                    incomplete: summary.incomplete,
+                },
+                Err(error) => Outcome::Failed(format!("collected, but not stored: {error}")),
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            match store.record(&run, RunResult::Failed(&message)) {
+                Ok(_) => Outcome::Failed(message),
+                Err(store_error) => Outcome::Failed(format!("{message}; and not recorded: {store_error}")),
+            }
+        }
+    };
+    log_outcome(&spec.name, &outcome);
+    CollectorReport {
+        collector: spec.name.clone(),
+        kind: spec.kind,
+        plugin: plugin.to_string(),
+        plugin_version: (!version.is_empty()).then(|| version.to_string()),
+        started,
+        outcome,
+        duration,
+    }
+}
+
+fn log_outcome(collector: &str, outcome: &Outcome) {
+    match outcome {
+        Outcome::Failed(reason) => tracing::error!(collector, "{reason}"),
+        Outcome::Collected {
+            warnings,
+            incomplete,
+            items,
+            changes,
+            ..
+        } => {
+            for w in warnings {
+                tracing::info!(collector, "warning: {}: {}", w.subject, w.message);
+            }
+            if let Some(why) = incomplete {
+                tracing::warn!(collector, "incomplete collection: {why}");
+            }
+            tracing::debug!(collector, items, changes, "collected");
+        }
+        Outcome::Skipped(reason) => tracing::debug!(collector, "skipped: {reason}"),
     }
 }

@@ -139,7 +139,7 @@ fn plugin_check_accepts_collectors_and_rejects_the_rest() {
     let report = &json_lines(&ok)[0];
     assert_eq!(report["Valid"], true);
     assert_eq!(report["World"], "packages-collector");
-    assert_eq!(report["Contract"], "0.1.0");
+    assert_eq!(report["Contract"], "0.1.1");
 
     let junk = env.write("junk.wasm", b"\0asm\x01\0\0\0 truncated");
     let bad = env.run(&["plugin", "check", junk.to_str().unwrap()]);
@@ -177,4 +177,27 @@ fn the_second_start_loads_plugins_precompiled() {
     let second = stderr(&scan(&env));
     assert!(second.contains("loaded precompiled artifact"), "{second}");
     assert!(!second.contains("compiled plugin"), "{second}");
+}
+
+#[test]
+fn plugins_built_against_an_older_contract_keep_working() {
+    let env = Env::new();
+    let old = test_plugin("test-plugin-contract-v0-1-0").display().to_string();
+    let check = json_lines(&env.run(&["plugin", "check", &old, "--json"]));
+    assert_eq!(check[0]["Contract"], "0.1.0");
+    let manifest = env.write(
+        "m.toml",
+        format!("[[collector]]\nname = \"old\"\nkind = \"packages\"\nplugin = {old:?}\n"),
+    );
+    std::fs::create_dir_all(env.path("root")).unwrap();
+    let scan = env.run(&[
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--root",
+        env.path("root").to_str().unwrap(),
+        "scan",
+    ]);
+    assert_eq!(exit_code(&scan), 0, "{}", stderr(&scan));
+    let rows = json_lines(&env.run(&["inventory", "--json"]));
+    assert_eq!(rows[0]["SoftwareName"], "from-contract-0.1.0");
 }

@@ -2,6 +2,8 @@
 
 mod support;
 
+mod agent;
 mod cli;
 mod dpkg;
+mod history;
 mod sandbox;

@@ -71,10 +71,13 @@ pub fn stanza(name: &str, status: &str, version: &str, arch: &str) -> String {
     )
 }
 
-/// Builds the hostile test plugin once per test run and returns its `.wasm`.
-pub fn hostile_plugin() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
+/// The test plugins (in `tests/plugins/`), built once per test run.
+const TEST_PLUGINS: [&str; 2] = ["test-plugin-hostile", "test-plugin-contract-v0-1-0"];
+
+/// The `.wasm` of a test plugin, building them all on first use.
+pub fn test_plugin(name: &str) -> &'static Path {
+    static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("workspace")
@@ -82,11 +85,29 @@ pub fn hostile_plugin() -> &'static Path {
         let build = driftwatch_plugin_builder::PluginBuild {
             workspace,
             target_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-plugins"),
-            packages: vec!["test-plugin-hostile".into()],
+            packages: TEST_PLUGINS.iter().map(|s| s.to_string()).collect(),
         };
-        let built = build
-            .run()
-            .unwrap_or_else(|e| panic!("building the hostile test plugin: {e}"));
-        built.into_iter().next().expect("one plugin").wasm
-    })
+        let built = build.run().unwrap_or_else(|e| panic!("building the test plugins: {e}"));
+        built.into_iter().map(|p| (p.name, p.wasm)).collect()
+    });
+    built
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, wasm)| wasm.as_path())
+        .unwrap_or_else(|| panic!("no test plugin {name}"))
+}
+
+/// The plugin that misbehaves on request.
+pub fn hostile_plugin() -> &'static Path {
+    test_plugin("test-plugin-hostile")
+}
+
+/// Sets a file's modification time, so tests can expect exact values.
+pub fn set_mtime(path: &Path, unix_seconds: u64) {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open for mtime");
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds))
+        .expect("set mtime");
 }

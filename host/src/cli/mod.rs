@@ -1,8 +1,10 @@
 //! The `driftwatch` command line.
 
+mod changes;
 mod inventory;
 mod plugins;
 mod scan;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use crate::change_engine::Category;
 use crate::inventory::DataType;
 use crate::machine::Machine;
 use crate::manifest::Manifest;
@@ -58,12 +61,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run as an agent: every collector on its interval, until SIGTERM or SIGINT
+    /// (SIGHUP or an edit of the manifest file reloads it)
+    Run,
     /// Show the stored inventory
     Inventory {
         /// Only this type: Software, Files, Daemons, WindowsServices or Registry
         #[arg(long = "type", value_name = "TYPE", value_parser = parse_data_type)]
         data_type: Option<DataType>,
         /// One JSON object per item, keyed by Azure's column names
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show recorded changes, oldest first
+    Changes {
+        /// Only changes since a time (2026-11-25, 2026-11-25T08:00:00Z) or for a
+        /// duration back from now (30m, 2h, 7d)
+        #[arg(long, value_name = "TIME|DURATION", value_parser = parse_since)]
+        since: Option<String>,
+        /// Only this type: Software, Files, Daemons, WindowsServices or Registry
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_data_type)]
+        data_type: Option<DataType>,
+        /// Only Added, Removed or Modified
+        #[arg(long, value_name = "CATEGORY", value_parser = parse_category)]
+        category: Option<Category>,
+        /// One JSON object per change, keyed by Azure's column names
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per collector: last run, its outcome, items, changes, and when it runs next
+    Status {
+        /// One JSON object per collector
         #[arg(long)]
         json: bool,
     },
@@ -91,6 +119,31 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_category(text: &str) -> Result<Category, String> {
+    Category::parse(text).ok_or_else(|| format!("unknown category {text:?}; use Added, Removed or Modified"))
+}
+
+/// A point in time as stored text: an RFC 3339 time, a date (midnight UTC), or
+/// a duration back from now.
+fn parse_since(text: &str) -> Result<String, String> {
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(crate::timefmt::format(ts));
+    }
+    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        let ts = date
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map_err(|e| e.to_string())?
+            .timestamp();
+        return Ok(crate::timefmt::format(ts));
+    }
+    let back = crate::manifest::units::parse_duration(text).map_err(|_| {
+        format!("{text:?} is neither a time (2026-11-25T08:00:00Z), a date (2026-11-25) nor a duration (2h)")
+    })?;
+    let back = jiff::SignedDuration::try_from(back).map_err(|e| e.to_string())?;
+    let ts = jiff::Timestamp::now().checked_sub(back).map_err(|e| e.to_string())?;
+    Ok(crate::timefmt::format(ts))
 }
 
 fn parse_data_type(text: &str) -> Result<DataType, String> {
@@ -124,8 +177,10 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
@@ -135,7 +190,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let context = || Context::new(&cli.global);
     match cli.command {
         Command::Scan { json } => scan::run(&context()?, json),
+        Command::Run => {
+            let ctx = context()?;
+            let source = match &cli.global.manifest {
+                Some(path) => crate::agent::ManifestSource::File(path.clone()),
+                None => crate::agent::ManifestSource::BuiltIn,
+            };
+            crate::agent::run(source, ctx.machine.clone(), &ctx.state_dir, ctx.runtime()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inventory { data_type, json } => inventory::run(&context()?, data_type, json),
+        Command::Changes {
+            since,
+            data_type,
+            category,
+            json,
+        } => {
+            let filter = crate::store::ChangeFilter {
+                since,
+                data_type,
+                category,
+            };
+            changes::run(&context()?, &filter, json)
+        }
+        Command::Status { json } => status::run(&context()?, json),
         Command::Plugins { json } => plugins::list(&context()?, json),
         Command::Plugin {
             command: PluginCommand::Check { file, json },
@@ -167,6 +245,14 @@ impl Context {
 
     pub fn open_store(&self) -> anyhow::Result<Store> {
         Ok(Store::open(&self.state_dir)?)
+    }
+
+    /// How many collectors may run at once.
+    pub fn parallel(&self) -> usize {
+        self.manifest
+            .agent
+            .parallel
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
     }
 
     /// The runtime, caching compiled plugins in the state directory.

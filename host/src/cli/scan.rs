@@ -1,6 +1,6 @@
 //! `driftwatch scan`
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use serde_json::{Map, json};
@@ -16,12 +16,26 @@ const SHOWN_WARNINGS: usize = 5;
 pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     let runtime = ctx.runtime()?;
-    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    let report = crate::scan::scan(&runtime, &ctx.manifest, &ctx.machine, &mut store, parallel, |_| {});
+    let show_progress = std::io::stderr().is_terminal();
+    let report = crate::scan::scan(
+        &runtime,
+        &ctx.manifest,
+        &ctx.machine,
+        &mut store,
+        ctx.parallel(),
+        |done, total, last| {
+            if show_progress {
+                eprint!("\r\x1b[Kscanning: {done}/{total} collectors done ({})", last.collector);
+            }
+        },
+    )?;
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
     let mut out = std::io::stdout().lock();
     if json {
         for c in &report.collectors {
-            json_line(&mut out, report_json(c, &report.computer, &report.time))?;
+            json_line(&mut out, report_json(c, &report.computer))?;
         }
     } else {
         let place = match &ctx.machine.root {
@@ -30,51 +44,26 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
         };
         writeln!(
             out,
-            "Scanned {} ({}, {place}) in {}",
+            "Scanned {} ({}, {place}) in {}: {} changes",
             report.computer,
             ctx.machine.os,
-            humanize(report.duration)
+            humanize(report.duration),
+            report.changes()
         )?;
-        let mut table = Table::new(&["COLLECTOR", "KIND", "PLUGIN", "RESULT", "ITEMS", "TIME", "DETAIL"]).right(4);
+        let mut table = Table::new(&[
+            "COLLECTOR",
+            "KIND",
+            "PLUGIN",
+            "RESULT",
+            "ITEMS",
+            "CHANGES",
+            "TIME",
+            "DETAIL",
+        ])
+        .right(4)
+        .right(5);
         for c in &report.collectors {
-            let (result, items, detail) = match &c.outcome {
-                Outcome::Collected {
-                    items,
-                    warnings,
-                    incomplete,
-                } => {
-                    let mut detail = Vec::new();
-                    if let Some(why) = incomplete {
-                        detail.push(format!("incomplete: {why}"));
-                    }
-                    match warnings.len() {
-                        0 => {}
-                        1 => detail.push("1 warning".into()),
-                        n => detail.push(format!("{n} warnings")),
-                    }
-                    ("collected", items.to_string(), detail.join("; "))
-                }
-                Outcome::Skipped(why) => ("skipped", "-".into(), why.clone()),
-                Outcome::Failed(why) => ("FAILED", "-".into(), why.clone()),
-            };
-            let plugin = match &c.plugin_version {
-                Some(v) => format!("{} {v}", c.plugin),
-                None => c.plugin.clone(),
-            };
-            let time = if c.duration.is_zero() {
-                "-".into()
-            } else {
-                humanize(c.duration)
-            };
-            table.row(vec![
-                c.collector.clone(),
-                c.kind.to_string(),
-                plugin,
-                result.into(),
-                items,
-                time,
-                clip(&detail, 100),
-            ]);
+            table.row(summary_row(c));
         }
         table.print(&mut out)?;
         for c in &report.collectors {
@@ -89,16 +78,12 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
                     )?;
                 }
                 if warnings.len() > SHOWN_WARNINGS {
-                    writeln!(
-                        out,
-                        "  ... {} more warnings from {} (see --json)",
-                        warnings.len() - SHOWN_WARNINGS,
-                        c.collector
-                    )?;
+                    let more = warnings.len() - SHOWN_WARNINGS;
+                    writeln!(out, "  ... {more} more warnings from {} (see --json)", c.collector)?;
                 }
             }
         }
-        writeln!(out, "Inventory stored in {}", store.path().display())?;
+        writeln!(out, "Stored in {}", store.path().display())?;
     }
     Ok(if report.failures() > 0 {
         ExitCode::from(3)
@@ -107,10 +92,57 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn report_json(c: &CollectorReport, computer: &str, time: &str) -> Map<String, serde_json::Value> {
+fn summary_row(c: &CollectorReport) -> Vec<String> {
+    let (result, items, changes, detail) = match &c.outcome {
+        Outcome::Collected {
+            items,
+            changes,
+            baseline,
+            warnings,
+            incomplete,
+        } => {
+            let mut detail = Vec::new();
+            if let Some(why) = baseline {
+                detail.push(format!("baseline ({why})"));
+            }
+            if let Some(why) = incomplete {
+                detail.push(format!("incomplete: {why}"));
+            }
+            match warnings.len() {
+                0 => {}
+                1 => detail.push("1 warning".into()),
+                n => detail.push(format!("{n} warnings")),
+            }
+            ("collected", items.to_string(), changes.to_string(), detail.join("; "))
+        }
+        Outcome::Skipped(why) => ("skipped", "-".into(), "-".into(), why.clone()),
+        Outcome::Failed(why) => ("FAILED", "-".into(), "-".into(), why.clone()),
+    };
+    let plugin = match &c.plugin_version {
+        Some(v) => format!("{} {v}", c.plugin),
+        None => c.plugin.clone(),
+    };
+    let time = if c.duration.is_zero() {
+        "-".into()
+    } else {
+        humanize(c.duration)
+    };
+    vec![
+        c.collector.clone(),
+        c.kind.to_string(),
+        plugin,
+        result.into(),
+        items,
+        changes,
+        time,
+        clip(&detail, 100),
+    ]
+}
+
+fn report_json(c: &CollectorReport, computer: &str) -> Map<String, serde_json::Value> {
     let mut o = Map::new();
     o.insert("Computer".into(), json!(computer));
-    o.insert("TimeGenerated".into(), json!(time));
+    o.insert("TimeGenerated".into(), json!(c.started));
     o.insert("Collector".into(), json!(c.collector));
     o.insert("Kind".into(), json!(c.kind.as_str()));
     o.insert("Plugin".into(), json!(c.plugin));
@@ -119,11 +151,15 @@ fn report_json(c: &CollectorReport, computer: &str, time: &str) -> Map<String, s
     match &c.outcome {
         Outcome::Collected {
             items,
+            changes,
+            baseline,
             warnings,
             incomplete,
         } => {
             o.insert("Outcome".into(), json!("collected"));
             o.insert("Items".into(), json!(items));
+            o.insert("Changes".into(), json!(changes));
+            o.insert("Baseline".into(), json!(baseline));
             o.insert("Incomplete".into(), json!(incomplete));
             let warnings: Vec<_> = warnings
                 .iter()

@@ -2,6 +2,9 @@
 //! access and limits, and their kind-specific settings (TOML).
 //!
 //! ```toml
+//! [agent]
+//! retention = "90d"             # change history kept (default: forever)
+//!
 //! [defaults]
 //! timeout = "2m"
 //! memory = "256MiB"
@@ -18,6 +21,7 @@
 //!
 //! Every error names the file, line and column.
 
+mod files;
 mod raw;
 pub mod units;
 
@@ -26,7 +30,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-pub use raw::Checksum;
+pub use raw::{Checksum, Links};
 use raw::{CollectorEntry, ManifestFile};
 use toml::Spanned;
 
@@ -42,7 +46,17 @@ pub const DEFAULT_MAX_CONTENT_SIZE: u64 = 5 << 20;
 pub struct Manifest {
     /// The file it came from, or which embedded default it is.
     pub source: String,
+    pub agent: AgentSettings,
     pub collectors: Vec<CollectorSpec>,
+}
+
+/// The `[agent]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentSettings {
+    /// Change history older than this is deleted; `None` keeps everything.
+    pub retention: Option<Duration>,
+    /// Most collectors running at once (default: the CPU count, at most 4).
+    pub parallel: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,10 +80,14 @@ pub struct CollectorSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRule {
     pub name: String,
-    pub group: String,
+    pub group_tag: String,
+    /// Absolute, environment variables expanded; wildcards only in the last segment.
     pub path: String,
     pub recurse: bool,
+    pub links: Links,
     pub checksum: Checksum,
+    /// Files larger than this are not hashed (0: no limit).
+    pub max_size: u64,
     pub capture_content: bool,
     pub max_content_size: u64,
     pub enabled: bool,
@@ -79,7 +97,7 @@ pub struct FileRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRule {
     pub name: String,
-    pub group: String,
+    pub group_tag: String,
     pub key: String,
     pub value: Option<String>,
     pub recurse: bool,
@@ -141,6 +159,10 @@ impl Manifest {
         }
         Ok(Manifest {
             source: file.to_string(),
+            agent: AgentSettings {
+                retention: raw.agent.retention.map(|r| r.0),
+                parallel: raw.agent.parallel.filter(|n| *n > 0),
+            },
             collectors,
         })
     }
@@ -204,18 +226,36 @@ fn collector(
         grants::check_form(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?;
         grants.push(grant.get_ref().clone());
     }
+    let paths = match &entry.paths {
+        Some(paths) if entry.kind != Kind::Files => {
+            return Err((paths.span(), wrong_section("paths", "files", entry.kind)));
+        }
+        Some(paths) => paths.get_ref().iter().map(file_rule).collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let mut rule_names: HashMap<&str, ()> = HashMap::new();
+    for (rule, raw) in paths.iter().zip(entry.paths.iter().flat_map(|p| p.get_ref())) {
+        if rule_names.insert(&rule.name, ()).is_some() {
+            return Err((
+                raw.path.span(),
+                format!("two tracked paths are named `{}`; give each its own `name`", rule.name),
+            ));
+        }
+    }
+    // Without explicit grants, a files collector may read what it tracks.
+    if entry.kind == Kind::Files && entry.grants.is_empty() {
+        for rule in paths.iter().filter(|r| r.enabled) {
+            let grant = files::grant_for(&rule.path);
+            if !grants.contains(&grant) {
+                grants.push(grant);
+            }
+        }
+    }
     let options = entry
         .options
         .iter()
         .map(|(key, value)| option_text(value).map(|v| (key.clone(), v)))
         .collect::<Result<Vec<_>, _>>()?;
-    let paths = match &entry.paths {
-        Some(paths) if entry.kind != Kind::Files => {
-            return Err((paths.span(), wrong_section("paths", "files", entry.kind)));
-        }
-        Some(paths) => paths.get_ref().iter().map(file_rule).collect(),
-        None => Vec::new(),
-    };
     let keys = match &entry.keys {
         Some(keys) if entry.kind != Kind::Registry => {
             return Err((keys.span(), wrong_section("keys", "registry", entry.kind)));
@@ -302,23 +342,27 @@ fn wrong_section(section: &str, wanted: &str, kind: Kind) -> String {
     format!("`{section}` belongs to collectors of kind \"{wanted}\", and this one is \"{kind}\"")
 }
 
-fn file_rule(p: &raw::PathEntry) -> FileRule {
-    FileRule {
-        name: p.name.clone().unwrap_or_else(|| p.path.clone()),
-        group: p.group.clone(),
-        path: p.path.clone(),
+fn file_rule(p: &raw::PathEntry) -> Result<FileRule, Located> {
+    let path = files::expand_env(p.path.get_ref()).map_err(|m| (p.path.span(), m))?;
+    files::check_path(&path).map_err(|m| (p.path.span(), m))?;
+    Ok(FileRule {
+        name: p.name.clone().unwrap_or_else(|| p.path.get_ref().clone()),
+        group_tag: p.group_tag.clone(),
+        path,
         recurse: p.recurse,
+        links: p.links,
         checksum: p.checksum,
+        max_size: p.max_size.map_or(0, |s| s.0),
         capture_content: p.capture_content,
         max_content_size: p.max_content_size.map_or(DEFAULT_MAX_CONTENT_SIZE, |s| s.0),
         enabled: p.enabled,
-    }
+    })
 }
 
 fn key_rule(k: &raw::KeyEntry) -> KeyRule {
     KeyRule {
         name: k.name.clone().unwrap_or_else(|| k.key.clone()),
-        group: k.group.clone(),
+        group_tag: k.group_tag.clone(),
         key: k.key.clone(),
         value: k.value.clone(),
         recurse: k.recurse,

@@ -13,9 +13,21 @@ use crate::kind::{Kind, Os};
 #[serde(deny_unknown_fields)]
 pub struct ManifestFile {
     #[serde(default)]
+    pub agent: Agent,
+    #[serde(default)]
     pub defaults: Defaults,
     #[serde(default)]
     pub collector: Vec<CollectorEntry>,
+}
+
+/// Settings of the long-running agent and of the history it keeps.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    /// How long change history is kept (default: forever).
+    pub retention: Option<DurationSetting>,
+    /// Most collectors running at once.
+    pub parallel: Option<usize>,
 }
 
 /// Limits applied to every collector that does not set its own.
@@ -49,18 +61,22 @@ pub struct CollectorEntry {
     pub keys: Option<Spanned<Vec<KeyEntry>>>,
 }
 
-/// A tracked file path (kind = "files").
+/// A tracked file path (kind = "files"), with Azure's file settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathEntry {
-    pub path: String,
+    pub path: Spanned<String>,
     pub name: Option<String>,
     #[serde(default)]
-    pub group: String,
+    pub group_tag: String,
     #[serde(default)]
     pub recurse: bool,
     #[serde(default)]
+    pub links: Links,
+    #[serde(default)]
     pub checksum: Checksum,
+    /// Files larger than this are not hashed.
+    pub max_size: Option<ByteSize>,
     #[serde(default)]
     pub capture_content: bool,
     pub max_content_size: Option<ByteSize>,
@@ -72,9 +88,22 @@ pub struct PathEntry {
 #[serde(rename_all = "lowercase")]
 pub enum Checksum {
     None,
-    Md5,
     #[default]
+    Md5,
     Sha256,
+}
+
+/// What a files collector does with symbolic links.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Links {
+    /// Neither report nor follow them.
+    Ignore,
+    /// Report what they point to and descend into linked directories.
+    #[default]
+    Follow,
+    /// Report the links themselves.
+    Manage,
 }
 
 /// A tracked registry key (kind = "registry").
@@ -85,7 +114,7 @@ pub struct KeyEntry {
     pub value: Option<String>,
     pub name: Option<String>,
     #[serde(default)]
-    pub group: String,
+    pub group_tag: String,
     #[serde(default)]
     pub recurse: bool,
     #[serde(default)]

@@ -4,14 +4,14 @@
 
 pub mod packages {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.1.1",
         world: "packages-collector",
     });
 }
 
 pub mod services {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.1.1",
         world: "services-collector",
         with: {
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
@@ -23,9 +23,10 @@ pub mod services {
 
 pub mod files {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.1.1",
         world: "files-collector",
         with: {
+            "driftwatch:collector/fs.walk": crate::runtime::fs_import::Walker,
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
             "driftwatch:collector/log": crate::runtime::bindings::packages::driftwatch::collector::log,
             "driftwatch:collector/machine": crate::runtime::bindings::packages::driftwatch::collector::machine,
@@ -35,7 +36,7 @@ pub mod files {
 
 pub mod registry {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.1.1",
         world: "registry-collector",
         with: {
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
@@ -45,6 +46,7 @@ pub mod registry {
     });
 }
 
+pub use files::driftwatch::collector::fs;
 pub use packages::driftwatch::collector::{log, machine, types};
 
 pub use files::exports::driftwatch::collector::files as files_api;

@@ -14,13 +14,15 @@ use std::path::{Component, Path, PathBuf};
 /// (the same limit as Linux's `MAXSYMLINKS`).
 const MAX_SYMLINKS: usize = 40;
 
-/// A grant resolved to a host directory.
+/// A grant resolved to a host path. Directories are also preopened for WASI;
+/// single files are reachable through the host's `fs` import only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preopen {
-    /// The directory on the host.
+    /// The directory or file on the host.
     pub host: PathBuf,
     /// The path the plugin uses, e.g. `/var/lib/dpkg`.
     pub guest: String,
+    pub is_dir: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,8 +33,6 @@ pub enum GrantError {
     NotNormal(String),
     #[error("grant {0} does not exist")]
     Missing(String),
-    #[error("grant {0} is not a directory")]
-    NotADirectory(String),
     #[error("grant {0} goes through more than {MAX_SYMLINKS} symlinks")]
     SymlinkLoop(String),
     #[error("grant {grant} cannot be read: {error}")]
@@ -61,11 +61,11 @@ pub fn resolve(grant: &str, root: Option<&Path>) -> Result<Preopen, GrantError> 
         Some(root) => resolve_in_root(root, grant)?,
     };
     match std::fs::metadata(&host) {
-        Ok(meta) if meta.is_dir() => Ok(Preopen {
+        Ok(meta) => Ok(Preopen {
             host,
             guest: guest_path(grant),
+            is_dir: meta.is_dir(),
         }),
-        Ok(_) => Err(GrantError::NotADirectory(grant.into())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(GrantError::Missing(grant.into())),
         Err(e) => Err(GrantError::Io {
             grant: grant.into(),
@@ -161,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_and_non_directories_are_reported() {
+    fn missing_grants_are_reported_and_files_are_grants_too() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
         std::fs::write(root.path().join("etc/hostname"), "x").unwrap();
@@ -169,10 +169,7 @@ mod tests {
             resolve("/var/lib", Some(root.path())),
             Err(GrantError::Missing("/var/lib".into()))
         );
-        assert_eq!(
-            resolve("/etc/hostname", Some(root.path())),
-            Err(GrantError::NotADirectory("/etc/hostname".into()))
-        );
+        assert!(!resolve("/etc/hostname", Some(root.path())).unwrap().is_dir);
         let p = resolve("/etc/", Some(root.path())).unwrap();
         assert_eq!((p.host, p.guest), (root.path().join("etc"), "/etc".to_string()));
     }

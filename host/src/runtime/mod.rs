@@ -8,6 +8,7 @@
 //! | `bindings` | host bindings of the WIT contract |
 //! | `state` | a run's store data: WASI sandbox, limits, host imports |
 //! | `grants` | read grants → host directories (resolved inside `--root`) |
+//! | `fs_import` | the `fs` import: native walk, stat and hashing within the grants |
 //! | `output_capture` | plugin stdout/stderr into the log |
 //! | `plugin` | loading a component and calling describe / probe / collect |
 //! | `error` | load and run failures, in words |
@@ -16,6 +17,7 @@ mod artifact_cache;
 pub mod bindings;
 mod engine;
 mod error;
+mod fs_import;
 pub mod grants;
 mod output_capture;
 mod plugin;
@@ -61,6 +63,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
         bindings::log::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
         bindings::machine::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
+        bindings::fs::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
         let ticker = engine::EpochTicker::start(&engine).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         Ok(Self {
             engine,

@@ -18,7 +18,7 @@ use super::state::{Limits, RunState, Sandbox};
 use crate::kind::{Kind, Os};
 
 /// The contract version this host implements, and what it accepts.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
 const SUPPORTED: &str = "0.1.x";
 
 /// Most records a plugin may return in one batch.

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::log::Level;
 use super::bindings::machine::MachineFacts;
-use super::bindings::{log, machine, types};
+use super::bindings::{fs, log, machine, types};
+use super::fs_import::{self, Walker};
 use super::grants::Preopen;
 use super::output_capture::{CapturedOutput, StreamName};
 
@@ -73,6 +74,8 @@ impl ResourceLimiter for MemoryLimiter {
 /// The data of a plugin's `Store`.
 pub struct RunState {
     wasi: WasiCtx,
+    /// Every grant, directories and single files, for the `fs` import.
+    grants: Vec<Preopen>,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
     plugin: Arc<str>,
@@ -97,11 +100,12 @@ impl RunState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        for preopen in &sandbox.preopens {
+        for preopen in sandbox.preopens.iter().filter(|p| p.is_dir) {
             wasi.preopened_dir(&preopen.host, &preopen.guest, FsPerms::ReadOnly)?;
         }
         Ok(Self {
             wasi: wasi.build(),
+            grants: sandbox.preopens.clone(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
                 cap: sandbox.limits.memory,
@@ -148,5 +152,36 @@ impl log::Host for RunState {
 impl machine::Host for RunState {
     fn facts(&mut self) -> MachineFacts {
         self.facts.clone()
+    }
+}
+
+impl fs::Host for RunState {
+    fn start_walk(&mut self, request: fs::WalkRequest) -> Result<Resource<Walker>, fs::FsError> {
+        let walker = Walker::start(&self.grants, request)?;
+        self.table
+            .push(walker)
+            .map_err(|e| fs::FsError::Io(format!("cannot keep another walk open: {e}")))
+    }
+
+    fn stat(
+        &mut self,
+        path: String,
+        follow_links: bool,
+        digest: Option<fs::DigestAlgorithm>,
+    ) -> Result<fs::Entry, fs::FsError> {
+        fs_import::stat(&self.grants, &path, follow_links, digest)
+    }
+}
+
+impl fs::HostWalk for RunState {
+    fn next(&mut self, walk: Resource<Walker>) -> Option<Vec<fs::Entry>> {
+        // A handle the plugin could only have got from `start-walk`; a stale
+        // one simply ends the walk.
+        self.table.get_mut(&walk).ok()?.next_batch()
+    }
+
+    fn drop(&mut self, walk: Resource<Walker>) -> wasmtime::Result<()> {
+        self.table.delete(walk)?;
+        Ok(())
     }
 }

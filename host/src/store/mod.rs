@@ -1,13 +1,27 @@
 //! The state database: SQLite in WAL mode, one file in the state directory.
+//!
+//! | file | tables |
+//! |---|---|
+//! | `schema` | the migrations that create everything |
+//! | `inventory` | `ConfigurationData`: current inventory |
+//! | `history` | recording a collector run: inventory, `ConfigurationChange`, `CollectorRun`, `CollectorState` |
+//! | `queries` | reading changes and collector status back |
 
+mod history;
+mod inventory;
+mod queries;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use crate::inventory::{DataType, Inventory, Value};
+use crate::inventory::{DataType, Value};
+
+pub use history::{Recorded, RunInfo, RunResult};
+pub use queries::LastRun;
+pub use queries::{ChangeFilter, ChangeRow, CollectorStatus};
 
 pub const DATABASE_FILE: &str = "driftwatch.db";
 
@@ -26,11 +40,17 @@ pub enum StoreError {
     Sql { path: PathBuf, error: rusqlite::Error },
 }
 
-/// One stored inventory row: its type and its non-empty columns, in order.
+/// One stored row: its type and its non-empty columns, in table order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub data_type: DataType,
     pub columns: Vec<(String, Value)>,
+}
+
+impl Row {
+    pub fn get(&self, column: &str) -> Option<&Value> {
+        self.columns.iter().find(|(c, _)| c == column).map(|(_, v)| v)
+    }
 }
 
 pub struct Store {
@@ -61,107 +81,63 @@ impl Store {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         self.conn
-            .busy_timeout(std::time::Duration::from_secs(10))
+            .busy_timeout(std::time::Duration::from_secs(30))
             .and_then(|_| self.conn.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|_| self.conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|_| self.conn.pragma_update(None, "foreign_keys", "ON"))
-            .map_err(|e| classify(&self.path, e))
+            .map_err(|e| self.error(e))
     }
 
+    /// Applies the migrations this database lacks. Each runs in an IMMEDIATE
+    /// transaction that re-reads the version first, so two processes opening a
+    /// new database at once (an agent and a CLI command) cannot both apply it.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(|e| classify(&path, e))?;
-        let known = schema::MIGRATIONS.len();
-        if version > known as i64 {
-            return Err(StoreError::TooNew {
-                path,
-                found: version,
-                known,
-            });
-        }
-        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-            tx.execute_batch(sql).map_err(|e| classify(&path, e))?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)
-                .map_err(|e| classify(&path, e))?;
-            tx.commit().map_err(|e| classify(&path, e))?;
-            tracing::debug!("state database {}: applied migration {}", path.display(), index + 1);
-        }
-        Ok(())
-    }
-
-    /// Replaces a collector's inventory with a new collection, in one transaction.
-    pub fn replace_inventory(
-        &mut self,
-        collector: &str,
-        computer: &str,
-        time: &str,
-        inventory: &Inventory,
-    ) -> Result<(), StoreError> {
-        let path = self.path.clone();
         let err = |e| classify(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute("DELETE FROM ConfigurationData WHERE Collector = ?1", [collector])
-            .map_err(err)?;
-        let columns = inventory.data_type.columns();
-        let sql = format!(
-            "INSERT INTO ConfigurationData (Collector, ItemKey, ConfigDataType, Computer, TimeGenerated, {}) VALUES (?1, ?2, ?3, ?4, ?5, {})",
-            columns.join(", "),
-            (0..columns.len())
-                .map(|i| format!("?{}", i + 6))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        {
-            let mut insert = tx.prepare(&sql).map_err(err)?;
-            for item in &inventory.items {
-                let mut values: Vec<rusqlite::types::Value> = vec![
-                    collector.to_string().into(),
-                    item.key.clone().into(),
-                    inventory.data_type.as_str().to_string().into(),
-                    computer.to_string().into(),
-                    time.to_string().into(),
-                ];
-                values.extend(columns.iter().map(|c| to_sql(item.get(c))));
-                insert.execute(params_from_iter(values)).map_err(err)?;
+        let known = schema::MIGRATIONS.len();
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let version: i64 = tx
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .map_err(err)?;
+            if version > known as i64 {
+                return Err(StoreError::TooNew {
+                    path: path.clone(),
+                    found: version,
+                    known,
+                });
             }
+            let Some(sql) = schema::MIGRATIONS.get(version as usize) else {
+                return Ok(());
+            };
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", version + 1).map_err(err)?;
+            tx.commit().map_err(err)?;
+            tracing::debug!("state database {}: applied migration {}", path.display(), version + 1);
         }
-        tx.commit().map_err(err)
     }
 
-    /// Current inventory rows, optionally of one type, ordered by type and key.
-    pub fn inventory(&self, data_type: Option<DataType>) -> Result<Vec<Row>, StoreError> {
-        let err = |e| classify(&self.path, e);
-        let mut rows = Vec::new();
-        for t in DataType::ALL.into_iter().filter(|t| data_type.is_none_or(|d| d == *t)) {
-            let columns = t.columns();
-            let sql = format!(
-                "SELECT Computer, TimeGenerated, ConfigDataType, {}, Collector FROM ConfigurationData \
-                 WHERE ConfigDataType = ?1 ORDER BY ItemKey, Collector",
-                columns.join(", ")
-            );
-            let mut stmt = self.conn.prepare(&sql).map_err(err)?;
-            let names: Vec<String> = stmt.column_names().map(String::from).collect();
-            let mut result = stmt.query([t.as_str()]).map_err(err)?;
-            while let Some(row) = result.next().map_err(err)? {
-                let mut columns = Vec::with_capacity(names.len());
-                for (i, name) in names.iter().enumerate() {
-                    let value = match row.get_ref(i).map_err(err)? {
-                        ValueRef::Null => continue,
-                        ValueRef::Integer(n) => Value::Integer(n),
-                        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                        ValueRef::Real(f) => Value::Text(f.to_string()),
-                        ValueRef::Blob(_) => continue,
-                    };
-                    columns.push((name.clone(), value));
-                }
-                rows.push(Row { data_type: t, columns });
-            }
+    /// Runs SQLite's own consistency check; `Ok(())` when it finds nothing.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(|e| self.error(e))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: result,
+            })
         }
-        Ok(rows)
+    }
+
+    fn error(&self, error: rusqlite::Error) -> StoreError {
+        classify(&self.path, error)
     }
 }
 
@@ -170,6 +146,15 @@ fn to_sql(value: Option<&Value>) -> rusqlite::types::Value {
         Some(Value::Text(t)) => t.clone().into(),
         Some(Value::Integer(n)) => (*n).into(),
         Some(Value::Null) | None => rusqlite::types::Value::Null,
+    }
+}
+
+fn from_sql(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null | ValueRef::Blob(_) => Value::Null,
+        ValueRef::Integer(n) => Value::Integer(n),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Real(f) => Value::Text(f.to_string()),
     }
 }
 
@@ -189,104 +174,4 @@ fn classify(path: &Path, error: rusqlite::Error) -> StoreError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::inventory::Item;
-
-    fn inventory(items: &[(&str, &str)]) -> Inventory {
-        Inventory {
-            data_type: DataType::Software,
-            items: items
-                .iter()
-                .map(|(name, version)| Item {
-                    key: format!("{name}\tamd64"),
-                    fields: vec![
-                        ("SoftwareName", Value::Text(name.to_string())),
-                        ("CurrentVersion", Value::Text(version.to_string())),
-                        ("Architecture", Value::Text("amd64".into())),
-                    ],
-                })
-                .collect(),
-            notes: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn replace_and_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        store
-            .replace_inventory(
-                "dpkg",
-                "host",
-                "2026-01-01T00:00:00.000000Z",
-                &inventory(&[("b", "2"), ("a", "1")]),
-            )
-            .unwrap();
-        store
-            .replace_inventory(
-                "dpkg",
-                "host",
-                "2026-01-02T00:00:00.000000Z",
-                &inventory(&[("a", "1.1")]),
-            )
-            .unwrap();
-        let rows = store.inventory(Some(DataType::Software)).unwrap();
-        assert_eq!(rows.len(), 1);
-        let cols: Vec<_> = rows[0].columns.iter().map(|(c, _)| c.as_str()).collect();
-        assert_eq!(
-            cols,
-            [
-                "Computer",
-                "TimeGenerated",
-                "ConfigDataType",
-                "SoftwareName",
-                "CurrentVersion",
-                "Architecture",
-                "Collector"
-            ]
-        );
-        assert_eq!(rows[0].columns[4].1, Value::Text("1.1".into()));
-        assert!(store.inventory(Some(DataType::Files)).unwrap().is_empty());
-    }
-
-    #[test]
-    fn reopening_keeps_data_and_schema() {
-        let dir = tempfile::tempdir().unwrap();
-        Store::open(dir.path())
-            .unwrap()
-            .replace_inventory("c", "h", "t", &inventory(&[("a", "1")]))
-            .unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.inventory(None).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_damaged_database_is_reported_and_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(DATABASE_FILE);
-        std::fs::write(
-            &file,
-            b"this is not an sqlite database, just some bytes that are long enough to matter",
-        )
-        .unwrap();
-        let before = std::fs::read(&file).unwrap();
-        let err = Store::open(dir.path()).err().expect("must fail");
-        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
-        assert!(err.to_string().contains("move it aside"), "{err}");
-        assert_eq!(std::fs::read(&file).unwrap(), before);
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(Store::open(dir.path()).unwrap());
-        let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-        conn.pragma_update(None, "user_version", 99).unwrap();
-        drop(conn);
-        assert!(matches!(
-            Store::open(dir.path()),
-            Err(StoreError::TooNew { found: 99, .. })
-        ));
-    }
-}
+mod tests;

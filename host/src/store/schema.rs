@@ -2,7 +2,7 @@
 //! is never edited; changes are new entries. `PRAGMA user_version` records how
 //! many have been applied.
 
-pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA];
+pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
 /// `Collector` + `ItemKey` identify a row; the other columns are Azure's (plus a
@@ -47,4 +47,105 @@ CREATE TABLE ConfigurationData (
     PRIMARY KEY (Collector, ItemKey)
 );
 CREATE INDEX ConfigurationData_by_type ON ConfigurationData (ConfigDataType, ItemKey);
+";
+
+/// Change history shaped like Azure's `ConfigurationChange` (with a previous-value
+/// column for every tracked field, Azure's names where Azure has one), the
+/// record of every collector run, and what each collector's stored inventory
+/// was collected under (for re-baselining when the manifest changes).
+const V2_HISTORY: &str = "
+CREATE TABLE CollectorRun (
+    RunId         INTEGER PRIMARY KEY AUTOINCREMENT,
+    Collector     TEXT NOT NULL,
+    Plugin        TEXT NOT NULL,
+    PluginVersion TEXT,
+    Computer      TEXT NOT NULL,
+    TimeStarted   TEXT NOT NULL,
+    DurationMs    INTEGER NOT NULL,
+    Outcome       TEXT NOT NULL,
+    Error         TEXT,
+    ItemCount     INTEGER,
+    ChangeCount   INTEGER,
+    WarningCount  INTEGER
+);
+CREATE INDEX CollectorRun_by_collector ON CollectorRun (Collector, RunId);
+CREATE INDEX CollectorRun_by_time ON CollectorRun (TimeStarted);
+
+CREATE TABLE CollectorState (
+    Collector    TEXT PRIMARY KEY,
+    ConfigHash   TEXT NOT NULL,
+    RuleHashes   TEXT NOT NULL,
+    BaselineTime TEXT NOT NULL,
+    LastSuccess  TEXT NOT NULL
+);
+
+CREATE TABLE ConfigurationChange (
+    ChangeId                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    RunId                       INTEGER NOT NULL REFERENCES CollectorRun (RunId),
+    Collector                   TEXT NOT NULL,
+    ItemKey                     TEXT NOT NULL,
+    Computer                    TEXT NOT NULL,
+    TimeGenerated               TEXT NOT NULL,
+    ConfigChangeType            TEXT NOT NULL,
+    ChangeCategory              TEXT NOT NULL,
+    FieldsChanged               TEXT,
+    SoftwareName                TEXT,
+    Current                     TEXT,
+    Previous                    TEXT,
+    Architecture                TEXT,
+    Publisher                   TEXT,
+    PreviousPublisher           TEXT,
+    SoftwareDescription         TEXT,
+    SoftwareType                TEXT,
+    InstallState                TEXT,
+    PreviousInstallState        TEXT,
+    InstallDate                 TEXT,
+    SvcName                     TEXT,
+    SvcDisplayName              TEXT,
+    SvcPreviousDisplayName      TEXT,
+    SvcState                    TEXT,
+    SvcPreviousState            TEXT,
+    SvcStartupType              TEXT,
+    SvcPreviousStartupType      TEXT,
+    SvcPath                     TEXT,
+    SvcPreviousPath             TEXT,
+    SvcAccount                  TEXT,
+    SvcPreviousAccount          TEXT,
+    SvcRunlevels                TEXT,
+    SvcPreviousRunlevels        TEXT,
+    SvcDescription              TEXT,
+    SvcPreviousDescription      TEXT,
+    FileSystemPath              TEXT,
+    FileType                    TEXT,
+    PreviousFileType            TEXT,
+    Size                        INTEGER,
+    PreviousSize                INTEGER,
+    DateCreated                 TEXT,
+    PreviousDateCreated         TEXT,
+    DateModified                TEXT,
+    PreviousDateModified        TEXT,
+    FileContentChecksum         TEXT,
+    PreviousFileContentChecksum TEXT,
+    Acls                        TEXT,
+    PreviousAcls                TEXT,
+    Attributes                  TEXT,
+    PreviousAttributes          TEXT,
+    LinkTarget                  TEXT,
+    PreviousLinkTarget          TEXT,
+    ItemName                    TEXT,
+    RegistryKey                 TEXT,
+    ValueName                   TEXT,
+    ValueType                   TEXT,
+    PreviousValueType           TEXT,
+    ValueData                   TEXT,
+    PreviousValueData           TEXT
+);
+CREATE INDEX ConfigurationChange_by_time ON ConfigurationChange (TimeGenerated);
+CREATE INDEX ConfigurationChange_by_type ON ConfigurationChange (ConfigChangeType, TimeGenerated);
+CREATE INDEX ConfigurationChange_by_item ON ConfigurationChange (Collector, ItemKey);
+CREATE INDEX ConfigurationChange_by_software ON ConfigurationChange (SoftwareName) WHERE SoftwareName IS NOT NULL;
+CREATE INDEX ConfigurationChange_by_service ON ConfigurationChange (SvcName) WHERE SvcName IS NOT NULL;
+CREATE INDEX ConfigurationChange_by_path ON ConfigurationChange (FileSystemPath) WHERE FileSystemPath IS NOT NULL;
+CREATE INDEX ConfigurationChange_by_key ON ConfigurationChange (RegistryKey) WHERE RegistryKey IS NOT NULL;
+CREATE INDEX ConfigurationData_by_time ON ConfigurationData (TimeGenerated);
 ";

@@ -4,7 +4,7 @@
 
 pub mod packages {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
+        path: "../../wit/since_v0.1.1",
         world: "packages-collector",
         pub_export_macro: true,
         export_macro_name: "__export_packages_world",
@@ -14,45 +14,45 @@ pub mod packages {
 
 pub mod services {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
+        path: "../../wit/since_v0.1.1",
         world: "services-collector",
         pub_export_macro: true,
         export_macro_name: "__export_services_world",
         default_bindings_module: "driftwatch_sdk::bindings::services",
         with: {
-            "driftwatch:collector/types@0.1.0": crate::bindings::packages::driftwatch::collector::types,
-            "driftwatch:collector/log@0.1.0": crate::bindings::packages::driftwatch::collector::log,
-            "driftwatch:collector/machine@0.1.0": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/types@0.1.1": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.1": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.1": crate::bindings::packages::driftwatch::collector::machine,
         },
     });
 }
 
 pub mod files {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
+        path: "../../wit/since_v0.1.1",
         world: "files-collector",
         pub_export_macro: true,
         export_macro_name: "__export_files_world",
         default_bindings_module: "driftwatch_sdk::bindings::files",
         with: {
-            "driftwatch:collector/types@0.1.0": crate::bindings::packages::driftwatch::collector::types,
-            "driftwatch:collector/log@0.1.0": crate::bindings::packages::driftwatch::collector::log,
-            "driftwatch:collector/machine@0.1.0": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/types@0.1.1": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.1": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.1": crate::bindings::packages::driftwatch::collector::machine,
         },
     });
 }
 
 pub mod registry {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
+        path: "../../wit/since_v0.1.1",
         world: "registry-collector",
         pub_export_macro: true,
         export_macro_name: "__export_registry_world",
         default_bindings_module: "driftwatch_sdk::bindings::registry",
         with: {
-            "driftwatch:collector/types@0.1.0": crate::bindings::packages::driftwatch::collector::types,
-            "driftwatch:collector/log@0.1.0": crate::bindings::packages::driftwatch::collector::log,
-            "driftwatch:collector/machine@0.1.0": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/types@0.1.1": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.1": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.1": crate::bindings::packages::driftwatch::collector::machine,
         },
     });
 }

@@ -31,6 +31,7 @@
 pub mod bindings;
 mod collection;
 mod describe;
+pub mod fs;
 mod kinds;
 pub mod log;
 mod machine;

@@ -130,6 +130,33 @@ pub mod files {
     }
 
     pub use wit::{ChecksumAlgorithm, FileRule, FileType};
+
+    use crate::fs::LinkMode;
+
+    /// Per-rule settings added after contract 0.1.0. The host passes them in
+    /// the settings' options as `rule.<name>.<setting>` (the 0.1.0 records
+    /// could not grow); this reads them back.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct RuleOptions {
+        /// What to do with symbolic links (default: follow).
+        pub links: LinkMode,
+        /// Files larger than this are not hashed (0: no limit).
+        pub max_size: u64,
+    }
+
+    impl FileRule {
+        pub fn options(&self, settings: &Settings) -> RuleOptions {
+            let get = |setting: &str| crate::option(&settings.options, &format!("rule.{}.{setting}", self.name));
+            RuleOptions {
+                links: match get("links") {
+                    Some("ignore") => LinkMode::Ignore,
+                    Some("manage") => LinkMode::Manage,
+                    _ => LinkMode::Follow,
+                },
+                max_size: get("max-size").and_then(|v| v.parse().ok()).unwrap_or(0),
+            }
+        }
+    }
 }
 
 pub mod registry {

@@ -1,0 +1,388 @@
+//! The long-running agent (`driftwatch run`): every collector on its own
+//! schedule, at most a few at once, until a signal says stop.
+//!
+//! - Each collector has one loop task, so two runs of one collector never
+//!   overlap. Runs start with jitter so that a fleet does not move in step.
+//! - A semaphore bounds how many plugins run at once.
+//! - Every run is a full collection; intervals are capped at 24 hours, so a
+//!   full snapshot is taken at least daily.
+//! - SIGTERM / SIGINT: stop scheduling, let in-flight runs finish for a grace
+//!   period, then exit 0. What was committed stays committed; a run cut short
+//!   commits nothing (each run is one transaction).
+//! - SIGHUP, or a change of the manifest file: reload it. Collectors whose
+//!   settings changed are re-baselined by the change engine; collectors that
+//!   left the manifest have their inventory dropped without `Removed` rows.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::collectors::{self, LoadedPlugins, Selection};
+use crate::machine::Machine;
+use crate::manifest::{CollectorSpec, Manifest};
+use crate::runtime::{Plugin, Runtime};
+use crate::scan::{self, Outcome};
+use crate::store::Store;
+use crate::timefmt;
+
+/// The longest time between two full collections of a collector.
+const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// How long in-flight runs may take to finish after a stop signal.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How often the manifest file is checked for changes.
+const MANIFEST_POLL: Duration = Duration::from_secs(5);
+/// How often old history is pruned (when a retention is set).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Where the agent's manifest comes from.
+#[derive(Debug, Clone)]
+pub enum ManifestSource {
+    File(PathBuf),
+    BuiltIn,
+}
+
+impl ManifestSource {
+    fn load(&self, machine: &Machine) -> anyhow::Result<Manifest> {
+        Ok(match self {
+            ManifestSource::File(path) => Manifest::load(path)?,
+            ManifestSource::BuiltIn => Manifest::embedded(machine.os)?,
+        })
+    }
+
+    fn modified(&self) -> Option<SystemTime> {
+        match self {
+            ManifestSource::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+            ManifestSource::BuiltIn => None,
+        }
+    }
+}
+
+/// What every collector loop shares.
+struct Shared {
+    runtime: Runtime,
+    machine: Machine,
+    store: Mutex<Store>,
+}
+
+/// Runs the agent until SIGTERM or SIGINT. Holds an exclusive lock on the
+/// state directory so that two agents never share one.
+pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: Runtime) -> anyhow::Result<()> {
+    let _lock = lock_state_dir(state_dir)?;
+    let store = Store::open(state_dir)?;
+    let manifest = source.load(&machine)?;
+    let shared = Arc::new(Shared {
+        runtime,
+        machine,
+        store: Mutex::new(store),
+    });
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("agent")
+        .build()?;
+    tokio.block_on(supervise(shared, source, manifest))
+}
+
+/// Starts the schedule, restarts it on reload, stops it on a signal.
+async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Manifest) -> anyhow::Result<()> {
+    let mut signals = Signals::new()?;
+    let mut manifest_stamp = source.modified();
+    loop {
+        let (stop, schedule) = start_schedule(&shared, &manifest).await?;
+        let mut reload = false;
+        let mut poll = tokio::time::interval(MANIFEST_POLL);
+        poll.tick().await;
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                signal = signals.next() => match signal {
+                    Signal::Stop => break,
+                    Signal::Reload => { reload = true; break; }
+                },
+                _ = poll.tick() => {
+                    let stamp = source.modified();
+                    if stamp != manifest_stamp {
+                        manifest_stamp = stamp;
+                        tracing::info!("the manifest file changed");
+                        reload = true;
+                        break;
+                    }
+                }
+                _ = prune.tick() => prune_history(&shared, &manifest).await,
+            }
+        }
+        stop_schedule(stop, schedule).await;
+        if !reload {
+            tracing::info!("agent stopped");
+            return Ok(());
+        }
+        match source.load(&shared.machine) {
+            Ok(new) => {
+                tracing::info!("manifest reloaded from {}", new.source);
+                manifest = new;
+            }
+            Err(error) => tracing::error!("manifest not reloaded, keeping the previous one: {error:#}"),
+        }
+    }
+}
+
+/// Loads the manifest's plugins and starts one loop per collector that runs here.
+async fn start_schedule(
+    shared: &Arc<Shared>,
+    manifest: &Manifest,
+) -> anyhow::Result<(watch::Sender<bool>, JoinSet<()>)> {
+    let setup = {
+        let shared = shared.clone();
+        let manifest = manifest.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<LoadedPlugins> {
+            let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            scan::forget_untracked(&mut store, &manifest, &shared.machine)?;
+            Ok(LoadedPlugins::load(
+                &shared.runtime,
+                manifest.collectors.iter().map(|c| &c.plugin),
+            ))
+        })
+    };
+    let plugins = setup.await??;
+    let parallel = manifest
+        .agent
+        .parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4));
+    let permits = Arc::new(Semaphore::new(parallel));
+    let (stop, stopped) = watch::channel(false);
+    let mut schedule = JoinSet::new();
+    for spec in &manifest.collectors {
+        match collectors::select(spec, &shared.machine, &plugins) {
+            Selection::Ready(plugin) => {
+                let interval = spec.interval_on(shared.machine.os).min(MAX_INTERVAL);
+                tracing::info!(collector = %spec.name, "scheduled every {}", crate::runtime::humanize(interval));
+                schedule.spawn(collector_loop(
+                    shared.clone(),
+                    spec.clone(),
+                    plugin,
+                    interval,
+                    permits.clone(),
+                    stopped.clone(),
+                ));
+            }
+            Selection::Unusable(error) => tracing::error!(collector = %spec.name, "not scheduled: {error}"),
+            Selection::Disabled | Selection::OtherOs(_) => {
+                tracing::debug!(collector = %spec.name, "not scheduled on this machine")
+            }
+        }
+    }
+    tracing::info!(
+        "agent running {} collectors, at most {parallel} at once",
+        schedule.len()
+    );
+    Ok((stop, schedule))
+}
+
+/// Tells the loops to stop and waits for in-flight runs, up to the grace period.
+async fn stop_schedule(stop: watch::Sender<bool>, mut schedule: JoinSet<()>) {
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(STOP_GRACE, async { while schedule.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(
+            "{} runs did not finish within {}; abandoned (nothing of them was committed)",
+            schedule.len(),
+            crate::runtime::humanize(STOP_GRACE)
+        );
+        schedule.abort_all();
+    }
+}
+
+/// One collector: wait, run, record, forever (until stopped).
+async fn collector_loop(
+    shared: Arc<Shared>,
+    spec: CollectorSpec,
+    plugin: Arc<Plugin>,
+    interval: Duration,
+    permits: Arc<Semaphore>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    // Spread first runs over a little time, then keep to the interval with jitter.
+    let mut delay = first_delay(interval);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped.changed() => return,
+        }
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit,
+            _ = stopped.changed() => return,
+        };
+        let Ok(_permit) = permit else { return };
+        let shared_run = shared.clone();
+        let (spec_run, plugin_run) = (spec.clone(), plugin.clone());
+        let run = tokio::task::spawn_blocking(move || {
+            let started = timefmt::now();
+            let clock = std::time::Instant::now();
+            let outcome = collectors::run(&plugin_run, &spec_run, &shared_run.machine);
+            let info = plugin_run.info();
+            let mut store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
+            scan::record(
+                &mut store,
+                &spec_run,
+                &shared_run.machine,
+                (&info.name, &info.version),
+                started,
+                clock.elapsed(),
+                outcome,
+            )
+        });
+        match run.await {
+            Ok(report) => match &report.outcome {
+                Outcome::Collected { items, changes: 0, .. } => {
+                    tracing::debug!(collector = %spec.name, items, "collected, no changes")
+                }
+                Outcome::Collected { items, changes, .. } => {
+                    tracing::info!(collector = %spec.name, items, changes, "collected")
+                }
+                Outcome::Skipped(why) => tracing::debug!(collector = %spec.name, "skipped: {why}"),
+                Outcome::Failed(_) => {}
+            },
+            Err(error) => tracing::error!(collector = %spec.name, "run failed: {error}"),
+        }
+        delay = jittered(interval);
+    }
+}
+
+/// Up to a tenth of the interval (at most 30 s) before the first run.
+fn first_delay(interval: Duration) -> Duration {
+    let spread = (interval / 10).min(Duration::from_secs(30));
+    spread.mul_f64(fastrand::f64())
+}
+
+/// The interval, give or take a tenth of it (at most a minute).
+fn jittered(interval: Duration) -> Duration {
+    let jitter = (interval / 10).min(Duration::from_secs(60));
+    (interval + jitter.mul_f64(fastrand::f64() * 2.0)).saturating_sub(jitter)
+}
+
+async fn prune_history(shared: &Arc<Shared>, manifest: &Manifest) {
+    let Some(retention) = manifest.agent.retention else {
+        return;
+    };
+    let shared = shared.clone();
+    let pruned = tokio::task::spawn_blocking(move || {
+        let cutoff = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX))
+            .unwrap_or(jiff::Timestamp::MIN);
+        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        store.prune_history(&timefmt::format(cutoff))
+    })
+    .await;
+    match pruned {
+        Ok(Ok((changes, runs))) if changes + runs > 0 => {
+            tracing::info!("history pruned: {changes} changes and {runs} runs older than the retention")
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::error!("pruning history failed: {error}"),
+        Err(error) => tracing::error!("pruning history failed: {error}"),
+    }
+}
+
+/// An exclusive lock on `<state>/agent.lock`, released when the process ends
+/// (however it ends).
+fn lock_state_dir(state_dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(state_dir)?;
+    let path = state_dir.join("agent.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!(
+                "another driftwatch agent is running with the state directory {}",
+                state_dir.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(anyhow::Error::new(error).context(format!("locking {}", path.display())))
+        }
+    }
+}
+
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// The signals the agent acts on.
+struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {})
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.terminate.recv() => { tracing::info!("SIGTERM: stopping"); Signal::Stop }
+            _ = self.interrupt.recv() => { tracing::info!("SIGINT: stopping"); Signal::Stop }
+            _ = self.hangup.recv() => { tracing::info!("SIGHUP: reloading the manifest"); Signal::Reload }
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> Signal {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("interrupted: stopping");
+        Signal::Stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_a_tenth() {
+        let interval = Duration::from_secs(300);
+        for _ in 0..1000 {
+            let d = jittered(interval);
+            assert!(d >= Duration::from_secs(270) && d <= Duration::from_secs(330), "{d:?}");
+            assert!(first_delay(interval) <= Duration::from_secs(30));
+        }
+        assert!(jittered(Duration::from_secs(86_400)) >= Duration::from_secs(86_340));
+    }
+
+    #[test]
+    fn one_agent_per_state_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_state_dir(dir.path()).unwrap();
+        let second = lock_state_dir(dir.path()).unwrap_err();
+        assert!(
+            second.to_string().contains("another driftwatch agent is running"),
+            "{second}"
+        );
+        drop(first);
+        lock_state_dir(dir.path()).unwrap();
+    }
+}

@@ -1,0 +1,122 @@
+//! Tracked file paths: environment variables, wildcards, and the grants they imply.
+
+/// Expands `$VAR` and `${VAR}` (and `%VAR%`, as Windows writes them) from the
+/// agent's own environment — never the plugin's, which has none.
+pub fn expand_env(path: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(start) = rest.find(['$', '%']) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let (name, consumed) = if rest[start..].starts_with("${") {
+            let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in {path:?}"))?;
+            (&after[1..end], end + 1)
+        } else if rest[start..].starts_with('%') {
+            match after.find('%') {
+                Some(end) if end > 0 && is_name(&after[..end]) => (&after[..end], end + 1),
+                _ => {
+                    out.push('%');
+                    rest = after;
+                    continue;
+                }
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        if name.is_empty() {
+            out.push_str(&rest[start..start + 1]);
+            rest = after;
+            continue;
+        }
+        let value = std::env::var(name).map_err(|_| format!("environment variable {name} in {path:?} is not set"))?;
+        out.push_str(&value);
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn is_name(text: &str) -> bool {
+    text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn has_wildcard(text: &str) -> bool {
+    text.contains(['*', '?'])
+}
+
+/// An absolute path with wildcards in its last segment only (`/etc/*.conf`).
+pub fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') && !looks_like_windows_absolute(path) {
+        return Err(format!("tracked path {path:?} is not absolute"));
+    }
+    let (dir, _) = split_last(path);
+    if has_wildcard(dir) {
+        return Err(format!(
+            "tracked path {path:?} has a wildcard before its last segment; wildcards are allowed in the last segment only"
+        ));
+    }
+    if path.split(['/', '\\']).any(|part| part == "..") {
+        return Err(format!("tracked path {path:?} must not contain `..`"));
+    }
+    Ok(())
+}
+
+fn looks_like_windows_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && (bytes[2] == b'\\' || bytes[2] == b'/')
+}
+
+/// The folder part and the last segment.
+fn split_last(path: &str) -> (&str, &str) {
+    match path.rfind(['/', '\\']) {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+/// What a tracked path needs to be readable: its folder when its last segment
+/// is a pattern, the path itself otherwise.
+pub fn grant_for(path: &str) -> String {
+    let (dir, last) = split_last(path);
+    let grant = if has_wildcard(last) { dir } else { path };
+    let trimmed = grant.trim_end_matches(['/', '\\']);
+    if trimmed.is_empty() { "/".into() } else { trimmed.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_variables_come_from_the_agent() {
+        // SAFETY: tests in this module are the only users of this variable.
+        unsafe { std::env::set_var("DW_TEST_HOME", "/home/alice") };
+        assert_eq!(expand_env("$DW_TEST_HOME/.ssh/*").unwrap(), "/home/alice/.ssh/*");
+        assert_eq!(expand_env("${DW_TEST_HOME}x").unwrap(), "/home/alicex");
+        assert_eq!(expand_env("%DW_TEST_HOME%\\x").unwrap(), "/home/alice\\x");
+        assert_eq!(expand_env("/var/100%/a").unwrap(), "/var/100%/a");
+        assert_eq!(expand_env("/cost$").unwrap(), "/cost$");
+        assert!(expand_env("$DW_SURELY_UNSET_VAR/x").unwrap_err().contains("is not set"));
+    }
+
+    #[test]
+    fn wildcards_only_in_the_last_segment() {
+        assert!(check_path("/etc/*.conf").is_ok());
+        assert!(check_path("/etc/ssh/sshd_config").is_ok());
+        assert!(check_path("C:\\Windows\\System32\\drivers\\etc\\hosts").is_ok());
+        assert!(check_path("/etc/*/x.conf").unwrap_err().contains("last segment only"));
+        assert!(check_path("etc/hosts").unwrap_err().contains("not absolute"));
+        assert!(check_path("/etc/../root").is_err());
+    }
+
+    #[test]
+    fn grants_cover_what_is_tracked() {
+        assert_eq!(grant_for("/etc/*.conf"), "/etc");
+        assert_eq!(grant_for("/etc/hosts"), "/etc/hosts");
+        assert_eq!(grant_for("/var/www/"), "/var/www");
+        assert_eq!(grant_for("/*"), "/");
+    }
+}

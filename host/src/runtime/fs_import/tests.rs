@@ -1,0 +1,215 @@
+use super::*;
+
+fn grant(host: &Path, guest: &str) -> Preopen {
+    Preopen {
+        host: host.to_path_buf(),
+        guest: guest.to_string(),
+        is_dir: host.is_dir(),
+    }
+}
+
+fn request(path: &str) -> WalkRequest {
+    WalkRequest {
+        path: path.to_string(),
+        pattern: None,
+        recurse: false,
+        links: LinkMode::Follow,
+        digest: Some(DigestAlgorithm::Md5),
+        max_digest_size: 0,
+        include_directories: false,
+    }
+}
+
+fn walk(grants: &[Preopen], request: WalkRequest) -> Vec<Entry> {
+    let mut walker = Walker::start(grants, request).expect("walk starts");
+    let mut entries = Vec::new();
+    while let Some(batch) = walker.next_batch() {
+        entries.extend(batch);
+    }
+    entries
+}
+
+fn paths(entries: &[Entry]) -> Vec<&str> {
+    entries.iter().map(|e| e.path.as_str()).collect()
+}
+
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join("etc/ssh")).unwrap();
+    std::fs::write(r.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(r.join("etc/a.conf"), "a").unwrap();
+    std::fs::write(r.join("etc/b.conf"), "b").unwrap();
+    std::fs::write(r.join("etc/ssh/sshd_config"), "Port 22\n").unwrap();
+    std::fs::write(r.join("etc/ssh/x.conf"), "x").unwrap();
+    std::fs::write(r.join("secret"), "outside").unwrap();
+    dir
+}
+
+#[test]
+fn paths_map_through_grants_only() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("etc"), "/etc")];
+    assert_eq!(
+        locate(&grants, "/etc/hosts").unwrap().host,
+        dir.path().join("etc/hosts")
+    );
+    assert_eq!(locate(&grants, "/etc").unwrap().host, dir.path().join("etc"));
+    assert!(locate(&grants, "/etcetera/x").is_none());
+    assert!(locate(&grants, "/etc/../secret").is_none());
+    assert!(locate(&grants, "/secret").is_none());
+    let denied = Walker::start(&grants, request("/")).err().unwrap();
+    assert!(matches!(denied, FsError::Denied(m) if m == "/ is outside the plugin's grants"));
+}
+
+#[test]
+fn a_directory_lists_its_files_and_recursion_goes_deeper() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("etc"), "/etc")];
+    let flat = walk(&grants, request("/etc"));
+    assert_eq!(paths(&flat), ["/etc/a.conf", "/etc/b.conf", "/etc/hosts"]);
+    let deep = walk(
+        &grants,
+        WalkRequest {
+            recurse: true,
+            ..request("/etc")
+        },
+    );
+    assert_eq!(
+        paths(&deep),
+        [
+            "/etc/a.conf",
+            "/etc/b.conf",
+            "/etc/hosts",
+            "/etc/ssh/sshd_config",
+            "/etc/ssh/x.conf"
+        ]
+    );
+    let with_dirs = walk(
+        &grants,
+        WalkRequest {
+            recurse: true,
+            include_directories: true,
+            ..request("/etc")
+        },
+    );
+    assert!(paths(&with_dirs).contains(&"/etc/ssh"));
+}
+
+#[test]
+fn patterns_select_names_at_every_level() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("etc"), "/etc")];
+    let conf = walk(
+        &grants,
+        WalkRequest {
+            pattern: Some("*.conf".into()),
+            ..request("/etc")
+        },
+    );
+    assert_eq!(paths(&conf), ["/etc/a.conf", "/etc/b.conf"]);
+    let deep = walk(
+        &grants,
+        WalkRequest {
+            pattern: Some("*.conf".into()),
+            recurse: true,
+            ..request("/etc")
+        },
+    );
+    assert_eq!(paths(&deep), ["/etc/a.conf", "/etc/b.conf", "/etc/ssh/x.conf"]);
+    assert!(wildcard_match("?.conf", "a.conf", false));
+    assert!(!wildcard_match("?.conf", "ab.conf", false));
+    assert!(wildcard_match("*ss*d*", "sshd_config", false));
+    assert!(wildcard_match("HOSTS", "hosts", true));
+    assert!(!wildcard_match("HOSTS", "hosts", false));
+}
+
+#[test]
+fn files_are_hashed_with_the_asked_algorithm() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("etc/hosts"), "/etc/hosts")];
+    let md5 = walk(&grants, request("/etc/hosts"));
+    assert_eq!(md5.len(), 1);
+    assert_eq!(md5[0].digest.as_deref(), Some("0eea71665fb6890c06421fd13aa3f849"));
+    assert_eq!(md5[0].size, 20);
+    assert_eq!(md5[0].entry_type, EntryType::File);
+    let sha = stat(&grants, "/etc/hosts", false, Some(DigestAlgorithm::Sha256)).unwrap();
+    assert_eq!(
+        sha.digest.as_deref(),
+        Some("081ef9d5367595d16e30b4b4549d9f43537320508b4ce0788963e10e4f808857")
+    );
+    let capped = walk(
+        &grants,
+        WalkRequest {
+            max_digest_size: 10,
+            ..request("/etc/hosts")
+        },
+    );
+    assert_eq!(capped[0].digest, None);
+}
+
+#[cfg(unix)]
+#[test]
+fn links_are_ignored_followed_or_managed_and_never_leave_the_grant() {
+    let dir = tree();
+    let r = dir.path();
+    std::os::unix::fs::symlink(r.join("etc/hosts"), r.join("etc/hosts-link")).unwrap();
+    std::os::unix::fs::symlink(r, r.join("etc/up")).unwrap();
+    std::os::unix::fs::symlink(r.join("secret"), r.join("etc/secret-link")).unwrap();
+    let grants = [grant(&r.join("etc"), "/etc")];
+    let base = WalkRequest {
+        recurse: true,
+        ..request("/etc")
+    };
+
+    let ignored = walk(
+        &grants,
+        WalkRequest {
+            links: LinkMode::Ignore,
+            ..base.clone()
+        },
+    );
+    assert!(!paths(&ignored).iter().any(|p| p.contains("link") || p.contains("/up")));
+
+    let managed = walk(
+        &grants,
+        WalkRequest {
+            links: LinkMode::Manage,
+            ..base.clone()
+        },
+    );
+    let link = managed.iter().find(|e| e.path == "/etc/hosts-link").unwrap();
+    assert_eq!(link.entry_type, EntryType::Symlink);
+    assert_eq!(link.link_target.as_deref(), Some(r.join("etc/hosts").to_str().unwrap()));
+    assert_eq!(link.digest, None);
+
+    let followed = walk(&grants, base);
+    let link = followed.iter().find(|e| e.path == "/etc/hosts-link").unwrap();
+    assert_eq!(link.entry_type, EntryType::File);
+    assert_eq!(link.digest.as_deref(), Some("0eea71665fb6890c06421fd13aa3f849"));
+    assert!(
+        !paths(&followed).iter().any(|p| p.starts_with("/etc/up/")),
+        "followed a link out of the grant: {:?}",
+        paths(&followed)
+    );
+}
+
+#[test]
+fn a_missing_path_is_not_found() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("etc"), "/etc")];
+    let err = Walker::start(&grants, request("/etc/nope")).err().unwrap();
+    assert!(matches!(err, FsError::NotFound(_)));
+}
+
+#[test]
+fn big_walks_come_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2500 {
+        std::fs::write(dir.path().join(format!("f{i:05}")), "x").unwrap();
+    }
+    let grants = [grant(dir.path(), "/data")];
+    let mut walker = Walker::start(&grants, request("/data")).unwrap();
+    let sizes: Vec<usize> = std::iter::from_fn(|| walker.next_batch().map(|b| b.len())).collect();
+    assert_eq!(sizes, [1024, 1024, 452]);
+}

@@ -1,0 +1,272 @@
+//! Recording a collector run: the run itself (`CollectorRun`) and, for a
+//! collection, the inventory update, its `ConfigurationChange` rows and the
+//! collector's baseline (`CollectorState`) — all in one transaction, so a crash
+//! leaves either all of it or none.
+
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
+
+use super::inventory::{delete_items, load_items, write_items};
+use super::{Store, StoreError, to_sql};
+use crate::change_engine::{self, Baseline, Change};
+use crate::inventory::{DataType, Inventory};
+
+/// Who ran, when, for how long.
+#[derive(Debug, Clone)]
+pub struct RunInfo<'a> {
+    pub collector: &'a str,
+    pub plugin: &'a str,
+    pub plugin_version: &'a str,
+    pub computer: &'a str,
+    /// Start of the run, as stored text; also the `TimeGenerated` of what it records.
+    pub started: &'a str,
+    pub duration: Duration,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy)]
+pub enum RunResult<'a> {
+    Collected {
+        inventory: &'a Inventory,
+        baseline: &'a Baseline,
+        /// False when the plugin said part of the source could not be read.
+        complete: bool,
+        warnings: usize,
+    },
+    Skipped(&'a str),
+    Failed(&'a str),
+}
+
+/// What recording a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub run_id: i64,
+    pub changes: usize,
+    /// Why the collection was taken as a baseline, when it was.
+    pub baseline: Option<&'static str>,
+}
+
+impl Store {
+    /// Records a run; for a collection, diffs it against the stored inventory
+    /// and writes the result and its changes in the same transaction.
+    pub fn record(&mut self, run: &RunInfo, result: RunResult) -> Result<Recorded, StoreError> {
+        let path = self.path.clone();
+        let err = |e| super::classify(&path, e);
+        // IMMEDIATE: take the write lock before reading the previous state, so
+        // two writers (an agent and a manual scan) cannot interleave a diff.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let recorded = match result {
+            RunResult::Collected {
+                inventory,
+                baseline,
+                complete,
+                warnings,
+            } => record_collection(&tx, run, inventory, baseline, complete, warnings).map_err(err)?,
+            RunResult::Skipped(reason) => Recorded {
+                run_id: insert_run(&tx, run, "Skipped", Some(reason), None, None, None).map_err(err)?,
+                changes: 0,
+                baseline: None,
+            },
+            RunResult::Failed(error) => Recorded {
+                run_id: insert_run(&tx, run, "Failed", Some(error), None, None, None).map_err(err)?,
+                changes: 0,
+                baseline: None,
+            },
+        };
+        tx.commit().map_err(err)?;
+        Ok(recorded)
+    }
+
+    /// Drops the inventory and baseline of collectors not in `keep` (removed
+    /// from the manifest or disabled): no longer tracked, so no `Removed` rows.
+    /// Their history stays. Returns the names dropped.
+    pub fn forget_collectors_except(&mut self, keep: &[&str]) -> Result<Vec<String>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| super::classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let known: Vec<String> = {
+            let mut stmt = tx
+                .prepare("SELECT Collector FROM CollectorState UNION SELECT DISTINCT Collector FROM ConfigurationData")
+                .map_err(err)?;
+            stmt.query_map([], |row| row.get(0))
+                .map_err(err)?
+                .collect::<Result<_, _>>()
+                .map_err(err)?
+        };
+        let dropped: Vec<String> = known.into_iter().filter(|c| !keep.contains(&c.as_str())).collect();
+        for collector in &dropped {
+            tx.execute("DELETE FROM ConfigurationData WHERE Collector = ?1", [collector])
+                .map_err(err)?;
+            tx.execute("DELETE FROM CollectorState WHERE Collector = ?1", [collector])
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(dropped)
+    }
+
+    /// Deletes changes and runs older than `before` (stored time text), keeping
+    /// each collector's last run. Returns (changes, runs) deleted.
+    pub fn prune_history(&mut self, before: &str) -> Result<(usize, usize), StoreError> {
+        let path = self.path.clone();
+        let err = |e| super::classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let changes = tx
+            .execute("DELETE FROM ConfigurationChange WHERE TimeGenerated < ?1", [before])
+            .map_err(err)?;
+        let runs = tx
+            .execute(
+                "DELETE FROM CollectorRun WHERE TimeStarted < ?1 \
+                 AND RunId NOT IN (SELECT MAX(RunId) FROM CollectorRun GROUP BY Collector) \
+                 AND RunId NOT IN (SELECT RunId FROM ConfigurationChange)",
+                [before],
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok((changes, runs))
+    }
+}
+
+fn record_collection(
+    tx: &Transaction,
+    run: &RunInfo,
+    inventory: &Inventory,
+    baseline: &Baseline,
+    complete: bool,
+    warnings: usize,
+) -> rusqlite::Result<Recorded> {
+    let data_type = inventory.data_type;
+    let previous = load_items(tx, run.collector, data_type)?;
+    let before = load_baseline(tx, run.collector)?;
+    let plan = change_engine::plan(
+        data_type,
+        previous,
+        inventory.items.clone(),
+        before.as_ref(),
+        baseline,
+        complete,
+    );
+    let outcome = if complete { "Succeeded" } else { "Partial" };
+    let run_id = insert_run(
+        tx,
+        run,
+        outcome,
+        None,
+        Some(inventory.items.len()),
+        Some(plan.changes.len()),
+        Some(warnings),
+    )?;
+    write_items(tx, run.collector, data_type, run.computer, run.started, &plan.writes)?;
+    delete_items(tx, run.collector, &plan.deletes)?;
+    for change in &plan.changes {
+        insert_change(tx, run_id, run, data_type, change)?;
+    }
+    save_baseline(tx, run, baseline, plan.baseline.is_some() || before.is_none())?;
+    if let Some(why) = plan.baseline {
+        tracing::info!(
+            collector = run.collector,
+            "baseline recorded ({why}): {} items",
+            inventory.items.len()
+        );
+    }
+    Ok(Recorded {
+        run_id,
+        changes: plan.changes.len(),
+        baseline: plan.baseline,
+    })
+}
+
+fn insert_run(
+    tx: &Transaction,
+    run: &RunInfo,
+    outcome: &str,
+    error: Option<&str>,
+    items: Option<usize>,
+    changes: Option<usize>,
+    warnings: Option<usize>,
+) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO CollectorRun (Collector, Plugin, PluginVersion, Computer, TimeStarted, DurationMs, Outcome, Error, ItemCount, ChangeCount, WarningCount) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            run.collector,
+            run.plugin,
+            run.plugin_version,
+            run.computer,
+            run.started,
+            run.duration.as_millis() as i64,
+            outcome,
+            error,
+            items.map(|n| n as i64),
+            changes.map(|n| n as i64),
+            warnings.map(|n| n as i64),
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn insert_change(
+    tx: &Transaction,
+    run_id: i64,
+    run: &RunInfo,
+    data_type: DataType,
+    change: &Change,
+) -> rusqlite::Result<()> {
+    let names: Vec<&str> = change.columns.iter().map(|(c, _)| *c).collect();
+    let sql = format!(
+        "INSERT INTO ConfigurationChange (RunId, Collector, ItemKey, Computer, TimeGenerated, ConfigChangeType, ChangeCategory, FieldsChanged{}{}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8{})",
+        if names.is_empty() { "" } else { ", " },
+        names.join(", "),
+        (0..names.len()).map(|i| format!(", ?{}", i + 9)).collect::<String>()
+    );
+    let fields_changed = (!change.fields_changed.is_empty()).then(|| change.fields_changed.join(","));
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        run_id.into(),
+        run.collector.to_string().into(),
+        change.key.clone().into(),
+        run.computer.to_string().into(),
+        run.started.to_string().into(),
+        data_type.as_str().to_string().into(),
+        change.category.as_str().to_string().into(),
+        fields_changed.map_or(rusqlite::types::Value::Null, Into::into),
+    ];
+    values.extend(change.columns.iter().map(|(_, v)| to_sql(Some(v))));
+    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+    Ok(())
+}
+
+fn load_baseline(tx: &Transaction, collector: &str) -> rusqlite::Result<Option<Baseline>> {
+    let row: Option<(String, String)> = tx
+        .query_row(
+            "SELECT ConfigHash, RuleHashes FROM CollectorState WHERE Collector = ?1",
+            [collector],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(config, rules)| Baseline {
+        config,
+        // Unreadable rule hashes only cost a re-baseline of the rules' items.
+        rules: serde_json::from_str(&rules).unwrap_or_default(),
+    }))
+}
+
+fn save_baseline(tx: &Transaction, run: &RunInfo, baseline: &Baseline, new_baseline: bool) -> rusqlite::Result<()> {
+    let rules = serde_json::to_string(&baseline.rules).unwrap_or_else(|_| "{}".into());
+    tx.execute(
+        "INSERT INTO CollectorState (Collector, ConfigHash, RuleHashes, BaselineTime, LastSuccess) VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (Collector) DO UPDATE SET ConfigHash = ?2, RuleHashes = ?3, LastSuccess = ?4, \
+         BaselineTime = CASE WHEN ?5 THEN ?4 ELSE BaselineTime END",
+        params![run.collector, baseline.config, rules, run.started, new_baseline],
+    )?;
+    Ok(())
+}

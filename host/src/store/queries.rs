@@ -1,0 +1,170 @@
+//! Reading history back: changes, and the status of each collector.
+
+use rusqlite::{OptionalExtension, params_from_iter};
+
+use super::{Store, StoreError, from_sql};
+use crate::change_engine::Category;
+use crate::inventory::{DataType, Value};
+
+/// Which changes to list.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFilter {
+    /// Only changes at or after this time (stored time text).
+    pub since: Option<String>,
+    pub data_type: Option<DataType>,
+    pub category: Option<Category>,
+}
+
+/// One `ConfigurationChange` row: its id and its non-empty columns in table order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    pub id: i64,
+    pub columns: Vec<(String, Value)>,
+}
+
+impl ChangeRow {
+    pub fn get(&self, column: &str) -> Option<&Value> {
+        self.columns.iter().find(|(c, _)| c == column).map(|(_, v)| v)
+    }
+
+    pub fn text(&self, column: &str) -> &str {
+        match self.get(column) {
+            Some(Value::Text(t)) => t,
+            _ => "",
+        }
+    }
+}
+
+/// What the store knows about one collector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorStatus {
+    pub collector: String,
+    /// Items in its current inventory.
+    pub items: usize,
+    /// When its current baseline was taken, and its last successful collection.
+    pub baseline_time: Option<String>,
+    pub last_success: Option<String>,
+    pub last_run: Option<LastRun>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastRun {
+    pub started: String,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub plugin: String,
+    pub plugin_version: Option<String>,
+    pub changes: Option<i64>,
+}
+
+/// Columns of ConfigurationChange kept internal in listings.
+const INTERNAL: [&str; 2] = ["RunId", "ItemKey"];
+
+impl Store {
+    /// Changes matching `filter`, oldest first.
+    pub fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRow>, StoreError> {
+        let mut conditions = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        if let Some(since) = &filter.since {
+            values.push(since.clone());
+            conditions.push(format!("TimeGenerated >= ?{}", values.len()));
+        }
+        if let Some(t) = filter.data_type {
+            values.push(t.as_str().into());
+            conditions.push(format!("ConfigChangeType = ?{}", values.len()));
+        }
+        if let Some(c) = filter.category {
+            values.push(c.as_str().into());
+            conditions.push(format!("ChangeCategory = ?{}", values.len()));
+        }
+        let filter_sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!("SELECT * FROM ConfigurationChange {filter_sql} ORDER BY ChangeId");
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(e))?;
+        let names: Vec<String> = stmt.column_names().map(String::from).collect();
+        let mut rows = stmt.query(params_from_iter(values)).map_err(|e| self.error(e))?;
+        let mut changes = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.error(e))? {
+            let mut columns = Vec::new();
+            for (i, name) in names.iter().enumerate() {
+                if INTERNAL.contains(&name.as_str()) {
+                    continue;
+                }
+                match from_sql(row.get_ref(i).map_err(|e| self.error(e))?) {
+                    Value::Null => {}
+                    value => columns.push((name.clone(), value)),
+                }
+            }
+            let id = match columns.first() {
+                Some((_, Value::Integer(id))) => *id,
+                _ => 0,
+            };
+            changes.push(ChangeRow { id, columns });
+        }
+        Ok(changes)
+    }
+
+    /// The number of change rows recorded, all time.
+    pub fn change_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM ConfigurationChange", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| self.error(e))
+    }
+
+    /// The status of a collector, from its runs, baseline and inventory.
+    pub fn collector_status(&self, collector: &str) -> Result<CollectorStatus, StoreError> {
+        let err = |e| self.error(e);
+        let items: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM ConfigurationData WHERE Collector = ?1",
+                [collector],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        let state: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT BaselineTime, LastSuccess FROM CollectorState WHERE Collector = ?1",
+                [collector],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let last_run = self
+            .conn
+            .query_row(
+                "SELECT TimeStarted, Outcome, Error, DurationMs, Plugin, PluginVersion, ChangeCount FROM CollectorRun \
+                 WHERE Collector = ?1 ORDER BY RunId DESC LIMIT 1",
+                [collector],
+                |r| {
+                    Ok(LastRun {
+                        started: r.get(0)?,
+                        outcome: r.get(1)?,
+                        error: r.get(2)?,
+                        duration_ms: r.get(3)?,
+                        plugin: r.get(4)?,
+                        plugin_version: r.get(5)?,
+                        changes: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(err)?;
+        let (baseline_time, last_success) = state.map_or((None, None), |(b, s)| (Some(b), Some(s)));
+        Ok(CollectorStatus {
+            collector: collector.to_string(),
+            items: items as usize,
+            baseline_time,
+            last_success,
+            last_run,
+        })
+    }
+}

@@ -1,0 +1,140 @@
+//! The agent: picks up changes on its own schedule and stops cleanly.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+const MANIFEST: &str = r#"
+[[collector]]
+name = "data"
+kind = "files"
+plugin = "files-posix"
+interval = "1s"
+  [[collector.paths]]
+  path = "/data/*.txt"
+"#;
+
+/// Polls `check` until it returns true or `limit` passes.
+fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn start_agent(env: &Env, manifest: &str) -> Child {
+    env.driftwatch()
+        .args([
+            "--manifest",
+            manifest,
+            "--root",
+            env.path("root").to_str().unwrap(),
+            "run",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the agent")
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status();
+    assert!(status.expect("kill runs").success());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_agent_picks_up_a_change_without_a_scan_and_stops_on_sigterm() {
+    let env = Env::new();
+    env.write("root/data/a.txt", "one\n");
+    let manifest = env.write("m.toml", MANIFEST).display().to_string();
+    let mut agent = start_agent(&env, &manifest);
+    let status = || json_lines(&env.run(&["--manifest", &manifest, "status", "--json"]));
+    wait_for(Duration::from_secs(30), "the first collection", || {
+        status()[0]["LastSuccess"].is_string()
+    });
+
+    env.write("root/data/a.txt", "one and two\n");
+    env.write("root/data/b.txt", "new\n");
+    let changes = || json_lines(&env.run(&["changes", "--json"]));
+    wait_for(Duration::from_secs(30), "the changes", || changes().len() >= 2);
+    let found = changes();
+    assert!(
+        found
+            .iter()
+            .any(|c| c["ChangeCategory"] == "Modified" && c["FileSystemPath"] == "/data/a.txt"),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|c| c["ChangeCategory"] == "Added" && c["FileSystemPath"] == "/data/b.txt"),
+        "{found:?}"
+    );
+
+    // A second agent on the same state is refused while the first runs.
+    let second = env.run(&[
+        "--manifest",
+        &manifest,
+        "--root",
+        env.path("root").to_str().unwrap(),
+        "run",
+    ]);
+    assert_eq!(exit_code(&second), 1);
+    assert!(
+        stderr(&second).contains("another driftwatch agent is running"),
+        "{}",
+        stderr(&second)
+    );
+
+    signal(&agent, "TERM");
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = agent.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the agent did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::io::read_to_string(agent.stderr.take().unwrap()).unwrap();
+    assert_eq!(exit.code(), Some(0), "{log}");
+    assert!(
+        log.contains("SIGTERM: stopping") && log.contains("agent stopped"),
+        "{log}"
+    );
+    // Nothing was counted twice.
+    assert_eq!(changes().len(), found.len());
+}
+
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_the_manifest_and_rebaselines_new_paths() {
+    let env = Env::new();
+    env.write("root/data/a.txt", "one\n");
+    env.write("root/data/c.log", "log\n");
+    let manifest = env.write("m.toml", MANIFEST).display().to_string();
+    let mut agent = start_agent(&env, &manifest);
+    let inventory = || json_lines(&env.run(&["inventory", "--json"]));
+    wait_for(Duration::from_secs(30), "the first collection", || {
+        inventory().len() == 1
+    });
+
+    std::fs::write(&manifest, MANIFEST.replace("/data/*.txt", "/data/*")).unwrap();
+    signal(&agent, "HUP");
+    wait_for(Duration::from_secs(30), "the reloaded manifest", || {
+        inventory().len() == 2
+    });
+    let changes = json_lines(&env.run(&["changes", "--json"]));
+    assert!(
+        changes.is_empty(),
+        "a newly tracked file is a baseline, not an addition: {changes:?}"
+    );
+
+    signal(&agent, "TERM");
+    assert!(agent.wait().unwrap().success());
+}
