@@ -302,7 +302,7 @@ impl Context<'_> {
                 category: Category::Removed,
                 key: p.key.clone(),
                 fields_changed: Vec::new(),
-                columns: removed_columns(self.data_type, &p),
+                columns: removed_columns(&p),
             });
         }
         plan.deletes.push(p.key);
@@ -318,17 +318,16 @@ fn change_columns(item: &Item) -> Vec<(&'static str, Value)> {
         .collect()
 }
 
-/// A removed item as it was: identifying columns under their names, tracked
-/// fields in their previous-value columns (a removed package's last version is
-/// `Previous`, and `Current` is empty).
-fn removed_columns(data_type: DataType, item: &Item) -> Vec<(&'static str, Value)> {
-    let tracked = tracked(data_type);
+/// A removed item as it was last seen, under its current-value names, except
+/// that a package's last version is `Previous` (Azure's pair for software
+/// versions), leaving `Current` empty.
+fn removed_columns(item: &Item) -> Vec<(&'static str, Value)> {
     item.fields
         .iter()
         .filter(|(_, v)| *v != Value::Null)
-        .map(|(column, value)| match tracked.iter().find(|(t, _)| t == column) {
-            Some((_, previous)) => (*previous, value.clone()),
-            None => (change_column(column), value.clone()),
+        .map(|(column, value)| match *column {
+            "CurrentVersion" => ("Previous", value.clone()),
+            other => (change_column(other), value.clone()),
         })
         .collect()
 }

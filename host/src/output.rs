@@ -85,6 +85,11 @@ pub fn json_line(out: &mut impl Write, object: Map<String, Json>) -> std::io::Re
     writeln!(out)
 }
 
+/// Writes stored columns as one JSON object on its own line.
+pub fn json_columns(out: &mut impl Write, columns: &[(String, Value)]) -> std::io::Result<()> {
+    json_line(out, columns.iter().map(|(c, v)| (c.clone(), json_value(v))).collect())
+}
+
 pub fn json_value(value: &Value) -> Json {
     match value {
         Value::Text(t) => Json::String(t.clone()),

@@ -130,7 +130,7 @@ fn edits_additions_removals_and_upgrades_are_reported_once_with_previous_values(
     assert_eq!(added["Size"], 6);
     assert_eq!(added["ItemName"], "data");
     let removed = find(&changes, "Removed", "FileSystemPath", "/data/gone.txt");
-    assert_eq!(removed["PreviousSize"], 4);
+    assert_eq!(removed["Size"], 4);
 
     let upgraded = find(&changes, "Modified", "SoftwareName", "bash");
     assert_eq!(upgraded["ConfigChangeType"], "Software");

@@ -3,10 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use serde_json::Map;
-
 use super::Context;
-use crate::output::{Table, cell, clip, json_line, json_value};
+use crate::output::{Table, cell, clip, json_columns};
 use crate::store::{ChangeFilter, ChangeRow};
 
 pub fn run(ctx: &Context, filter: &ChangeFilter, json: bool) -> anyhow::Result<ExitCode> {
@@ -15,8 +13,7 @@ pub fn run(ctx: &Context, filter: &ChangeFilter, json: bool) -> anyhow::Result<E
     let mut out = std::io::stdout().lock();
     if json {
         for change in &changes {
-            let object: Map<_, _> = change.columns.iter().map(|(c, v)| (c.clone(), json_value(v))).collect();
-            json_line(&mut out, object)?;
+            json_columns(&mut out, &change.columns)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -71,13 +68,12 @@ fn detail(change: &ChangeRow) -> String {
         }
         // Added items show their values, removed ones their last values.
         (category, _) => {
-            let removed = category == "Removed";
-            let column = |current: &'static str, previous: &'static str| if removed { previous } else { current };
+            let version = if category == "Removed" { "Previous" } else { "Current" };
             match change.text("ConfigChangeType") {
-                "Software" => change.text(column("Current", "Previous")).to_string(),
-                "Files" => format!("{} bytes", cell(change.get(column("Size", "PreviousSize")))),
-                "Registry" => change.text(column("ValueData", "PreviousValueData")).to_string(),
-                _ => change.text(column("SvcState", "SvcPreviousState")).to_string(),
+                "Software" => change.text(version).to_string(),
+                "Files" => format!("{} bytes", cell(change.get("Size"))),
+                "Registry" => change.text("ValueData").to_string(),
+                _ => change.text("SvcState").to_string(),
             }
         }
     }

@@ -3,11 +3,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use serde_json::Map;
-
 use super::Context;
 use crate::inventory::DataType;
-use crate::output::{Table, cell, clip, json_line, json_value};
+use crate::output::{Table, cell, clip, json_columns};
 use crate::store::Row;
 
 pub fn run(ctx: &Context, data_type: Option<DataType>, json: bool) -> anyhow::Result<ExitCode> {
@@ -16,8 +14,7 @@ pub fn run(ctx: &Context, data_type: Option<DataType>, json: bool) -> anyhow::Re
     let mut out = std::io::stdout().lock();
     if json {
         for row in &rows {
-            let object: Map<_, _> = row.columns.iter().map(|(c, v)| (c.clone(), json_value(v))).collect();
-            json_line(&mut out, object)?;
+            json_columns(&mut out, &row.columns)?;
         }
         return Ok(ExitCode::SUCCESS);
     }

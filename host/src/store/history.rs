@@ -51,88 +51,72 @@ impl Store {
     /// Records a run; for a collection, diffs it against the stored inventory
     /// and writes the result and its changes in the same transaction.
     pub fn record(&mut self, run: &RunInfo, result: RunResult) -> Result<Recorded, StoreError> {
-        let path = self.path.clone();
-        let err = |e| super::classify(&path, e);
-        // IMMEDIATE: take the write lock before reading the previous state, so
-        // two writers (an agent and a manual scan) cannot interleave a diff.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let recorded = match result {
+        self.write(|tx| match result {
             RunResult::Collected {
                 inventory,
                 baseline,
                 complete,
                 warnings,
-            } => record_collection(&tx, run, inventory, baseline, complete, warnings).map_err(err)?,
-            RunResult::Skipped(reason) => Recorded {
-                run_id: insert_run(&tx, run, "Skipped", Some(reason), None, None, None).map_err(err)?,
+            } => record_collection(tx, run, inventory, baseline, complete, warnings),
+            RunResult::Skipped(reason) => Ok(Recorded {
+                run_id: insert_run(tx, run, "Skipped", Some(reason), None, None, None)?,
                 changes: 0,
                 baseline: None,
-            },
-            RunResult::Failed(error) => Recorded {
-                run_id: insert_run(&tx, run, "Failed", Some(error), None, None, None).map_err(err)?,
+            }),
+            RunResult::Failed(error) => Ok(Recorded {
+                run_id: insert_run(tx, run, "Failed", Some(error), None, None, None)?,
                 changes: 0,
                 baseline: None,
-            },
-        };
-        tx.commit().map_err(err)?;
-        Ok(recorded)
+            }),
+        })
     }
 
     /// Drops the inventory and baseline of collectors not in `keep` (removed
     /// from the manifest or disabled): no longer tracked, so no `Removed` rows.
     /// Their history stays. Returns the names dropped.
     pub fn forget_collectors_except(&mut self, keep: &[&str]) -> Result<Vec<String>, StoreError> {
-        let path = self.path.clone();
-        let err = |e| super::classify(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let known: Vec<String> = {
-            let mut stmt = tx
-                .prepare("SELECT Collector FROM CollectorState UNION SELECT DISTINCT Collector FROM ConfigurationData")
-                .map_err(err)?;
-            stmt.query_map([], |row| row.get(0))
-                .map_err(err)?
-                .collect::<Result<_, _>>()
-                .map_err(err)?
-        };
-        let dropped: Vec<String> = known.into_iter().filter(|c| !keep.contains(&c.as_str())).collect();
-        for collector in &dropped {
-            tx.execute("DELETE FROM ConfigurationData WHERE Collector = ?1", [collector])
-                .map_err(err)?;
-            tx.execute("DELETE FROM CollectorState WHERE Collector = ?1", [collector])
-                .map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(dropped)
+        self.write(|tx| {
+            let known: Vec<String> = tx
+                .prepare("SELECT Collector FROM CollectorState UNION SELECT DISTINCT Collector FROM ConfigurationData")?
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let dropped: Vec<String> = known.into_iter().filter(|c| !keep.contains(&c.as_str())).collect();
+            for collector in &dropped {
+                tx.execute("DELETE FROM ConfigurationData WHERE Collector = ?1", [collector])?;
+                tx.execute("DELETE FROM CollectorState WHERE Collector = ?1", [collector])?;
+            }
+            Ok(dropped)
+        })
     }
 
     /// Deletes changes and runs older than `before` (stored time text), keeping
     /// each collector's last run. Returns (changes, runs) deleted.
     pub fn prune_history(&mut self, before: &str) -> Result<(usize, usize), StoreError> {
+        self.write(|tx| {
+            let changes = tx.execute("DELETE FROM ConfigurationChange WHERE TimeGenerated < ?1", [before])?;
+            let runs = tx.execute(
+                "DELETE FROM CollectorRun WHERE TimeStarted < ?1 \
+                 AND RunId NOT IN (SELECT MAX(RunId) FROM CollectorRun GROUP BY Collector) \
+                 AND RunId NOT IN (SELECT RunId FROM ConfigurationChange)",
+                [before],
+            )?;
+            Ok((changes, runs))
+        })
+    }
+
+    /// Runs `work` in one IMMEDIATE transaction: the write lock is taken before
+    /// anything is read, so two writers (an agent and a manual scan) cannot
+    /// interleave a diff. Commits when `work` succeeds, rolls back otherwise.
+    fn write<R>(&mut self, work: impl FnOnce(&Transaction) -> rusqlite::Result<R>) -> Result<R, StoreError> {
         let path = self.path.clone();
         let err = |e| super::classify(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        let changes = tx
-            .execute("DELETE FROM ConfigurationChange WHERE TimeGenerated < ?1", [before])
-            .map_err(err)?;
-        let runs = tx
-            .execute(
-                "DELETE FROM CollectorRun WHERE TimeStarted < ?1 \
-                 AND RunId NOT IN (SELECT MAX(RunId) FROM CollectorRun GROUP BY Collector) \
-                 AND RunId NOT IN (SELECT RunId FROM ConfigurationChange)",
-                [before],
-            )
-            .map_err(err)?;
+        let result = work(&tx).map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok((changes, runs))
+        Ok(result)
     }
 }
 
