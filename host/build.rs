@@ -5,7 +5,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Plugin crates (in `plugins/`) shipped inside the binary.
-const BUNDLED: &[&str] = &["packages-dpkg", "files-posix"];
+const BUNDLED: &[&str] = &[
+    "packages-dpkg",
+    "packages-rpm",
+    "packages-apk",
+    "packages-pacman",
+    "services-systemd",
+    "services-sysv",
+    "files-posix",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -39,8 +39,10 @@ fn main() {
             host: dpkg_dir.clone(),
             guest: "/var/lib/dpkg".into(),
             is_dir: true,
+            present: true,
         }],
         limits: Limits::default(),
+        stat_index: None,
     };
     let settings = Settings::Packages(packages_api::Settings { options: Vec::new() });
     let mut runs = Vec::with_capacity(RUNS);

@@ -89,7 +89,11 @@ pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: 
 /// Starts the schedule, restarts it on reload, stops it on a signal.
 async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Manifest) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
-    let mut manifest_stamp = source.modified();
+    // The file's modification time when it was last loaded. A failed load
+    // (say, of a file caught half-written) is tried once more at the next
+    // poll, then left alone until the file changes again.
+    let mut loaded_stamp = source.modified();
+    let mut failed: Option<(Option<SystemTime>, u32)> = None;
     loop {
         let (stop, schedule) = start_schedule(&shared, &manifest).await?;
         let mut reload = false;
@@ -104,8 +108,8 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Ma
                 },
                 _ = poll.tick() => {
                     let stamp = source.modified();
-                    if stamp != manifest_stamp {
-                        manifest_stamp = stamp;
+                    let given_up = failed.is_some_and(|(f, attempts)| f == stamp && attempts >= 2);
+                    if stamp != loaded_stamp && !given_up {
                         tracing::info!("the manifest file changed");
                         reload = true;
                         break;
@@ -119,12 +123,19 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Ma
             tracing::info!("agent stopped");
             return Ok(());
         }
+        let stamp = source.modified();
         match source.load(&shared.machine) {
             Ok(new) => {
                 tracing::info!("manifest reloaded from {}", new.source);
                 manifest = new;
+                loaded_stamp = stamp;
+                failed = None;
             }
-            Err(error) => tracing::error!("manifest not reloaded, keeping the previous one: {error:#}"),
+            Err(error) => {
+                tracing::error!("manifest not reloaded, keeping the previous one: {error:#}");
+                let attempts = failed.filter(|(f, _)| *f == stamp).map_or(0, |(_, a)| a);
+                failed = Some((stamp, attempts + 1));
+            }
         }
     }
 }
@@ -219,9 +230,13 @@ async fn collector_loop(
         let shared_run = shared.clone();
         let (spec_run, plugin_run) = (spec.clone(), plugin.clone());
         let run = tokio::task::spawn_blocking(move || {
+            let mode = {
+                let store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
+                scan::mode(&store, &spec_run, false)
+            };
             let started = timefmt::now();
             let clock = std::time::Instant::now();
-            let outcome = collectors::run(&plugin_run, &spec_run, &shared_run.machine);
+            let outcome = collectors::run(&plugin_run, &spec_run, &shared_run.machine, mode);
             let info = plugin_run.info();
             let mut store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
             scan::record(

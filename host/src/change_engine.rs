@@ -15,9 +15,11 @@
 //!   normalised by `inventory`).
 
 use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet;
 use std::fmt;
 
-use crate::inventory::{DataType, Item, Value};
+use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
 
 /// `ChangeCategory`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,6 +134,27 @@ pub struct Plan {
     pub baseline: Option<&'static str>,
 }
 
+/// How much of the inventory a collection covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Coverage<'a> {
+    /// False when part of the source could not be read: nothing is removed.
+    pub complete: bool,
+    /// Items confirmed unchanged without being collected again (incremental
+    /// file scans): kept as stored.
+    pub retained: &'a FxHashSet<String>,
+}
+
+impl Coverage<'static> {
+    /// A complete collection of everything.
+    pub fn full() -> Coverage<'static> {
+        static NOTHING: std::sync::OnceLock<FxHashSet<String>> = std::sync::OnceLock::new();
+        Coverage {
+            complete: true,
+            retained: NOTHING.get_or_init(Default::default),
+        }
+    }
+}
+
 /// Compares `previous` (the stored inventory, sorted by key) with `current`
 /// (a normalised collection) under the two baselines.
 pub fn plan(
@@ -140,7 +163,7 @@ pub fn plan(
     current: Vec<Item>,
     before: Option<&Baseline>,
     now: &Baseline,
-    complete: bool,
+    coverage: Coverage,
 ) -> Plan {
     let baseline = match before {
         None => Some("first collection"),
@@ -179,8 +202,10 @@ pub fn plan(
                 }
             }
             std::cmp::Ordering::Less => {
-                if let Some(p) = previous.next() {
-                    context.missing(p, complete, &mut plan);
+                if let Some(p) = previous.next()
+                    && !coverage.retained.contains(&p.key)
+                {
+                    context.missing(p, coverage.complete, &mut plan);
                 }
             }
         }
@@ -313,7 +338,7 @@ impl Context<'_> {
 fn change_columns(item: &Item) -> Vec<(&'static str, Value)> {
     item.fields
         .iter()
-        .filter(|(_, v)| *v != Value::Null)
+        .filter(|(c, v)| *v != Value::Null && !INTERNAL_COLUMNS.contains(c))
         .map(|(column, value)| (change_column(column), value.clone()))
         .collect()
 }
@@ -324,7 +349,7 @@ fn change_columns(item: &Item) -> Vec<(&'static str, Value)> {
 fn removed_columns(item: &Item) -> Vec<(&'static str, Value)> {
     item.fields
         .iter()
-        .filter(|(_, v)| *v != Value::Null)
+        .filter(|(c, v)| *v != Value::Null && !INTERNAL_COLUMNS.contains(c))
         .map(|(column, value)| match *column {
             "CurrentVersion" => ("Previous", value.clone()),
             other => (change_column(other), value.clone()),

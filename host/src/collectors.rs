@@ -11,14 +11,14 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::PluginRef;
 use crate::change_engine::Baseline;
-use crate::inventory::{self, Inventory, Rejected};
+use crate::inventory::{self, Inventory, Rejected, Value};
 use crate::kind::{Kind, Os};
 use crate::machine::Machine;
 use crate::manifest::{Checksum, CollectorSpec, Links};
 use crate::runtime::bindings::types::{CollectionSummary, Setting};
 use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
-use crate::runtime::grants::{self, GrantError, Preopen};
-use crate::runtime::{Limits, Plugin, Probe, RUN_THREAD_STACK, RunError, Runtime, Sandbox, Settings};
+use crate::runtime::grants::{self, Preopen};
+use crate::runtime::{Limits, Plugin, Probe, RUN_THREAD_STACK, RunError, Runtime, Sandbox, Settings, StatIndex};
 
 /// Longest a probe may take, whatever the collector's own timeout.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -101,8 +101,12 @@ pub fn preopens(spec: &CollectorSpec, machine: &Machine) -> Vec<Preopen> {
     let mut preopens = Vec::new();
     for grant in &spec.grants {
         match grants::resolve(grant, machine.root.as_deref()) {
-            Ok(preopen) => preopens.push(preopen),
-            Err(GrantError::Missing(_)) => tracing::debug!(collector = %spec.name, "grant {grant} does not exist here"),
+            Ok(preopen) => {
+                if !preopen.present {
+                    tracing::debug!(collector = %spec.name, "grant {grant} does not exist here");
+                }
+                preopens.push(preopen);
+            }
             Err(error) => tracing::warn!(collector = %spec.name, "{error}; not granted"),
         }
     }
@@ -225,6 +229,7 @@ fn probe_sandbox(spec: &CollectorSpec, preopens: Vec<Preopen>) -> Sandbox {
             timeout: spec.limits.timeout.min(PROBE_TIMEOUT),
             ..spec.limits.clone()
         },
+        stat_index: None,
     }
 }
 
@@ -235,23 +240,42 @@ pub fn probe(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine) -> R
     watched(sandbox.limits.timeout, move || plugin.probe(&sandbox))
 }
 
+/// How a run collects.
+#[derive(Clone)]
+pub enum Mode {
+    /// Everything.
+    Full,
+    /// Files collectors: only files whose stat differs from the last
+    /// collection's; the others are confirmed unchanged by the host.
+    Incremental(Arc<StatIndex>),
+}
+
 /// What one run of a collector produced.
 pub enum RunOutcome {
     NotApplicable(String),
     Collected {
         inventory: Inventory,
         summary: CollectionSummary,
+        /// Items withheld as unchanged by an incremental run.
+        unchanged: Vec<String>,
+        /// Whether this was a full collection.
+        full: bool,
     },
 }
 
 /// Probes and, if it applies, collects; each call in a fresh sandbox, the whole
 /// under a watchdog so that a plugin stuck in a host call cannot hold the host.
-pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine) -> Result<RunOutcome, RunError> {
+pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine, mode: Mode) -> Result<RunOutcome, RunError> {
     let preopens = preopens(spec, machine);
     let probe_sandbox = probe_sandbox(spec, preopens.clone());
+    let full = matches!(mode, Mode::Full);
     let collect_sandbox = Sandbox {
         preopens,
         limits: spec.limits.clone(),
+        stat_index: match mode {
+            Mode::Full => None,
+            Mode::Incremental(index) => Some(index),
+        },
     };
     let budget = probe_sandbox.limits.timeout + collect_sandbox.limits.timeout;
     let settings = settings(spec);
@@ -262,14 +286,33 @@ pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine) -> Res
         if !probe.applies {
             return Ok(RunOutcome::NotApplicable(probe.reason));
         }
+        let collecting = Instant::now();
         let collected = plugin.collect(&collect_sandbox, &settings)?;
-        let inventory = inventory::from_records(collected.records, os).map_err(|rejected| match rejected {
+        tracing::debug!(plugin = %plugin.info().name, records = collected.records.len(), elapsed = ?collecting.elapsed(), "collected");
+        let normalising = Instant::now();
+        let mut inventory = inventory::from_records(collected.records, os).map_err(|rejected| match rejected {
             Rejected::Malformed(why) => RunError::Malformed(why),
             Rejected::Oversized(why) => RunError::Oversized(why),
         })?;
+        let observed = collected.observed;
+        let mut summary = collected.summary;
+        if !observed.interrupted.is_empty() {
+            let walks = observed.interrupted.join(", ");
+            summary
+                .incomplete
+                .get_or_insert_with(|| format!("the walk of {walks} ended early"));
+        }
+        for item in &mut inventory.items {
+            if let Some(key) = observed.keys.get(&item.key) {
+                item.set("StatKey", Value::Integer(*key));
+            }
+        }
+        tracing::debug!(plugin = %plugin.info().name, elapsed = ?normalising.elapsed(), "normalised");
         Ok(RunOutcome::Collected {
             inventory,
-            summary: collected.summary,
+            summary,
+            unchanged: observed.unchanged,
+            full,
         })
     })
 }

@@ -86,6 +86,7 @@ impl DataType {
                 "Attributes",
                 "LinkTarget",
                 "ItemName",
+                "StatKey",
             ],
             DataType::Registry => &["RegistryKey", "ValueName", "ValueType", "ValueData"],
         }
@@ -121,7 +122,17 @@ impl Item {
     pub fn get(&self, column: &str) -> Option<&Value> {
         self.fields.iter().find(|(c, _)| *c == column).map(|(_, v)| v)
     }
+
+    pub fn set(&mut self, column: &str, value: Value) {
+        if let Some(field) = self.fields.iter_mut().find(|(c, _)| *c == column) {
+            field.1 = value;
+        }
+    }
 }
+
+/// Columns kept for the host's own use, not shown in listings: a hash of a
+/// file's stat when last collected (for incremental scans).
+pub const INTERNAL_COLUMNS: [&str; 1] = ["StatKey"];
 
 /// A collection, normalised: sorted by key, one item per key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,9 +184,11 @@ fn normalise(data_type: DataType, mut items: Vec<Item>) -> Inventory {
     let mut notes = Vec::new();
     let mut unique: Vec<Item> = Vec::with_capacity(items.len());
     for item in items {
-        match unique.last() {
+        match unique.last_mut() {
             Some(last) if last.key == item.key => {
-                if last != &item {
+                if data_type == DataType::Software {
+                    merge_versions(last, &item);
+                } else if *last != item {
                     notes.push(format!(
                         "{data_type} item {:?} reported more than once with different values; kept one",
                         item.key
@@ -189,6 +202,30 @@ fn normalise(data_type: DataType, mut items: Vec<Item>) -> Inventory {
         data_type,
         items: unique,
         notes,
+    }
+}
+
+/// Several versions of one package installed side by side (kernels, say)
+/// are one item whose version lists them all, so that installing or removing
+/// one shows as a change of that list.
+fn merge_versions(into: &mut Item, other: &Item) {
+    for column in ["CurrentVersion", "InstallState"] {
+        let (Some(Value::Text(have)), Some(Value::Text(more))) = (into.get(column).cloned(), other.get(column)) else {
+            continue;
+        };
+        let mut all: Vec<&str> = have
+            .split(", ")
+            .chain(more.split(", "))
+            .filter(|v| !v.is_empty())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        into.set(column, Value::Text(all.join(", ")));
+    }
+    if let (Some(Value::Text(a)), Some(Value::Text(b))) = (into.get("InstallDate").cloned(), other.get("InstallDate"))
+        && b.as_str() > a.as_str()
+    {
+        into.set("InstallDate", Value::Text(b.clone()));
     }
 }
 
@@ -323,6 +360,8 @@ fn file(f: files_api::File) -> Result<Item, Rejected> {
             None => ("LinkTarget", Value::Null),
         },
         text("ItemName", f.rule)?,
+        // Filled in by the host from what its `fs` import saw.
+        ("StatKey", Value::Null),
     ];
     Ok(Item {
         key: key_of(&fields, &["FileSystemPath"]),
@@ -391,20 +430,39 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_merged_deterministically() {
-        let one = from_records(
-            Records::Packages(vec![package("a", "2", "x"), package("a", "1", "x")]),
-            Os::Linux,
-        )
-        .unwrap();
-        let two = from_records(
-            Records::Packages(vec![package("a", "1", "x"), package("a", "2", "x")]),
-            Os::Linux,
-        )
-        .unwrap();
+    fn versions_installed_side_by_side_are_one_item() {
+        let records =
+            |versions: &[&str]| Records::Packages(versions.iter().map(|v| package("kernel", v, "x86_64")).collect());
+        let one = from_records(records(&["6.2", "6.1", "6.2"]), Os::Linux).unwrap();
+        let two = from_records(records(&["6.1", "6.2"]), Os::Linux).unwrap();
         assert_eq!(one, two);
         assert_eq!(one.items.len(), 1);
-        assert_eq!(one.notes.len(), 1);
+        assert_eq!(
+            one.items[0].get("CurrentVersion"),
+            Some(&Value::Text("6.1, 6.2".into()))
+        );
+        assert!(one.notes.is_empty());
+    }
+
+    #[test]
+    fn other_duplicate_keys_keep_one_with_a_note() {
+        let svc = |state| services_api::Service {
+            name: "ssh".into(),
+            display_name: String::new(),
+            state,
+            startup_type: "enabled".into(),
+            path: String::new(),
+            account: String::new(),
+            runlevels: String::new(),
+            description: String::new(),
+        };
+        let records = Records::Services(vec![
+            svc(services_api::ServiceState::Running),
+            svc(services_api::ServiceState::Stopped),
+        ]);
+        let inv = from_records(records, Os::Linux).unwrap();
+        assert_eq!(inv.items.len(), 1);
+        assert_eq!(inv.notes.len(), 1);
     }
 
     #[test]

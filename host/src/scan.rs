@@ -1,15 +1,15 @@
 //! One scan: every collector that applies to the machine, run once, each
 //! result recorded — inventory, changes and the run itself.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::collectors::{self, LoadedPlugins, RunOutcome, Selection};
+use crate::collectors::{self, LoadedPlugins, Mode, RunOutcome, Selection};
 use crate::kind::Kind;
 use crate::machine::Machine;
 use crate::manifest::{CollectorSpec, Manifest};
 use crate::runtime::bindings::types::Warning;
-use crate::runtime::{RunError, Runtime};
+use crate::runtime::{RunError, Runtime, StatIndex};
 use crate::store::{RunInfo, RunResult, Store};
 use crate::timefmt;
 
@@ -81,6 +81,42 @@ pub fn tracked<'m>(manifest: &'m Manifest, machine: &Machine) -> Vec<&'m Collect
         .collect()
 }
 
+/// The longest a files collector goes without a full collection.
+const FULL_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// How a collector's next run collects: incrementally when it is a files
+/// collector, its settings are the ones its stored inventory was taken
+/// under, and its last full collection is less than a day old; fully
+/// otherwise (or when `force_full`).
+pub fn mode(store: &Store, spec: &CollectorSpec, force_full: bool) -> Mode {
+    if spec.kind != Kind::Files || !spec.incremental || force_full {
+        return Mode::Full;
+    }
+    let Ok(Some((stored, Some(last_full)))) = store.baseline(&spec.name) else {
+        return Mode::Full;
+    };
+    let recent = last_full
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
+        .is_some_and(|age: Duration| age < FULL_EVERY);
+    if !recent || stored != collectors::baseline(spec) {
+        return Mode::Full;
+    }
+    let loading = Instant::now();
+    match store.stat_keys(&spec.name) {
+        Ok(keys) if !keys.is_empty() => {
+            tracing::debug!(collector = %spec.name, files = keys.len(), elapsed = ?loading.elapsed(), "incremental run");
+            Mode::Incremental(Arc::new(StatIndex::new(keys)))
+        }
+        Ok(_) => Mode::Full,
+        Err(error) => {
+            tracing::warn!(collector = %spec.name, "full collection: the stat index could not be read: {error}");
+            Mode::Full
+        }
+    }
+}
+
 /// Drops the stored inventory of collectors the manifest no longer tracks here.
 pub fn forget_untracked(
     store: &mut Store,
@@ -103,6 +139,7 @@ pub fn scan(
     machine: &Machine,
     store: &mut Store,
     parallel: usize,
+    force_full: bool,
     mut progress: impl FnMut(usize, usize, &CollectorReport),
 ) -> Result<ScanReport, crate::store::StoreError> {
     let started = Instant::now();
@@ -113,7 +150,7 @@ pub fn scan(
     let mut jobs = Vec::new();
     for (index, spec) in manifest.collectors.iter().enumerate() {
         match collectors::select(spec, machine, &plugins) {
-            Selection::Ready(plugin) => jobs.push((index, spec, plugin)),
+            Selection::Ready(plugin) => jobs.push((index, spec, plugin, mode(store, spec, force_full))),
             Selection::Disabled => {
                 reports[index] = Some(not_run(spec, Outcome::Skipped("disabled in the manifest".into())))
             }
@@ -147,10 +184,10 @@ pub fn scan(
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some((index, spec, plugin)) = next else { break };
+                    let Some((index, spec, plugin, mode)) = next else { break };
                     let started_at = timefmt::now();
                     let clock = Instant::now();
-                    let outcome = collectors::run(&plugin, spec, machine);
+                    let outcome = collectors::run(&plugin, spec, machine, mode);
                     let info = plugin.info();
                     let plugin = (info.name.clone(), info.version.clone());
                     let _ = sender.send((index, spec, plugin, started_at, clock.elapsed(), outcome));
@@ -203,27 +240,36 @@ pub fn record(
         started: &started,
         duration,
     };
+    let recording = std::time::Instant::now();
     let outcome = match outcome {
         Ok(RunOutcome::NotApplicable(reason)) => match store.record(&run, RunResult::Skipped(&reason)) {
             Ok(_) => Outcome::Skipped(reason),
             Err(error) => Outcome::Failed(format!("not stored: {error}")),
         },
-        Ok(RunOutcome::Collected { inventory, summary }) => {
+        Ok(RunOutcome::Collected {
+            inventory,
+            summary,
+            unchanged,
+            full,
+        }) => {
             let mut warnings = summary.warnings;
             warnings.extend(inventory.notes.iter().map(|message| Warning {
                 subject: spec.name.clone(),
                 message: message.clone(),
             }));
             let baseline = collectors::baseline(spec);
+            let items = inventory.items.len() + unchanged.len();
             let result = RunResult::Collected {
-                inventory: &inventory,
+                inventory,
                 baseline: &baseline,
                 complete: summary.incomplete.is_none(),
+                retained: &unchanged,
+                full,
                 warnings: warnings.len(),
             };
             match store.record(&run, result) {
                 Ok(recorded) => Outcome::Collected {
-                    items: inventory.items.len(),
+                    items,
                     changes: recorded.changes,
                     baseline: recorded.baseline,
                     warnings,
@@ -240,6 +286,7 @@ pub fn record(
             }
         }
     };
+    tracing::debug!(collector = %spec.name, elapsed = ?recording.elapsed(), "run recorded");
     log_outcome(&spec.name, &outcome);
     CollectorReport {
         collector: spec.name.clone(),

@@ -6,4 +6,5 @@ mod agent;
 mod cli;
 mod dpkg;
 mod history;
+mod linux;
 mod sandbox;

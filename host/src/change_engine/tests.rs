@@ -94,7 +94,7 @@ fn the_first_collection_is_a_baseline() {
         vec![package("a", "1"), package("b", "2")],
         None,
         &b,
-        true,
+        Coverage::full(),
     );
     assert!(plan.changes.is_empty());
     assert_eq!(plan.writes.len(), 2);
@@ -105,7 +105,7 @@ fn the_first_collection_is_a_baseline() {
 fn the_same_input_gives_nothing_to_do() {
     let b = baseline("c1", &[]);
     let items = vec![package("a", "1"), package("b", "2")];
-    let plan = plan(DataType::Software, items.clone(), items, Some(&b), &b, true);
+    let plan = plan(DataType::Software, items.clone(), items, Some(&b), &b, Coverage::full());
     assert_eq!(plan, Plan::default());
 }
 
@@ -114,7 +114,7 @@ fn software_added_removed_and_upgraded() {
     let b = baseline("c1", &[]);
     let previous = vec![package("a", "1"), package("gone", "3"), package("up", "1.0")];
     let current = vec![package("a", "1"), package("new", "7"), package("up", "1.1")];
-    let plan = plan(DataType::Software, previous, current, Some(&b), &b, true);
+    let plan = plan(DataType::Software, previous, current, Some(&b), &b, Coverage::full());
     assert_eq!(
         categories(&plan),
         [
@@ -153,7 +153,7 @@ fn untracked_fields_update_silently() {
         vec![described.clone()],
         Some(&b),
         &b,
-        true,
+        Coverage::full(),
     );
     assert!(plan.changes.is_empty());
     assert_eq!(plan.writes, [described]);
@@ -168,7 +168,7 @@ fn service_state_and_startup_changes_keep_previous_values() {
         vec![service("ssh.service", "Stopped", "disabled")],
         Some(&b),
         &b,
-        true,
+        Coverage::full(),
     );
     let change = &plan.changes[0];
     assert_eq!(change.category, Category::Modified);
@@ -192,7 +192,7 @@ fn file_content_changes_list_their_fields_in_order() {
         vec![file("/etc/hosts", "hosts", 120, "t2", "bbb")],
         Some(&b),
         &b,
-        true,
+        Coverage::full(),
     );
     let change = &plan.changes[0];
     assert_eq!(change.fields_changed.join(","), "Size,DateModified,FileContentChecksum");
@@ -212,7 +212,7 @@ fn registry_value_changes() {
         vec![value(key, "updater", "b.exe")],
         Some(&b),
         &b,
-        true,
+        Coverage::full(),
     );
     let change = &plan.changes[0];
     assert_eq!(change.fields_changed, ["ValueData"]);
@@ -229,7 +229,10 @@ fn an_incomplete_collection_removes_nothing() {
         vec![package("a", "2")],
         Some(&b),
         &b,
-        false,
+        Coverage {
+            complete: false,
+            retained: &Default::default(),
+        },
     );
     assert_eq!(categories(&plan), [(Category::Modified, "a\tamd64")]);
     assert!(plan.deletes.is_empty());
@@ -244,7 +247,7 @@ fn changed_collector_settings_rebaseline_everything() {
         vec![package("a", "2"), package("new", "1")],
         Some(&before),
         &now,
-        true,
+        Coverage::full(),
     );
     assert!(plan.changes.is_empty());
     assert_eq!(plan.baseline, Some("collector settings changed"));
@@ -265,7 +268,7 @@ fn a_new_rule_is_a_baseline_for_its_items_only() {
         ],
         Some(&before),
         &now,
-        true,
+        Coverage::full(),
     );
     assert_eq!(categories(&plan), [(Category::Modified, "/etc/hosts")]);
     assert_eq!(plan.writes.len(), 2, "the newly tracked file is stored");
@@ -287,7 +290,10 @@ fn a_removed_rule_drops_its_items_silently_even_when_incomplete() {
             current.clone(),
             Some(&before),
             &now,
-            complete,
+            Coverage {
+                complete,
+                retained: &Default::default(),
+            },
         );
         assert!(plan.changes.is_empty());
         assert_eq!(plan.deletes, ["/etc/ssh/sshd_config"]);
@@ -305,7 +311,7 @@ fn a_changed_rule_rebaselines_its_items() {
         vec![file("/etc/a", "etc", 1, "t1", "sha256sum")],
         Some(&before),
         &now,
-        true,
+        Coverage::full(),
     );
     assert!(plan.changes.is_empty());
     assert_eq!(plan.writes.len(), 1);
@@ -322,7 +328,7 @@ fn unreadable_items_keep_their_previous_state() {
         vec![unreadable],
         Some(&b),
         &b,
-        true,
+        Coverage::full(),
     );
     assert_eq!(plan, Plan::default());
 }
@@ -338,7 +344,7 @@ fn registry_rules_match_keys_case_insensitively_on_separators() {
         vec![value(key, "x", "2")],
         Some(&before),
         &now,
-        true,
+        Coverage::full(),
     );
     assert!(plan.changes.is_empty(), "the rule changed: re-baselined");
     assert!(is_key_prefix(
@@ -349,4 +355,33 @@ fn registry_rules_match_keys_case_insensitively_on_separators() {
         "HKEY_LOCAL_MACHINE\\Software",
         "HKEY_LOCAL_MACHINE\\SoftwareX"
     ));
+}
+
+#[test]
+fn items_confirmed_unchanged_are_kept_without_being_collected() {
+    let b = baseline("c1", &[("data", "r")]);
+    let previous = vec![
+        file("/d/a", "data", 1, "t", "x"),
+        file("/d/b", "data", 1, "t", "y"),
+        file("/d/c", "data", 1, "t", "z"),
+    ];
+    let retained: FxHashSet<String> = ["/d/a".to_string()].into_iter().collect();
+    // An incremental run: /d/a withheld as unchanged, /d/b changed, /d/c gone.
+    let current = vec![file("/d/b", "data", 2, "t2", "y2")];
+    let plan = plan(
+        DataType::Files,
+        previous,
+        current,
+        Some(&b),
+        &b,
+        Coverage {
+            complete: true,
+            retained: &retained,
+        },
+    );
+    assert_eq!(
+        categories(&plan),
+        [(Category::Modified, "/d/b"), (Category::Removed, "/d/c")]
+    );
+    assert_eq!(plan.deletes, ["/d/c"]);
 }

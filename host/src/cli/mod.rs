@@ -60,6 +60,10 @@ enum Command {
         /// One JSON object per collector instead of a table
         #[arg(long)]
         json: bool,
+        /// Collect everything again, even files whose stat shows no change
+        /// (scans are incremental for files otherwise, with a full one daily)
+        #[arg(long)]
+        full: bool,
     },
     /// Run as an agent: every collector on its interval, until SIGTERM or SIGINT
     /// (SIGHUP or an edit of the manifest file reloads it)
@@ -189,7 +193,7 @@ fn init_logging() {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let context = || Context::new(&cli.global);
     match cli.command {
-        Command::Scan { json } => scan::run(&context()?, json),
+        Command::Scan { json, full } => scan::run(&context()?, json, full),
         Command::Run => {
             let ctx = context()?;
             let source = match &cli.global.manifest {

@@ -13,7 +13,7 @@ use crate::scan::{CollectorReport, Outcome};
 /// Warnings shown per collector in the human summary.
 const SHOWN_WARNINGS: usize = 5;
 
-pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     let runtime = ctx.runtime()?;
     let show_progress = std::io::stderr().is_terminal();
@@ -23,6 +23,7 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
         &ctx.machine,
         &mut store,
         ctx.parallel(),
+        full,
         |done, total, last| {
             if show_progress {
                 eprint!("\r\x1b[Kscanning: {done}/{total} collectors done ({})", last.collector);

@@ -74,6 +74,9 @@ pub struct CollectorSpec {
     pub options: Vec<(String, String)>,
     pub paths: Vec<FileRule>,
     pub keys: Vec<KeyRule>,
+    /// Files collectors: re-read only files whose stat changed since the last
+    /// collection (a full collection still happens daily).
+    pub incremental: bool,
 }
 
 /// A tracked path of a files collector.
@@ -263,6 +266,11 @@ fn collector(
         Some(keys) => keys.get_ref().iter().map(key_rule).collect(),
         None => Vec::new(),
     };
+    if let Some(incremental) = &entry.incremental
+        && entry.kind != Kind::Files
+    {
+        return Err((incremental.span(), wrong_section("incremental", "files", entry.kind)));
+    }
     if let Some(interval) = &entry.interval
         && interval.get_ref().0 < Duration::from_secs(1)
     {
@@ -285,6 +293,7 @@ fn collector(
         options,
         paths,
         keys,
+        incremental: entry.incremental.as_ref().is_none_or(|i| *i.get_ref()),
     })
 }
 

@@ -58,6 +58,8 @@ pub struct CollectorEntry {
     #[serde(default)]
     pub options: BTreeMap<String, Spanned<toml::Value>>,
     pub paths: Option<Spanned<Vec<PathEntry>>>,
+    /// Files collectors: skip files whose stat is unchanged (default true).
+    pub incremental: Option<Spanned<bool>>,
     pub keys: Option<Spanned<Vec<KeyEntry>>>,
 }
 

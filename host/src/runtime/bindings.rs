@@ -14,6 +14,7 @@ pub mod services {
         path: "../wit/since_v0.1.1",
         world: "services-collector",
         with: {
+            "driftwatch:collector/fs": crate::runtime::bindings::files::driftwatch::collector::fs,
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
             "driftwatch:collector/log": crate::runtime::bindings::packages::driftwatch::collector::log,
             "driftwatch:collector/machine": crate::runtime::bindings::packages::driftwatch::collector::machine,

@@ -15,7 +15,9 @@ use std::path::{Component, Path, PathBuf};
 const MAX_SYMLINKS: usize = 40;
 
 /// A grant resolved to a host path. Directories are also preopened for WASI;
-/// single files are reachable through the host's `fs` import only.
+/// single files are reachable through the host's `fs` import only. A grant
+/// that does not exist on this machine is kept (not present), so that paths
+/// below it are "not found" rather than "denied".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preopen {
     /// The directory or file on the host.
@@ -23,6 +25,7 @@ pub struct Preopen {
     /// The path the plugin uses, e.g. `/var/lib/dpkg`.
     pub guest: String,
     pub is_dir: bool,
+    pub present: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,8 +34,6 @@ pub enum GrantError {
     NotAbsolute(String),
     #[error("grant {0:?} must not contain `.` or `..`")]
     NotNormal(String),
-    #[error("grant {0} does not exist")]
-    Missing(String),
     #[error("grant {0} goes through more than {MAX_SYMLINKS} symlinks")]
     SymlinkLoop(String),
     #[error("grant {grant} cannot be read: {error}")]
@@ -65,8 +66,14 @@ pub fn resolve(grant: &str, root: Option<&Path>) -> Result<Preopen, GrantError> 
             host,
             guest: guest_path(grant),
             is_dir: meta.is_dir(),
+            present: true,
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(GrantError::Missing(grant.into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Preopen {
+            host,
+            guest: guest_path(grant),
+            is_dir: false,
+            present: false,
+        }),
         Err(e) => Err(GrantError::Io {
             grant: grant.into(),
             error: e.to_string(),
@@ -165,10 +172,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
         std::fs::write(root.path().join("etc/hostname"), "x").unwrap();
-        assert_eq!(
-            resolve("/var/lib", Some(root.path())),
-            Err(GrantError::Missing("/var/lib".into()))
-        );
+        assert!(!resolve("/var/lib", Some(root.path())).unwrap().present);
         assert!(!resolve("/etc/hostname", Some(root.path())).unwrap().is_dir);
         let p = resolve("/etc/", Some(root.path())).unwrap();
         assert_eq!((p.host, p.guest), (root.path().join("etc"), "/etc".to_string()));

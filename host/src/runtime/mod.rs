@@ -32,6 +32,7 @@ pub use artifact_cache::Origin;
 pub use bindings::machine::MachineFacts;
 pub use engine::RUN_THREAD_STACK;
 pub use error::{LoadError, RunError, bytes, humanize};
+pub use fs_import::{Observed, StatIndex};
 pub use plugin::{CONTRACT_VERSION, Collected, Plugin, PluginInfo, Probe, Records, Settings};
 pub use state::{Limits, Sandbox};
 
@@ -58,6 +59,11 @@ impl Runtime {
     /// `cache_dir` when given.
     pub fn new(facts: MachineFacts, cache_dir: Option<PathBuf>) -> Result<Self, RuntimeError> {
         let setup = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+        // The pool that stats and hashes files for the `fs` import; named so
+        // that profiles and logs tell it apart. Already built is fine.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("fs-worker-{i}"))
+            .build_global();
         let engine = engine::new_engine().map_err(setup)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;

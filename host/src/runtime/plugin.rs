@@ -14,6 +14,7 @@ use super::bindings::{
 };
 use super::engine::deadline_ticks;
 use super::error::{LoadError, RunError};
+use super::fs_import::Observed;
 use super::state::{Limits, RunState, Sandbox};
 use crate::kind::{Kind, Os};
 
@@ -75,10 +76,12 @@ impl Records {
 }
 
 /// A successful collection.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Collected {
     pub records: Records,
     pub summary: CollectionSummary,
+    /// What the host's `fs` import saw (files collectors).
+    pub observed: Observed,
 }
 
 enum KindPre {
@@ -149,6 +152,7 @@ impl Plugin {
                 timeout: std::time::Duration::from_secs(10),
                 ..Limits::default()
             },
+            stat_index: None,
         };
         let info = loaded
             .describe(&describe_sandbox)
@@ -217,6 +221,7 @@ impl Plugin {
                 .map(|(r, summary)| Collected {
                     records: Records::Packages(r),
                     summary,
+                    observed: Observed::default(),
                 }),
             (KindPre::Services(p), Settings::Services(s)) => p
                 .instantiate(&mut *store)
@@ -225,6 +230,7 @@ impl Plugin {
                 .map(|(r, summary)| Collected {
                     records: Records::Services(r),
                     summary,
+                    observed: Observed::default(),
                 }),
             (KindPre::Files(p), Settings::Files(s)) => p
                 .instantiate(&mut *store)
@@ -233,6 +239,7 @@ impl Plugin {
                 .map(|(r, summary)| Collected {
                     records: Records::Files(r),
                     summary,
+                    observed: Observed::default(),
                 }),
             (KindPre::Registry(p), Settings::Registry(s)) => p
                 .instantiate(&mut *store)
@@ -241,6 +248,7 @@ impl Plugin {
                 .map(|(r, summary)| Collected {
                     records: Records::Registry(r),
                     summary,
+                    observed: Observed::default(),
                 }),
             _ => Err(Failure::Run(RunError::Setup(format!(
                 "settings of the wrong kind for a {} collector",
@@ -248,7 +256,10 @@ impl Plugin {
             )))),
         };
         store.data().finish_output();
-        result.map_err(|failure| failure.into_run_error(store, sandbox.limits.timeout))
+        let observed = std::mem::take(&mut store.data_mut().observed);
+        let mut collected = result.map_err(|failure| failure.into_run_error(store, sandbox.limits.timeout))?;
+        collected.observed = observed;
+        Ok(collected)
     }
 
     fn new_store(&self, sandbox: &Sandbox) -> Result<Store<RunState>, RunError> {

@@ -11,7 +11,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use super::bindings::log::Level;
 use super::bindings::machine::MachineFacts;
 use super::bindings::{fs, log, machine, types};
-use super::fs_import::{self, Walker};
+use super::fs_import::{self, Observed, StatIndex, Walker};
 use super::grants::Preopen;
 use super::output_capture::{CapturedOutput, StreamName};
 
@@ -42,6 +42,8 @@ pub struct Sandbox {
     /// Directories readable by the plugin, read-only; nothing else is.
     pub preopens: Vec<Preopen>,
     pub limits: Limits,
+    /// For an incremental files run: what the last collection saw.
+    pub stat_index: Option<Arc<StatIndex>>,
 }
 
 /// Denies memory growth past the cap and remembers that it did, so the
@@ -76,6 +78,9 @@ pub struct RunState {
     wasi: WasiCtx,
     /// Every grant, directories and single files, for the `fs` import.
     grants: Vec<Preopen>,
+    stat_index: Option<Arc<StatIndex>>,
+    /// What this run's walks found (see `fs_import::Observed`).
+    pub observed: Observed,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
     plugin: Arc<str>,
@@ -100,12 +105,14 @@ impl RunState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        for preopen in sandbox.preopens.iter().filter(|p| p.is_dir) {
+        for preopen in sandbox.preopens.iter().filter(|p| p.present && p.is_dir) {
             wasi.preopened_dir(&preopen.host, &preopen.guest, FsPerms::ReadOnly)?;
         }
         Ok(Self {
             wasi: wasi.build(),
             grants: sandbox.preopens.clone(),
+            stat_index: sandbox.stat_index.clone(),
+            observed: Observed::default(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
                 cap: sandbox.limits.memory,
@@ -157,7 +164,7 @@ impl machine::Host for RunState {
 
 impl fs::Host for RunState {
     fn start_walk(&mut self, request: fs::WalkRequest) -> Result<Resource<Walker>, fs::FsError> {
-        let walker = Walker::start(&self.grants, request)?;
+        let walker = Walker::start(&self.grants, request, self.stat_index.clone())?;
         self.table
             .push(walker)
             .map_err(|e| fs::FsError::Io(format!("cannot keep another walk open: {e}")))
@@ -177,7 +184,7 @@ impl fs::HostWalk for RunState {
     fn next(&mut self, walk: Resource<Walker>) -> Option<Vec<fs::Entry>> {
         // A handle the plugin could only have got from `start-walk`; a stale
         // one simply ends the walk.
-        self.table.get_mut(&walk).ok()?.next_batch()
+        self.table.get_mut(&walk).ok()?.next_batch(&mut self.observed)
     }
 
     fn drop(&mut self, walk: Resource<Walker>) -> wasmtime::Result<()> {

@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
+use rustc_hash::FxHashSet;
 
-use super::inventory::{delete_items, load_items, write_items};
+use super::inventory::{delete_items, load_items, load_items_except, write_items};
 use super::{Store, StoreError, to_sql};
-use crate::change_engine::{self, Baseline, Change};
+use crate::change_engine::{self, Baseline, Change, Coverage};
 use crate::inventory::{DataType, Inventory};
 
 /// Who ran, when, for how long.
@@ -25,13 +26,18 @@ pub struct RunInfo<'a> {
 }
 
 /// How the run ended.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub enum RunResult<'a> {
     Collected {
-        inventory: &'a Inventory,
+        inventory: Inventory,
         baseline: &'a Baseline,
         /// False when the plugin said part of the source could not be read.
         complete: bool,
+        /// Keys of items found unchanged without being collected again
+        /// (incremental file scans): kept as stored.
+        retained: &'a [String],
+        /// A full collection, not an incremental one.
+        full: bool,
         warnings: usize,
     },
     Skipped(&'a str),
@@ -48,6 +54,31 @@ pub struct Recorded {
 }
 
 impl Store {
+    /// A collector's stored baseline and the time of its last full
+    /// collection, if it has been collected.
+    pub fn baseline(&self, collector: &str) -> Result<Option<(Baseline, Option<String>)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT ConfigHash, RuleHashes, LastFull FROM CollectorState WHERE Collector = ?1",
+                [collector],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map(|row| {
+                row.map(|(config, rules, last_full)| {
+                    let rules = serde_json::from_str(&rules).unwrap_or_default();
+                    (Baseline { config, rules }, last_full)
+                })
+            })
+            .map_err(|e| self.error(e))
+    }
+
     /// Records a run; for a collection, diffs it against the stored inventory
     /// and writes the result and its changes in the same transaction.
     pub fn record(&mut self, run: &RunInfo, result: RunResult) -> Result<Recorded, StoreError> {
@@ -56,8 +87,21 @@ impl Store {
                 inventory,
                 baseline,
                 complete,
+                retained,
+                full,
                 warnings,
-            } => record_collection(tx, run, inventory, baseline, complete, warnings),
+            } => record_collection(
+                tx,
+                run,
+                inventory,
+                baseline,
+                Completeness {
+                    complete,
+                    retained,
+                    full,
+                },
+                warnings,
+            ),
             RunResult::Skipped(reason) => Ok(Recorded {
                 run_id: insert_run(tx, run, "Skipped", Some(reason), None, None, None)?,
                 changes: 0,
@@ -120,24 +164,67 @@ impl Store {
     }
 }
 
+/// How much of the inventory a collection covers.
+struct Completeness<'a> {
+    complete: bool,
+    retained: &'a [String],
+    full: bool,
+}
+
 fn record_collection(
     tx: &Transaction,
     run: &RunInfo,
-    inventory: &Inventory,
+    inventory: Inventory,
     baseline: &Baseline,
-    complete: bool,
+    coverage: Completeness,
     warnings: usize,
 ) -> rusqlite::Result<Recorded> {
     let data_type = inventory.data_type;
-    let previous = load_items(tx, run.collector, data_type)?;
     let before = load_baseline(tx, run.collector)?;
+    if inventory.items.is_empty() && !coverage.retained.is_empty() && before.as_ref() == Some(baseline) {
+        // An incremental run that found every stored item unchanged: nothing
+        // to compare, as long as nothing else is stored for the collector.
+        let stored: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM ConfigurationData WHERE Collector = ?1",
+            [run.collector],
+            |row| row.get(0),
+        )?;
+        if stored as usize == coverage.retained.len() {
+            let run_id = insert_run(
+                tx,
+                run,
+                "Succeeded",
+                None,
+                Some(stored as usize),
+                Some(0),
+                Some(warnings),
+            )?;
+            save_baseline(tx, run, baseline, false, coverage.full)?;
+            return Ok(Recorded {
+                run_id,
+                changes: 0,
+                baseline: None,
+            });
+        }
+    }
+    let retained: FxHashSet<String> = coverage.retained.iter().cloned().collect();
+    let previous = if retained.is_empty() {
+        load_items(tx, run.collector, data_type)?
+    } else {
+        load_items_except(tx, run.collector, data_type, &retained)?
+    };
+    let complete = coverage.complete;
+    let collected = inventory.items.len();
     let plan = change_engine::plan(
         data_type,
         previous,
-        inventory.items.clone(),
+        inventory.items,
         before.as_ref(),
         baseline,
-        complete,
+        Coverage {
+            complete,
+            retained: &retained,
+        },
     );
     let outcome = if complete { "Succeeded" } else { "Partial" };
     let run_id = insert_run(
@@ -145,7 +232,7 @@ fn record_collection(
         run,
         outcome,
         None,
-        Some(inventory.items.len()),
+        Some(collected + coverage.retained.len()),
         Some(plan.changes.len()),
         Some(warnings),
     )?;
@@ -154,12 +241,18 @@ fn record_collection(
     for change in &plan.changes {
         insert_change(tx, run_id, run, data_type, change)?;
     }
-    save_baseline(tx, run, baseline, plan.baseline.is_some() || before.is_none())?;
+    save_baseline(
+        tx,
+        run,
+        baseline,
+        plan.baseline.is_some() || before.is_none(),
+        coverage.full,
+    )?;
     if let Some(why) = plan.baseline {
         tracing::info!(
             collector = run.collector,
             "baseline recorded ({why}): {} items",
-            inventory.items.len()
+            collected
         );
     }
     Ok(Recorded {
@@ -244,13 +337,21 @@ fn load_baseline(tx: &Transaction, collector: &str) -> rusqlite::Result<Option<B
     }))
 }
 
-fn save_baseline(tx: &Transaction, run: &RunInfo, baseline: &Baseline, new_baseline: bool) -> rusqlite::Result<()> {
+fn save_baseline(
+    tx: &Transaction,
+    run: &RunInfo,
+    baseline: &Baseline,
+    new_baseline: bool,
+    full: bool,
+) -> rusqlite::Result<()> {
     let rules = serde_json::to_string(&baseline.rules).unwrap_or_else(|_| "{}".into());
     tx.execute(
-        "INSERT INTO CollectorState (Collector, ConfigHash, RuleHashes, BaselineTime, LastSuccess) VALUES (?1, ?2, ?3, ?4, ?4) \
+        "INSERT INTO CollectorState (Collector, ConfigHash, RuleHashes, BaselineTime, LastSuccess, LastFull) \
+         VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?6 THEN ?4 END) \
          ON CONFLICT (Collector) DO UPDATE SET ConfigHash = ?2, RuleHashes = ?3, LastSuccess = ?4, \
-         BaselineTime = CASE WHEN ?5 THEN ?4 ELSE BaselineTime END",
-        params![run.collector, baseline.config, rules, run.started, new_baseline],
+         BaselineTime = CASE WHEN ?5 THEN ?4 ELSE BaselineTime END, \
+         LastFull = CASE WHEN ?6 THEN ?4 ELSE LastFull END",
+        params![run.collector, baseline.config, rules, run.started, new_baseline, full],
     )?;
     Ok(())
 }

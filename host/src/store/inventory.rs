@@ -1,19 +1,26 @@
 //! `ConfigurationData`: the current inventory, one row per item.
 
-use rusqlite::{Transaction, params_from_iter};
+use rusqlite::Transaction;
+use rustc_hash::FxHashSet;
 
-use super::{Row, Store, StoreError, from_sql, to_sql};
-use crate::inventory::{DataType, Item, Value};
+use super::{Row, Store, StoreError, from_sql};
+use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
 
 impl Store {
     /// Current inventory rows, optionally of one type, ordered by type and key.
     pub fn inventory(&self, data_type: Option<DataType>) -> Result<Vec<Row>, StoreError> {
         let mut rows = Vec::new();
         for t in DataType::ALL.into_iter().filter(|t| data_type.is_none_or(|d| d == *t)) {
+            let shown: Vec<&str> = t
+                .columns()
+                .iter()
+                .copied()
+                .filter(|c| !INTERNAL_COLUMNS.contains(c))
+                .collect();
             let sql = format!(
                 "SELECT Computer, TimeGenerated, ConfigDataType, {}, Collector FROM ConfigurationData \
-                 WHERE ConfigDataType = ?1 ORDER BY ItemKey, Collector",
-                t.columns().join(", ")
+                 WHERE ConfigDataType = ?1 ORDER BY Collector, ItemKey",
+                shown.join(", ")
             );
             let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(e))?;
             let names: Vec<String> = stmt.column_names().map(String::from).collect();
@@ -58,6 +65,44 @@ pub(super) fn load_items(tx: &Transaction, collector: &str, data_type: DataType)
     Ok(items)
 }
 
+/// Like `load_items`, but without the items in `skip` (confirmed unchanged by
+/// an incremental run): only their keys are read, so an unchanged tree of a
+/// million files costs a key scan, not a million rows.
+pub(super) fn load_items_except(
+    tx: &Transaction,
+    collector: &str,
+    data_type: DataType,
+    skip: &FxHashSet<String>,
+) -> rusqlite::Result<Vec<Item>> {
+    let keys: Vec<String> = tx
+        .prepare_cached("SELECT ItemKey FROM ConfigurationData WHERE Collector = ?1 ORDER BY ItemKey")?
+        .query_map([collector], |row| row.get(0))?
+        .filter(|key| key.as_ref().map_or(true, |k| !skip.contains(k)))
+        .collect::<Result<_, _>>()?;
+    let columns = data_type.columns();
+    let sql = format!(
+        "SELECT {} FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2",
+        columns.join(", ")
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut items = Vec::with_capacity(keys.len());
+    for key in keys {
+        let fields = stmt.query_row([collector, key.as_str()], |row| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| Ok((*column, from_sql(row.get_ref(i)?))))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        items.push(Item {
+            key,
+            fields,
+            keep_previous: false,
+        });
+    }
+    Ok(items)
+}
+
 /// Inserts or replaces items of one collector.
 pub(super) fn write_items(
     tx: &Transaction,
@@ -78,16 +123,22 @@ pub(super) fn write_items(
             .join(", ")
     );
     let mut insert = tx.prepare_cached(&sql)?;
+    let type_name = data_type.as_str();
     for item in items {
-        let mut values: Vec<rusqlite::types::Value> = vec![
-            collector.to_string().into(),
-            item.key.clone().into(),
-            data_type.as_str().to_string().into(),
-            computer.to_string().into(),
-            time.to_string().into(),
-        ];
-        values.extend(columns.iter().map(|c| to_sql(item.get(c))));
-        insert.execute(params_from_iter(values))?;
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(columns.len() + 5);
+        values.extend([
+            &collector as &dyn rusqlite::ToSql,
+            &item.key,
+            &type_name,
+            &computer,
+            &time,
+        ]);
+        values.extend(
+            columns
+                .iter()
+                .map(|c| item.get(c).unwrap_or(&Value::Null) as &dyn rusqlite::ToSql),
+        );
+        insert.execute(values.as_slice())?;
     }
     Ok(())
 }
@@ -98,4 +149,18 @@ pub(super) fn delete_items(tx: &Transaction, collector: &str, keys: &[String]) -
         delete.execute([collector, key.as_str()])?;
     }
     Ok(())
+}
+
+impl Store {
+    /// The stat hashes of a collector's stored files, by path.
+    pub fn stat_keys(&self, collector: &str) -> Result<rustc_hash::FxHashMap<String, i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ItemKey, StatKey FROM ConfigurationData WHERE Collector = ?1 AND StatKey IS NOT NULL")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([collector], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
 }

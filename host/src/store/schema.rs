@@ -2,7 +2,7 @@
 //! is never edited; changes are new entries. `PRAGMA user_version` records how
 //! many have been applied.
 
-pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY];
+pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY, V3_INCREMENTAL];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
 /// `Collector` + `ItemKey` identify a row; the other columns are Azure's (plus a
@@ -148,4 +148,17 @@ CREATE INDEX ConfigurationChange_by_service ON ConfigurationChange (SvcName) WHE
 CREATE INDEX ConfigurationChange_by_path ON ConfigurationChange (FileSystemPath) WHERE FileSystemPath IS NOT NULL;
 CREATE INDEX ConfigurationChange_by_key ON ConfigurationChange (RegistryKey) WHERE RegistryKey IS NOT NULL;
 CREATE INDEX ConfigurationData_by_time ON ConfigurationData (TimeGenerated);
+";
+
+/// Incremental file scans: each file's stat hash when last collected, and
+/// when each collector last made a full (not incremental) collection.
+/// Also drops two indexes on the current inventory that cost more on every
+/// large collection than they saved on listings, and adds a narrow one that
+/// an incremental run reads its stat index from.
+const V3_INCREMENTAL: &str = "
+ALTER TABLE ConfigurationData ADD COLUMN StatKey INTEGER;
+ALTER TABLE CollectorState ADD COLUMN LastFull TEXT;
+DROP INDEX ConfigurationData_by_type;
+DROP INDEX ConfigurationData_by_time;
+CREATE INDEX ConfigurationData_stat ON ConfigurationData (Collector, ItemKey, StatKey) WHERE StatKey IS NOT NULL;
 ";

@@ -47,9 +47,11 @@ fn collect(store: &mut Store, time: &str, items: &[(&str, &str)], complete: bool
         .record(
             &run_at(time),
             RunResult::Collected {
-                inventory: &inv,
+                inventory: inv,
                 baseline: &baseline,
                 complete,
+                retained: &[],
+                full: true,
                 warnings: 0,
             },
         )

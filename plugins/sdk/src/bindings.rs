@@ -20,6 +20,7 @@ pub mod services {
         export_macro_name: "__export_services_world",
         default_bindings_module: "driftwatch_sdk::bindings::services",
         with: {
+            "driftwatch:collector/fs@0.1.1": crate::bindings::files::driftwatch::collector::fs,
             "driftwatch:collector/types@0.1.1": crate::bindings::packages::driftwatch::collector::types,
             "driftwatch:collector/log@0.1.1": crate::bindings::packages::driftwatch::collector::log,
             "driftwatch:collector/machine@0.1.1": crate::bindings::packages::driftwatch::collector::machine,

@@ -36,6 +36,7 @@ mod kinds;
 pub mod log;
 mod machine;
 mod settings;
+pub mod tree;
 
 pub use bindings::types::{
     CollectError, CollectionSummary, CollectorKind, OsFamily, PluginInfo, ProbeResult, Setting, Timestamp, Warning,

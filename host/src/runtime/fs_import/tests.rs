@@ -1,10 +1,12 @@
 use super::*;
+use crate::runtime::bindings::fs::EntryType;
 
 fn grant(host: &Path, guest: &str) -> Preopen {
     Preopen {
         host: host.to_path_buf(),
         guest: guest.to_string(),
         is_dir: host.is_dir(),
+        present: host.exists(),
     }
 }
 
@@ -21,9 +23,10 @@ fn request(path: &str) -> WalkRequest {
 }
 
 fn walk(grants: &[Preopen], request: WalkRequest) -> Vec<Entry> {
-    let mut walker = Walker::start(grants, request).expect("walk starts");
+    let mut walker = Walker::start(grants, request, None).expect("walk starts");
     let mut entries = Vec::new();
-    while let Some(batch) = walker.next_batch() {
+    let mut observed = Observed::default();
+    while let Some(batch) = walker.next_batch(&mut observed) {
         entries.extend(batch);
     }
     entries
@@ -58,7 +61,7 @@ fn paths_map_through_grants_only() {
     assert!(locate(&grants, "/etcetera/x").is_none());
     assert!(locate(&grants, "/etc/../secret").is_none());
     assert!(locate(&grants, "/secret").is_none());
-    let denied = Walker::start(&grants, request("/")).err().unwrap();
+    let denied = Walker::start(&grants, request("/"), None).err().unwrap();
     assert!(matches!(denied, FsError::Denied(m) if m == "/ is outside the plugin's grants"));
 }
 
@@ -198,7 +201,7 @@ fn links_are_ignored_followed_or_managed_and_never_leave_the_grant() {
 fn a_missing_path_is_not_found() {
     let dir = tree();
     let grants = [grant(&dir.path().join("etc"), "/etc")];
-    let err = Walker::start(&grants, request("/etc/nope")).err().unwrap();
+    let err = Walker::start(&grants, request("/etc/nope"), None).err().unwrap();
     assert!(matches!(err, FsError::NotFound(_)));
 }
 
@@ -209,7 +212,86 @@ fn big_walks_come_in_batches() {
         std::fs::write(dir.path().join(format!("f{i:05}")), "x").unwrap();
     }
     let grants = [grant(dir.path(), "/data")];
-    let mut walker = Walker::start(&grants, request("/data")).unwrap();
-    let sizes: Vec<usize> = std::iter::from_fn(|| walker.next_batch().map(|b| b.len())).collect();
+    let mut walker = Walker::start(&grants, request("/data"), None).unwrap();
+    let mut observed = Observed::default();
+    let sizes: Vec<usize> = std::iter::from_fn(|| walker.next_batch(&mut observed).map(|b| b.len())).collect();
     assert_eq!(sizes, [1024, 1024, 452]);
+    assert_eq!(observed.keys.len(), 2500);
+}
+
+#[test]
+fn an_incremental_walk_withholds_unchanged_files() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("etc"), "/etc")];
+    let full = {
+        let mut walker = Walker::start(
+            &grants,
+            WalkRequest {
+                recurse: true,
+                ..request("/etc")
+            },
+            None,
+        )
+        .unwrap();
+        let mut observed = Observed::default();
+        while walker.next_batch(&mut observed).is_some() {}
+        observed.keys
+    };
+    assert_eq!(full.len(), 5);
+    // Change one file's content and size.
+    std::fs::write(dir.path().join("etc/hosts"), "10.0.0.1 other\n").unwrap();
+    let index = Arc::new(StatIndex::new(full));
+    let mut walker = Walker::start(
+        &grants,
+        WalkRequest {
+            recurse: true,
+            ..request("/etc")
+        },
+        Some(index),
+    )
+    .unwrap();
+    let mut observed = Observed::default();
+    let mut handed = Vec::new();
+    while let Some(batch) = walker.next_batch(&mut observed) {
+        handed.extend(batch);
+    }
+    assert_eq!(paths(&handed), ["/etc/hosts"]);
+    assert!(handed[0].digest.is_some(), "a changed file is hashed again");
+    assert_eq!(observed.unchanged.len(), 4);
+    assert!(observed.keys.contains_key("/etc/hosts"));
+}
+
+/// Times a walk of DRIFTWATCH_WALK_TREE (a manual measurement, not a test).
+#[test]
+#[ignore]
+fn time_a_walk() {
+    let Ok(tree) = std::env::var("DRIFTWATCH_WALK_TREE") else {
+        return;
+    };
+    let grants = [grant(Path::new(&tree), "/data")];
+    for digest in [Some(DigestAlgorithm::Md5), None] {
+        let started = std::time::Instant::now();
+        let entries = walk(
+            &grants,
+            WalkRequest {
+                recurse: true,
+                digest,
+                ..request("/data")
+            },
+        );
+        eprintln!(
+            "{} entries in {:?} (digest {digest:?})",
+            entries.len(),
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn paths_under_a_grant_missing_here_are_not_found_not_denied() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("var/log"), "/var/log")];
+    assert!(!grants[0].present);
+    let err = Walker::start(&grants, request("/var/log/syslog"), None).err().unwrap();
+    assert!(matches!(err, FsError::NotFound(_)), "{err:?}");
 }

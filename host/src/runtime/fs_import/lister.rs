@@ -1,0 +1,305 @@
+//! The producing side of a walk: lists sequentially (deciding what to descend
+//! into from the types the listing gives for free), then stats and hashes
+//! each batch in parallel, relative to open directories.
+
+use std::collections::{HashSet, VecDeque};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+
+use rayon::prelude::*;
+
+use super::entry::{digest, entry_from, error_entry, stat_key};
+use super::stat::{Dir, Kind, Stat};
+use super::{BATCH_ENTRIES, BATCH_HASH_BYTES, MAX_EXAMINED, Message, StatIndex, wildcard_match};
+use crate::runtime::bindings::fs::{Entry, LinkMode, WalkRequest};
+
+pub(super) struct Lister {
+    pub request: WalkRequest,
+    /// The grant's real location, for checking where followed links lead.
+    pub grant_root: Option<PathBuf>,
+    /// Directories being listed: each frame holds the children still to visit.
+    pub stack: Vec<VecDeque<Found>>,
+    /// Paths found and waiting to be stat'ed.
+    pub pending: Vec<Found>,
+    /// Entries stat'ed and waiting for a batch.
+    pub ready: VecDeque<Stated>,
+    /// Directories already entered (device, inode), against link loops.
+    pub visited: HashSet<(u64, u64)>,
+    /// The last collection's stat of each file, in an incremental run.
+    pub index: Option<Arc<StatIndex>>,
+}
+
+/// A path met while listing: its directory, name, guest path, and the type
+/// the listing reported.
+pub(super) struct Found {
+    pub dir: Arc<Dir>,
+    pub name: OsString,
+    pub guest: String,
+    pub kind: Option<std::fs::FileType>,
+    /// Follow a final symlink when stat'ing it.
+    pub follow: bool,
+}
+
+/// An entry, what to hash it from (regular files within the cap), and its stat key.
+pub(super) type Stated = (Entry, Option<(Arc<Dir>, OsString)>, Option<i64>);
+
+impl Lister {
+    pub fn new(request: WalkRequest, grant_root: Option<PathBuf>, index: Option<Arc<StatIndex>>) -> Lister {
+        Lister {
+            request,
+            grant_root,
+            stack: Vec::new(),
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            visited: HashSet::new(),
+            index,
+        }
+    }
+
+    /// Produces batches until the walk is done or nobody listens any more.
+    pub fn run(mut self, batches: SyncSender<Message>) {
+        let produced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            loop {
+                let Some(batch) = self.next_batch() else { return true };
+                if batches.send(batch).is_err() {
+                    return false;
+                }
+            }
+        }));
+        if matches!(produced, Ok(true)) {
+            let _ = batches.send(Message::Done);
+        }
+    }
+
+    /// Lists, stats and hashes up to a batch; `None` when the walk is over.
+    fn next_batch(&mut self) -> Option<Message> {
+        let mut stated: Vec<Stated> = Vec::new();
+        let mut unchanged = Vec::new();
+        let (mut to_hash, mut examined) = (0u64, 0);
+        'fill: loop {
+            if self.ready.is_empty() {
+                if examined >= MAX_EXAMINED || (self.pending.is_empty() && !self.list_more()) {
+                    break;
+                }
+                // Stat what was listed while listing what comes next.
+                let found = std::mem::take(&mut self.pending);
+                examined += found.len();
+                let request = self.request.clone();
+                let index = self.index.clone();
+                let (stated, _) = rayon::join(|| stat_all(found, &request, index.as_deref()), || self.list_more());
+                for item in stated {
+                    match item {
+                        Statted::Unchanged(path) => unchanged.push(path),
+                        Statted::Entry(stated) => self.ready.push_back(*stated),
+                    }
+                }
+            }
+            while let Some((entry, hash_from, _)) = self.ready.front() {
+                let cost = if hash_from.is_some() { entry.size } else { 0 };
+                if !stated.is_empty() && (stated.len() >= BATCH_ENTRIES || to_hash + cost > BATCH_HASH_BYTES) {
+                    break 'fill;
+                }
+                let Some((entry, hash_from, key)) = self.ready.pop_front() else {
+                    break;
+                };
+                to_hash += cost;
+                stated.push((entry, hash_from, key));
+            }
+        }
+        if stated.is_empty() && unchanged.is_empty() {
+            return None;
+        }
+        self.hash(&mut stated);
+        let keys = stated
+            .iter()
+            .filter_map(|(e, _, k)| k.map(|k| (e.path.clone(), k)))
+            .collect();
+        Some(Message::Batch {
+            entries: stated.into_iter().map(|(entry, _, _)| entry).collect(),
+            unchanged,
+            keys,
+        })
+    }
+
+    /// Hashes the regular files of a batch, in parallel.
+    fn hash(&self, stated: &mut [Stated]) {
+        let Some(algorithm) = self.request.digest else { return };
+        let follow = self.request.links == LinkMode::Follow;
+        stated.par_iter_mut().for_each(|(entry, hash_from, _)| {
+            if let Some((dir, name)) = hash_from.as_ref() {
+                match dir.open_file(name, follow).and_then(|file| digest(file, algorithm)) {
+                    Ok(digest) => entry.digest = Some(digest),
+                    Err(e) => entry.error = Some(format!("cannot read: {e}")),
+                }
+            }
+        });
+    }
+
+    /// Lists until a batch worth of paths is pending; false when nothing is left.
+    fn list_more(&mut self) -> bool {
+        while self.pending.len() < BATCH_ENTRIES {
+            let Some(found) = self.next_found() else { break };
+            if let Some(report) = self.visit(found) {
+                self.pending.push(report);
+            }
+        }
+        !self.pending.is_empty()
+    }
+
+    fn next_found(&mut self) -> Option<Found> {
+        loop {
+            let frame = self.stack.last_mut()?;
+            match frame.pop_front() {
+                Some(found) => return Some(found),
+                None => {
+                    self.stack.pop();
+                }
+            }
+        }
+    }
+
+    /// Lists a directory's children (sorted, for a stable order) into a new frame.
+    pub fn enter(&mut self, dir: Dir, guest: &str, id: Option<(u64, u64)>) {
+        if let Some(id) = id
+            && !self.visited.insert(id)
+        {
+            return;
+        }
+        let Ok(children) = dir.list() else {
+            tracing::debug!("cannot list {guest}");
+            return;
+        };
+        let dir = Arc::new(dir);
+        let separator = if guest.ends_with(['/', '\\']) { "" } else { "/" };
+        self.stack.push(
+            children
+                .into_iter()
+                .map(|(name, kind)| Found {
+                    guest: format!("{guest}{separator}{}", name.to_string_lossy()),
+                    dir: dir.clone(),
+                    name,
+                    kind,
+                    follow: false,
+                })
+                .collect(),
+        );
+    }
+
+    /// Decides what a listed path is: descended into (directories), reported,
+    /// or skipped. Returns what to stat as an entry.
+    fn visit(&mut self, mut found: Found) -> Option<Found> {
+        let name = found.name.to_string_lossy().into_owned();
+        let kind = match found.kind {
+            Some(kind) if kind.is_symlink() => Kind::Symlink,
+            Some(kind) if kind.is_dir() => Kind::Dir,
+            Some(kind) if kind.is_file() => Kind::File,
+            Some(_) => Kind::Other,
+            // No type from the listing: stat decides (a vanished path is reported as such).
+            None => match found.dir.stat(&found.name, false) {
+                Ok(stat) => stat.kind,
+                Err(_) => return self.matches(&name).then_some(found),
+            },
+        };
+        match kind {
+            Kind::Symlink => match self.request.links {
+                LinkMode::Ignore => None,
+                LinkMode::Manage => self.matches(&name).then_some(found),
+                LinkMode::Follow => match found.dir.stat(&found.name, true) {
+                    Ok(target) if target.kind == Kind::Dir => {
+                        if !self.inside_grant(&found) {
+                            tracing::debug!("not following {}: it leads out of the grant", found.guest);
+                            return None;
+                        }
+                        found.follow = true;
+                        self.directory(found, &name, &target)
+                    }
+                    _ => {
+                        found.follow = true;
+                        self.matches(&name).then_some(found)
+                    }
+                },
+            },
+            Kind::Dir => match found.dir.stat(&found.name, false) {
+                Ok(stat) => self.directory(found, &name, &stat),
+                Err(_) => None,
+            },
+            Kind::File | Kind::Other => self.matches(&name).then_some(found),
+        }
+    }
+
+    fn directory(&mut self, found: Found, name: &str, stat: &Stat) -> Option<Found> {
+        if self.request.recurse
+            && let Ok(child) = found.dir.child(&found.name)
+        {
+            self.enter(child, &found.guest, Some((stat.device, stat.inode)));
+        }
+        (self.request.include_directories && self.matches(name)).then_some(found)
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        self.request
+            .pattern
+            .as_deref()
+            .is_none_or(|pattern| wildcard_match(pattern, name, cfg!(windows)))
+    }
+
+    fn inside_grant(&self, found: &Found) -> bool {
+        match (&self.grant_root, found.dir.path.join(&found.name).canonicalize()) {
+            (Some(root), Ok(real)) => real.starts_with(root),
+            _ => false,
+        }
+    }
+}
+
+/// A stat'ed path: unchanged since the last collection, or an entry to hand out.
+enum Statted {
+    Unchanged(String),
+    Entry(Box<Stated>),
+}
+
+/// Stats paths in parallel. Each becomes an entry (regular files within the
+/// size cap with what to hash them from), or, when its stat is the one the
+/// last collection saw, just its path.
+fn stat_all(found: Vec<Found>, request: &WalkRequest, index: Option<&StatIndex>) -> Vec<Statted> {
+    let cap = request.max_digest_size;
+    let hashing = request.digest.is_some();
+    found
+        .into_par_iter()
+        .map(|found| {
+            let lstat = match found.dir.stat(&found.name, false) {
+                Ok(stat) => stat,
+                Err(e) => return Statted::Entry(Box::new((error_entry(&found.guest, &e), None, None))),
+            };
+            let (stat, target) = if lstat.kind == Kind::Symlink {
+                let target = found
+                    .dir
+                    .read_link(&found.name)
+                    .ok()
+                    .map(|t| t.to_string_lossy().into_owned());
+                if !found.follow {
+                    (lstat, target)
+                } else {
+                    match found.dir.stat(&found.name, true) {
+                        Ok(stat) => (stat, None),
+                        Err(e) => {
+                            let mut entry = entry_from(found.guest, &lstat, target);
+                            entry.error = Some(format!("dangling link: {e}"));
+                            return Statted::Entry(Box::new((entry, None, None)));
+                        }
+                    }
+                }
+            } else {
+                (lstat, None)
+            };
+            let key = stat_key(&stat, target.as_deref());
+            if index.is_some_and(|i| i.matches(&found.guest, key)) {
+                return Statted::Unchanged(found.guest);
+            }
+            let hash = hashing && stat.kind == Kind::File && (cap == 0 || stat.size <= cap);
+            let entry = entry_from(found.guest, &stat, target);
+            Statted::Entry(Box::new((entry, hash.then_some((found.dir, found.name)), Some(key))))
+        })
+        .collect()
+}

@@ -1,0 +1,275 @@
+//! The `fs` host import (contract 0.1.1): walking, stat and hashing done
+//! natively for files collectors, within the plugin's grants.
+//!
+//! A path is reachable only through a grant: its guest form must be the
+//! grant's path or lie below it. Walks never leave the grant: symlinked
+//! directories are descended into only when following links and only when
+//! their real location is inside the grant; files are opened without following
+//! links unless the plugin asked to follow them.
+
+mod entry;
+mod lister;
+mod stat;
+
+use std::fs::Metadata;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use rustc_hash::FxHashMap;
+
+use super::bindings::fs::{DigestAlgorithm, Entry, FsError, LinkMode, WalkRequest};
+use super::grants::Preopen;
+use entry::timestamp;
+use lister::{Found, Lister};
+use stat::{Dir, Stat};
+
+/// Entries, and bytes hashed, per batch: a batch stays short enough for the
+/// run's deadline to be checked between batches.
+const BATCH_ENTRIES: usize = 1024;
+const BATCH_HASH_BYTES: u64 = 256 << 20;
+/// Entries examined for one batch at most, even if all were unchanged.
+const MAX_EXAMINED: usize = 16 * BATCH_ENTRIES;
+
+/// Where a guest path lives on the host, and the grant that allows it.
+pub struct Located<'g> {
+    pub host: PathBuf,
+    pub grant: &'g Preopen,
+}
+
+/// Maps a guest path to the host through the grants; `None` when no grant covers it.
+pub fn locate<'g>(grants: &'g [Preopen], guest: &str) -> Option<Located<'g>> {
+    if guest.split(['/', '\\']).any(|part| part == "..") {
+        return None;
+    }
+    grants
+        .iter()
+        .filter_map(|grant| {
+            let rest = guest.strip_prefix(grant.guest.as_str())?;
+            let below = grant.guest.ends_with(['/', '\\']) || rest.is_empty() || rest.starts_with(['/', '\\']);
+            below.then(|| (grant, rest.trim_start_matches(['/', '\\'])))
+        })
+        .max_by_key(|(grant, _)| grant.guest.len())
+        .map(|(grant, rest)| Located {
+            host: if rest.is_empty() {
+                grant.host.clone()
+            } else {
+                grant.host.join(rest)
+            },
+            grant,
+        })
+}
+
+/// What the last collection saw of each file (a hash of its stat), by path.
+/// During an incremental run, files whose stat is unchanged are withheld
+/// from the plugin and not hashed again: the host keeps their records.
+#[derive(Debug, Default)]
+pub struct StatIndex {
+    keys: FxHashMap<String, i64>,
+}
+
+impl StatIndex {
+    pub fn new(keys: FxHashMap<String, i64>) -> StatIndex {
+        StatIndex { keys }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub(crate) fn matches(&self, path: &str, key: i64) -> bool {
+        self.keys.get(path) == Some(&key)
+    }
+}
+
+/// What a run's walks found: the paths withheld as unchanged, and the stat
+/// keys of the entries handed to the plugin (stored for the next run).
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub unchanged: Vec<String>,
+    pub keys: FxHashMap<String, i64>,
+    /// Walks that ended before they were done (the collection is then incomplete).
+    pub interrupted: Vec<String>,
+}
+
+/// Batches prepared ahead of the plugin: the walk lists, stats and hashes the
+/// next batch while the plugin handles the current one, and memory stays
+/// bounded.
+const BATCHES_AHEAD: usize = 2;
+
+/// One walk in progress; lives in the run's resource table. A producer
+/// thread does the work; this end hands its batches to the plugin.
+pub struct Walker {
+    path: String,
+    batches: Option<Receiver<Message>>,
+}
+
+enum Message {
+    Batch {
+        entries: Vec<Entry>,
+        unchanged: Vec<String>,
+        keys: Vec<(String, i64)>,
+    },
+    Done,
+}
+
+impl Walker {
+    pub fn start(grants: &[Preopen], request: WalkRequest, index: Option<Arc<StatIndex>>) -> Result<Walker, FsError> {
+        let located = locate(grants, &request.path)
+            .ok_or_else(|| FsError::Denied(format!("{} is outside the plugin's grants", request.path)))?;
+        let follow = request.links == LinkMode::Follow;
+        let meta = metadata(&located.host, follow).map_err(|e| io_error(&request.path, e))?;
+        let path = request.path.clone();
+        let guest = path.trim_end_matches(['/', '\\']).to_string();
+        let guest = if guest.is_empty() { path.clone() } else { guest };
+        let io = |e: std::io::Error| FsError::Io(format!("{path}: {e}"));
+        let mut lister = Lister::new(request, located.grant.host.canonicalize().ok(), index);
+        if meta.is_dir() {
+            let stat = Stat::from_metadata(&meta);
+            lister.enter(
+                Dir::open(&located.host).map_err(io)?,
+                &guest,
+                Some((stat.device, stat.inode)),
+            );
+        } else if !(meta.file_type().is_symlink() && lister.request.links == LinkMode::Ignore) {
+            // A single file named by the request: reported whatever the pattern.
+            let parent = located.host.parent().unwrap_or(Path::new("/"));
+            let name = located.host.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            lister.pending.push(Found {
+                dir: Arc::new(Dir::open(parent).map_err(io)?),
+                name,
+                guest,
+                kind: None,
+                follow,
+            });
+        }
+        let (sender, batches) = sync_channel(BATCHES_AHEAD);
+        std::thread::Builder::new()
+            .name("fs-walk".into())
+            .spawn(move || lister.run(sender))
+            .map_err(|e| FsError::Io(format!("cannot start walking {path}: {e}")))?;
+        Ok(Walker {
+            path,
+            batches: Some(batches),
+        })
+    }
+
+    /// The next batch of entries; `None` when the walk is over. Unchanged
+    /// files of an incremental run are noted in `observed` and left out.
+    pub fn next_batch(&mut self, observed: &mut Observed) -> Option<Vec<Entry>> {
+        let batches = self.batches.as_ref()?;
+        match batches.recv() {
+            Ok(Message::Batch {
+                entries,
+                unchanged,
+                keys,
+            }) => {
+                observed.unchanged.extend(unchanged);
+                observed.keys.extend(keys);
+                Some(entries)
+            }
+            Ok(Message::Done) => {
+                self.batches = None;
+                None
+            }
+            // The producer ended without saying it was done: the walk is
+            // not whole, and the run must not take absences as removals.
+            Err(_) => {
+                self.batches = None;
+                observed.interrupted.push(self.path.clone());
+                None
+            }
+        }
+    }
+}
+
+/// Stats one path within the grants, hashing it when asked.
+pub fn stat(grants: &[Preopen], guest: &str, follow: bool, digest: Option<DigestAlgorithm>) -> Result<Entry, FsError> {
+    let located =
+        locate(grants, guest).ok_or_else(|| FsError::Denied(format!("{guest} is outside the plugin's grants")))?;
+    let meta = metadata(&located.host, follow).map_err(|e| io_error(guest, e))?;
+    let target = if meta.file_type().is_symlink() {
+        std::fs::read_link(&located.host)
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
+    } else {
+        None
+    };
+    let mut entry = entry::entry_from(guest.to_string(), &Stat::from_metadata(&meta), target);
+    if let (true, Some(algorithm)) = (meta.is_file(), digest) {
+        let file = open_for_hashing(&located.host, follow);
+        match file.and_then(|f| entry::digest(f, algorithm)) {
+            Ok(d) => entry.digest = Some(d),
+            Err(e) => entry.error = Some(format!("cannot read: {e}")),
+        }
+    }
+    Ok(entry)
+}
+
+/// Opens a file to hash; without `follow`, a path swapped for a link since
+/// it was stat'ed is refused rather than followed.
+fn open_for_hashing(path: &Path, follow: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    if !follow {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    let _ = follow;
+    options.open(path)
+}
+
+fn metadata(path: &Path, follow: bool) -> std::io::Result<Metadata> {
+    if follow {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    }
+}
+
+fn io_error(guest: &str, e: std::io::Error) -> FsError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => FsError::NotFound(format!("{guest} does not exist")),
+        _ => FsError::Io(format!("{guest}: {e}")),
+    }
+}
+
+/// `*` matches any run of characters, `?` one character.
+pub fn wildcard_match(pattern: &str, name: &str, ignore_case: bool) -> bool {
+    let fold = |s: &str| -> Vec<char> {
+        if ignore_case {
+            s.chars().flat_map(char::to_lowercase).collect()
+        } else {
+            s.chars().collect()
+        }
+    };
+    let (p, n) = (fold(pattern), fold(name));
+    // Iterative matcher with backtracking to the last star.
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests;
