@@ -23,6 +23,7 @@ mkdir -p "$work"
 median() { sort -n | sed -n '3p'; }
 timed() { # prints wall seconds of a command
     local start end
+    sync   # the previous run's database writes must not compete with this one
     start=$(date +%s.%N); "$@" > /dev/null 2>&1; end=$(date +%s.%N)
     python3 -c "print($end - $start)"
 }
