@@ -40,9 +40,11 @@ fn main() {
             guest: "/var/lib/dpkg".into(),
             is_dir: true,
             present: true,
+            fold_case: false,
         }],
         limits: Limits::default(),
         stat_index: None,
+        registry_grants: Default::default(),
     };
     let settings = Settings::Packages(packages_api::Settings { options: Vec::new() });
     let mut runs = Vec::with_capacity(RUNS);

@@ -327,6 +327,8 @@ fn lock_state_dir(state_dir: &Path) -> anyhow::Result<std::fs::File> {
 
 enum Signal {
     Stop,
+    /// SIGHUP; elsewhere a saved manifest is the only way to ask for a reload.
+    #[cfg_attr(not(unix), expect(dead_code, reason = "no SIGHUP outside Unix"))]
     Reload,
 }
 

@@ -14,10 +14,11 @@ use crate::change_engine::Baseline;
 use crate::inventory::{self, Inventory, Rejected, Value};
 use crate::kind::{Kind, Os};
 use crate::machine::Machine;
-use crate::manifest::{Checksum, CollectorSpec, Links};
+use crate::manifest::{Checksum, CollectorSpec, FileRule, Links, files};
 use crate::runtime::bindings::types::{CollectionSummary, Setting};
 use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
 use crate::runtime::grants::{self, Preopen};
+use crate::runtime::registry_import::RegistryGrants;
 use crate::runtime::{Limits, Plugin, Probe, RUN_THREAD_STACK, RunError, Runtime, Sandbox, Settings, StatIndex};
 
 /// Longest a probe may take, whatever the collector's own timeout.
@@ -99,8 +100,8 @@ pub fn select(spec: &CollectorSpec, machine: &Machine, plugins: &LoadedPlugins) 
 /// are left out; the plugin's probe decides what that means.
 pub fn preopens(spec: &CollectorSpec, machine: &Machine) -> Vec<Preopen> {
     let mut preopens = Vec::new();
-    for grant in &spec.grants {
-        match grants::resolve(grant, machine.root.as_deref()) {
+    for grant in &grants(spec, machine) {
+        match grants::resolve(grant, machine.root.as_deref(), machine.os == Os::Windows) {
             Ok(preopen) => {
                 if !preopen.present {
                     tracing::debug!(collector = %spec.name, "grant {grant} does not exist here");
@@ -113,8 +114,65 @@ pub fn preopens(spec: &CollectorSpec, machine: &Machine) -> Vec<Preopen> {
     preopens
 }
 
+/// Where an offline Windows image keeps its hives: the machine's under
+/// `Windows/System32/config`, each user's `NTUSER.DAT` in their profile.
+pub const HIVE_FOLDERS: &[&str] = &["/Windows/System32/config", "/Users", "/Documents and Settings"];
+
+/// The paths a collector may read: the manifest's grants, or, when it lists
+/// none, what its settings imply — a files collector's tracked paths, a
+/// registry collector's hive folders.
+pub fn grants(spec: &CollectorSpec, machine: &Machine) -> Vec<String> {
+    if !spec.grants.is_empty() {
+        return spec.grants.clone();
+    }
+    let mut implied: Vec<String> = Vec::new();
+    match spec.kind {
+        Kind::Files => {
+            for rule in spec.paths.iter().filter(|r| r.enabled) {
+                let path = rule_path(rule, machine);
+                let grant = if !files::has_windows_var(&path) {
+                    files::grant_for(&path)
+                } else if machine.is_live() {
+                    // Unknown to the agent's environment: the plugin reports it.
+                    continue;
+                } else {
+                    // Expanded by the plugin from the image's registry: the
+                    // image's system drive is all that can be said beforehand.
+                    "C:\\".to_string()
+                };
+                if !implied.contains(&grant) {
+                    implied.push(grant);
+                }
+            }
+        }
+        Kind::Registry => implied.extend(HIVE_FOLDERS.iter().map(|g| g.to_string())),
+        Kind::Packages | Kind::Services => {}
+    }
+    implied
+}
+
+/// The live registry keys a collector may read: the manifest's registry
+/// grants, or a registry collector's tracked keys.
+fn registry_grants(spec: &CollectorSpec) -> RegistryGrants {
+    if spec.registry_grants.is_empty() && spec.kind == Kind::Registry {
+        return RegistryGrants::new(spec.keys.iter().filter(|k| k.enabled).map(|k| k.key.as_str()));
+    }
+    RegistryGrants::new(spec.registry_grants.iter().map(String::as_str))
+}
+
+/// A tracked path as the plugin receives it: on the live machine, `%VAR%`s
+/// expanded from the agent's environment; for an image, as written (the
+/// plugin expands them from the image's own registry).
+fn rule_path(rule: &FileRule, machine: &Machine) -> String {
+    if machine.is_live() {
+        files::expand_windows_vars(&rule.path, |name| std::env::var(name).ok())
+    } else {
+        rule.path.clone()
+    }
+}
+
 /// The kind-specific settings `collect` receives.
-pub fn settings(spec: &CollectorSpec) -> Settings {
+pub fn settings(spec: &CollectorSpec, machine: &Machine) -> Settings {
     let setting = |key: String, value: String| Setting { key, value };
     let options: Vec<Setting> = spec
         .options
@@ -146,7 +204,7 @@ pub fn settings(spec: &CollectorSpec) -> Settings {
                     .map(|p| files_api::FileRule {
                         name: p.name.clone(),
                         group_tag: p.group_tag.clone(),
-                        path: p.path.clone(),
+                        path: rule_path(p, machine),
                         recurse: p.recurse,
                         checksum: match p.checksum {
                             Checksum::None => files_api::ChecksumAlgorithm::None,
@@ -230,6 +288,7 @@ fn probe_sandbox(spec: &CollectorSpec, preopens: Vec<Preopen>) -> Sandbox {
             ..spec.limits.clone()
         },
         stat_index: None,
+        registry_grants: registry_grants(spec),
     }
 }
 
@@ -276,9 +335,10 @@ pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine, mode: 
             Mode::Full => None,
             Mode::Incremental(index) => Some(index),
         },
+        registry_grants: registry_grants(spec),
     };
     let budget = probe_sandbox.limits.timeout + collect_sandbox.limits.timeout;
-    let settings = settings(spec);
+    let settings = settings(spec, machine);
     let plugin = plugin.clone();
     let os = machine.os;
     watched(budget, move || {

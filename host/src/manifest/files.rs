@@ -1,25 +1,17 @@
 //! Tracked file paths: environment variables, wildcards, and the grants they imply.
 
-/// Expands `$VAR` and `${VAR}` (and `%VAR%`, as Windows writes them) from the
-/// agent's own environment — never the plugin's, which has none.
+/// Expands `$VAR` and `${VAR}` from the agent's own environment — never the
+/// plugin's, which has none. Windows' `%VAR%` stays: it belongs to the
+/// machine being collected (see [`expand_windows_vars`]).
 pub fn expand_env(path: &str) -> Result<String, String> {
     let mut out = String::with_capacity(path.len());
     let mut rest = path;
-    while let Some(start) = rest.find(['$', '%']) {
+    while let Some(start) = rest.find('$') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
-        let (name, consumed) = if rest[start..].starts_with("${") {
-            let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in {path:?}"))?;
-            (&after[1..end], end + 1)
-        } else if rest[start..].starts_with('%') {
-            match after.find('%') {
-                Some(end) if end > 0 && is_name(&after[..end]) => (&after[..end], end + 1),
-                _ => {
-                    out.push('%');
-                    rest = after;
-                    continue;
-                }
-            }
+        let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
+            let end = braced.find('}').ok_or_else(|| format!("unclosed `${{` in {path:?}"))?;
+            (&braced[..end], end + 2)
         } else {
             let end = after
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -27,7 +19,7 @@ pub fn expand_env(path: &str) -> Result<String, String> {
             (&after[..end], end)
         };
         if name.is_empty() {
-            out.push_str(&rest[start..start + 1]);
+            out.push('$');
             rest = after;
             continue;
         }
@@ -39,17 +31,50 @@ pub fn expand_env(path: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Replaces each `%NAME%` that `lookup` knows; the others stay as written.
+pub fn expand_windows_vars(path: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(start) = rest.find('%') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('%') {
+            Some(end) if end > 0 && is_name(&after[..end]) => {
+                match lookup(&after[..end]) {
+                    Some(value) => out.push_str(&value),
+                    None => out.push_str(&rest[start..start + end + 2]),
+                }
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push('%');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a path still holds a `%NAME%`.
+pub fn has_windows_var(path: &str) -> bool {
+    expand_windows_vars(path, |_| Some(String::new())) != path
+}
+
+/// A variable name, `ProgramFiles(x86)` included.
 fn is_name(text: &str) -> bool {
-    text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    text.chars().all(|c| c.is_ascii_alphanumeric() || "_()".contains(c))
 }
 
 fn has_wildcard(text: &str) -> bool {
     text.contains(['*', '?'])
 }
 
-/// An absolute path with wildcards in its last segment only (`/etc/*.conf`).
+/// An absolute path with wildcards in its last segment only (`/etc/*.conf`);
+/// a Windows path may start with a variable (`%WINDIR%\\System32`).
 pub fn check_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') && !looks_like_windows_absolute(path) {
+    let starts_with_var = path.starts_with('%') && has_windows_var(path.split(['\\', '/']).next().unwrap_or_default());
+    if !path.starts_with('/') && !looks_like_windows_absolute(path) && !starts_with_var {
         return Err(format!("tracked path {path:?} is not absolute"));
     }
     let (dir, _) = split_last(path);
@@ -96,10 +121,21 @@ mod tests {
         unsafe { std::env::set_var("DW_TEST_HOME", "/home/alice") };
         assert_eq!(expand_env("$DW_TEST_HOME/.ssh/*").unwrap(), "/home/alice/.ssh/*");
         assert_eq!(expand_env("${DW_TEST_HOME}x").unwrap(), "/home/alicex");
-        assert_eq!(expand_env("%DW_TEST_HOME%\\x").unwrap(), "/home/alice\\x");
+        assert_eq!(expand_env("%DW_TEST_HOME%\\x").unwrap(), "%DW_TEST_HOME%\\x", "Windows variables wait");
         assert_eq!(expand_env("/var/100%/a").unwrap(), "/var/100%/a");
         assert_eq!(expand_env("/cost$").unwrap(), "/cost$");
         assert!(expand_env("$DW_SURELY_UNSET_VAR/x").unwrap_err().contains("is not set"));
+    }
+
+    #[test]
+    fn windows_variables_expand_where_known() {
+        let lookup = |name: &str| (name.eq_ignore_ascii_case("windir")).then(|| "C:\\Windows".to_string());
+        assert_eq!(expand_windows_vars("%WINDIR%\\System32\\*.dll", lookup), "C:\\Windows\\System32\\*.dll");
+        assert_eq!(expand_windows_vars("%NOPE%\\x", lookup), "%NOPE%\\x");
+        assert_eq!(expand_windows_vars("C:\\100%\\a%", lookup), "C:\\100%\\a%");
+        assert!(has_windows_var("%ProgramFiles%\\App") && !has_windows_var("C:\\50% off"));
+        assert!(check_path("%WINDIR%\\System32\\drivers\\etc\\hosts").is_ok());
+        assert!(check_path("%WINDIR%\\*\\x").is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!
 //! Every error names the file, line and column.
 
-mod files;
+pub mod files;
 mod raw;
 pub mod units;
 
@@ -37,7 +37,7 @@ use toml::Spanned;
 use crate::catalog::{self, PluginRef};
 use crate::kind::{Kind, Os};
 use crate::runtime::Limits;
-use crate::runtime::grants;
+use crate::runtime::{grants, registry_import};
 
 /// Azure's default content size cap for captured files.
 pub const DEFAULT_MAX_CONTENT_SIZE: u64 = 5 << 20;
@@ -69,7 +69,11 @@ pub struct CollectorSpec {
     pub enabled: bool,
     /// Set in the manifest; otherwise the kind's default for the machine's OS.
     pub interval: Option<Duration>,
+    /// Paths it may read (read-only), as the manifest lists them; see
+    /// `collectors::grants` for those implied when there are none.
     pub grants: Vec<String>,
+    /// Keys of the live Windows registry it may read (`*` = any one name).
+    pub registry_grants: Vec<String>,
     pub limits: Limits,
     pub options: Vec<(String, String)>,
     pub paths: Vec<FileRule>,
@@ -84,7 +88,8 @@ pub struct CollectorSpec {
 pub struct FileRule {
     pub name: String,
     pub group_tag: String,
-    /// Absolute, environment variables expanded; wildcards only in the last segment.
+    /// Absolute, `$VAR`s expanded; wildcards only in the last segment.
+    /// `%VAR%`s stay: they are the machine's, expanded when it is collected.
     pub path: String,
     pub recurse: bool,
     pub links: Links,
@@ -225,9 +230,14 @@ fn collector(
         ));
     }
     let mut grants = Vec::new();
+    let mut registry_grants = Vec::new();
     for grant in &entry.grants {
-        grants::check_form(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?;
-        grants.push(grant.get_ref().clone());
+        if registry_import::looks_like_key(grant.get_ref()) {
+            registry_grants.push(registry_import::normalize(grant.get_ref()).map_err(|e| (grant.span(), e))?);
+        } else {
+            grants::check_form(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?;
+            grants.push(grant.get_ref().clone());
+        }
     }
     let paths = match &entry.paths {
         Some(paths) if entry.kind != Kind::Files => {
@@ -245,15 +255,6 @@ fn collector(
             ));
         }
     }
-    // Without explicit grants, a files collector may read what it tracks.
-    if entry.kind == Kind::Files && entry.grants.is_empty() {
-        for rule in paths.iter().filter(|r| r.enabled) {
-            let grant = files::grant_for(&rule.path);
-            if !grants.contains(&grant) {
-                grants.push(grant);
-            }
-        }
-    }
     let options = entry
         .options
         .iter()
@@ -263,9 +264,10 @@ fn collector(
         Some(keys) if entry.kind != Kind::Registry => {
             return Err((keys.span(), wrong_section("keys", "registry", entry.kind)));
         }
-        Some(keys) => keys.get_ref().iter().map(key_rule).collect(),
+        Some(keys) => keys.get_ref().iter().map(key_rule).collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
+
     if let Some(incremental) = &entry.incremental
         && entry.kind != Kind::Files
     {
@@ -285,6 +287,7 @@ fn collector(
         enabled: entry.enabled,
         interval: entry.interval.map(|i| i.get_ref().0),
         grants,
+        registry_grants,
         limits: Limits {
             memory: entry.memory.or(defaults.memory).map_or(fallback.memory, |m| m.0),
             timeout: entry.timeout.or(defaults.timeout).map_or(fallback.timeout, |t| t.0),
@@ -368,16 +371,17 @@ fn file_rule(p: &raw::PathEntry) -> Result<FileRule, Located> {
     })
 }
 
-fn key_rule(k: &raw::KeyEntry) -> KeyRule {
-    KeyRule {
-        name: k.name.clone().unwrap_or_else(|| k.key.clone()),
+fn key_rule(k: &raw::KeyEntry) -> Result<KeyRule, Located> {
+    let key = registry_import::normalize(k.key.get_ref()).map_err(|e| (k.key.span(), e))?;
+    Ok(KeyRule {
+        name: k.name.clone().unwrap_or_else(|| key.clone()),
         group_tag: k.group_tag.clone(),
-        key: k.key.clone(),
+        key,
         value: k.value.clone(),
         recurse: k.recurse,
         max_depth: k.max_depth,
         enabled: k.enabled,
-    }
+    })
 }
 
 /// 1-based line and column (in characters) of a byte offset.

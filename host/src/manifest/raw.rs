@@ -112,7 +112,7 @@ pub enum Links {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyEntry {
-    pub key: String,
+    pub key: Spanned<String>,
     pub value: Option<String>,
     pub name: Option<String>,
     #[serde(default)]

@@ -1,54 +1,58 @@
 //! Host-side bindings of the plugin contract, one module per collector world.
-//! The shared interfaces (`types`, `log`, `machine`) are generated once, with
-//! the packages world, and reused by the others.
+//! The shared interfaces (`types`, `log`, `machine`, `registry-access`) are
+//! generated once, with the packages world, and reused by the others.
 
 pub mod packages {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.1",
+        path: "../wit/since_v0.1.2",
         world: "packages-collector",
     });
 }
 
 pub mod services {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.1",
+        path: "../wit/since_v0.1.2",
         world: "services-collector",
         with: {
             "driftwatch:collector/fs": crate::runtime::bindings::files::driftwatch::collector::fs,
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
             "driftwatch:collector/log": crate::runtime::bindings::packages::driftwatch::collector::log,
             "driftwatch:collector/machine": crate::runtime::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/registry-access": crate::runtime::bindings::packages::driftwatch::collector::registry_access,
         },
     });
 }
 
 pub mod files {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.1",
+        path: "../wit/since_v0.1.2",
         world: "files-collector",
         with: {
             "driftwatch:collector/fs.walk": crate::runtime::fs_import::Walker,
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
             "driftwatch:collector/log": crate::runtime::bindings::packages::driftwatch::collector::log,
             "driftwatch:collector/machine": crate::runtime::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/registry-access": crate::runtime::bindings::packages::driftwatch::collector::registry_access,
         },
     });
 }
 
 pub mod registry {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.1",
+        path: "../wit/since_v0.1.2",
         world: "registry-collector",
         with: {
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
             "driftwatch:collector/log": crate::runtime::bindings::packages::driftwatch::collector::log,
             "driftwatch:collector/machine": crate::runtime::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/registry-access": crate::runtime::bindings::packages::driftwatch::collector::registry_access,
         },
     });
 }
 
 pub use files::driftwatch::collector::fs;
-pub use packages::driftwatch::collector::{log, machine, types};
+pub use packages::driftwatch::collector::{log, machine, registry_access, types};
+pub use services::driftwatch::collector::service_manager;
 
 pub use files::exports::driftwatch::collector::files as files_api;
 pub use packages::exports::driftwatch::collector::packages as packages_api;

@@ -6,9 +6,14 @@
 //! resolved inside `R`, never on the host, so an offline image whose
 //! `/var/lib` is an absolute symlink cannot make the host hand out its own
 //! directories.
+//!
+//! Windows grants may be drive paths (`C:\Windows\System32\drivers\etc`):
+//! live on Windows they are those paths; in an image given as `--root` the
+//! image is the system drive `C:`. For a Windows machine names match without
+//! regard to case, as NTFS does, even when the image sits on a Linux disk.
 
 use std::collections::VecDeque;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// How many symlinks one path may go through before we call it a loop
 /// (the same limit as Linux's `MAXSYMLINKS`).
@@ -22,10 +27,32 @@ const MAX_SYMLINKS: usize = 40;
 pub struct Preopen {
     /// The directory or file on the host.
     pub host: PathBuf,
-    /// The path the plugin uses, e.g. `/var/lib/dpkg`.
+    /// The path the plugin uses, e.g. `/var/lib/dpkg` or `C:\Windows`.
     pub guest: String,
     pub is_dir: bool,
     pub present: bool,
+    /// Windows path semantics below it: names in any letter case, `\` or `/`.
+    pub fold_case: bool,
+}
+
+impl Preopen {
+    /// Whether WASI can offer it: a present directory with a POSIX-form
+    /// guest path (drive paths are reachable through the `fs` import only).
+    pub fn is_wasi_dir(&self) -> bool {
+        self.present && self.is_dir && !is_drive_path(&self.guest)
+    }
+}
+
+/// The image given as `--root` is this drive of the Windows machine.
+const IMAGE_DRIVE: char = 'C';
+
+/// `C:\...`, `c:/...` or `C:`: a Windows drive path.
+pub fn is_drive_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.len() >= 2
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && (bytes.len() == 2 || bytes[2] == b'\\' || bytes[2] == b'/')
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -42,8 +69,7 @@ pub enum GrantError {
 
 /// Checks the form of a grant as written in a manifest: absolute and normal.
 pub fn check_form(grant: &str) -> Result<(), GrantError> {
-    let path = Path::new(grant);
-    if !path.has_root() {
+    if !grant.starts_with(['/', '\\']) && !is_drive_path(grant) {
         return Err(GrantError::NotAbsolute(grant.into()));
     }
     // Split by hand: `Path::components` silently drops inner `.` parts.
@@ -54,12 +80,28 @@ pub fn check_form(grant: &str) -> Result<(), GrantError> {
 }
 
 /// Resolves a grant to the host directory to preopen. `root` is the offline
-/// image (`--root`), or `None` on the live machine.
-pub fn resolve(grant: &str, root: Option<&Path>) -> Result<Preopen, GrantError> {
+/// image (`--root`), or `None` on the live machine; `windows` says the
+/// machine is a Windows one (names then match in any letter case).
+pub fn resolve(grant: &str, root: Option<&Path>, windows: bool) -> Result<Preopen, GrantError> {
     check_form(grant)?;
-    let host = match root {
-        None => PathBuf::from(grant),
-        Some(root) => resolve_in_root(root, grant)?,
+    let absent = |host: PathBuf| Preopen {
+        host,
+        guest: guest_path(grant),
+        is_dir: false,
+        present: false,
+        fold_case: windows,
+    };
+    let host = match (root, is_drive_path(grant)) {
+        (None, true) if !cfg!(windows) => return Ok(absent(PathBuf::from(grant))),
+        (None, _) => PathBuf::from(grant),
+        (Some(root), true) => {
+            let drive = grant.chars().next().unwrap_or_default().to_ascii_uppercase();
+            if drive != IMAGE_DRIVE {
+                return Ok(absent(root.join(format!("{drive}-drive-is-not-in-the-image"))));
+            }
+            resolve_in_root(root, &grant[2..], windows)?
+        }
+        (Some(root), false) => resolve_in_root(root, grant, windows)?,
     };
     match std::fs::metadata(&host) {
         Ok(meta) => Ok(Preopen {
@@ -67,13 +109,9 @@ pub fn resolve(grant: &str, root: Option<&Path>) -> Result<Preopen, GrantError> 
             guest: guest_path(grant),
             is_dir: meta.is_dir(),
             present: true,
+            fold_case: windows,
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Preopen {
-            host,
-            guest: guest_path(grant),
-            is_dir: false,
-            present: false,
-        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(absent(host)),
         Err(e) => Err(GrantError::Io {
             grant: grant.into(),
             error: e.to_string(),
@@ -81,20 +119,23 @@ pub fn resolve(grant: &str, root: Option<&Path>) -> Result<Preopen, GrantError> 
     }
 }
 
-/// The guest path, without a trailing separator (`/` stays `/`).
+/// The guest path, without a trailing separator (`/` and `C:\` stay).
 fn guest_path(grant: &str) -> String {
     let trimmed = grant.trim_end_matches(['/', '\\']);
     if trimmed.is_empty() {
         grant[..1].to_string()
+    } else if trimmed.len() == 2 && is_drive_path(trimmed) {
+        format!("{trimmed}\\")
     } else {
         trimmed.to_string()
     }
 }
 
 /// Follows `path` inside `root` the way a chroot would: absolute symlink
-/// targets restart at `root`, and `..` never climbs above it.
-fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, GrantError> {
-    let mut pending: VecDeque<String> = names(Path::new(path)).collect();
+/// targets restart at `root`, and `..` never climbs above it. With
+/// `fold_case`, a name missing as written matches one in another case.
+fn resolve_in_root(root: &Path, path: &str, fold_case: bool) -> Result<PathBuf, GrantError> {
+    let mut pending: VecDeque<String> = names(path, fold_case).collect();
     let mut resolved: Vec<String> = Vec::new();
     let mut links = 0;
     while let Some(name) = pending.pop_front() {
@@ -102,7 +143,12 @@ fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, GrantError> {
             resolved.pop();
             continue;
         }
-        let candidate = join(root, &resolved).join(&name);
+        let parent = join(root, &resolved);
+        let name = match fold_case && std::fs::symlink_metadata(parent.join(&name)).is_err() {
+            true => find_folding_case(&parent, &name).unwrap_or(name),
+            false => name,
+        };
+        let candidate = parent.join(&name);
         let is_link = std::fs::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink());
         if !is_link {
             resolved.push(name);
@@ -119,20 +165,29 @@ fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, GrantError> {
         if target.has_root() {
             resolved.clear();
         }
-        for (i, part) in names(&target).enumerate() {
+        for (i, part) in names(&target.to_string_lossy(), fold_case).enumerate() {
             pending.insert(i, part);
         }
     }
     Ok(join(root, &resolved))
 }
 
-/// The normal names of a path, with `..` kept and `.` and roots dropped.
-fn names(path: &Path) -> impl Iterator<Item = String> + '_ {
-    path.components().filter_map(|c| match c {
-        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-        Component::ParentDir => Some("..".into()),
-        _ => None,
-    })
+/// The names of a path, with `..` kept and `.` and roots dropped; Windows
+/// paths also split at `\\`.
+fn names(path: &str, windows: bool) -> impl Iterator<Item = String> + '_ {
+    path.split(move |c| c == '/' || (windows && c == '\\'))
+        .filter(|part| !part.is_empty() && *part != ".")
+        .map(str::to_string)
+}
+
+/// The entry of `dir` whose name equals `name` in another letter case.
+pub fn find_folding_case(dir: &Path, name: &str) -> Option<String> {
+    let wanted = name.to_lowercase();
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .find(|found| found.to_lowercase() == wanted)
 }
 
 fn join(root: &Path, names: &[String]) -> PathBuf {
@@ -148,7 +203,7 @@ mod tests {
     fn live_grants_are_the_host_paths() {
         let dir = tempfile::tempdir().unwrap();
         let grant = dir.path().to_str().unwrap();
-        let p = resolve(grant, None).unwrap();
+        let p = resolve(grant, None, false).unwrap();
         assert_eq!(p.host, dir.path());
         assert_eq!(p.guest, grant);
     }
@@ -172,9 +227,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
         std::fs::write(root.path().join("etc/hostname"), "x").unwrap();
-        assert!(!resolve("/var/lib", Some(root.path())).unwrap().present);
-        assert!(!resolve("/etc/hostname", Some(root.path())).unwrap().is_dir);
-        let p = resolve("/etc/", Some(root.path())).unwrap();
+        assert!(!resolve("/var/lib", Some(root.path()), false).unwrap().present);
+        assert!(!resolve("/etc/hostname", Some(root.path()), false).unwrap().is_dir);
+        let p = resolve("/etc/", Some(root.path()), false).unwrap();
         assert_eq!((p.host, p.guest), (root.path().join("etc"), "/etc".to_string()));
     }
 
@@ -188,7 +243,7 @@ mod tests {
         symlink("/usr/lib", r.join("var/lib")).unwrap();
         // /usr/lib/dpkg -> dpkg-db (relative)
         symlink("dpkg-db", r.join("usr/lib/dpkg")).unwrap();
-        let p = resolve("/var/lib/dpkg", Some(r)).unwrap();
+        let p = resolve("/var/lib/dpkg", Some(r), false).unwrap();
         assert_eq!(p.host, r.join("usr/lib/dpkg-db"));
         assert_eq!(p.guest, "/var/lib/dpkg");
     }
@@ -199,8 +254,31 @@ mod tests {
         let r = root.path();
         std::fs::create_dir_all(r.join("etc")).unwrap();
         symlink("../../../../../../etc", r.join("escape")).unwrap();
-        let p = resolve("/escape", Some(r)).unwrap();
+        let p = resolve("/escape", Some(r), false).unwrap();
         assert_eq!(p.host, r.join("etc"));
+    }
+
+    #[test]
+    fn drive_paths_map_to_the_image_in_any_case() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("WINDOWS/system32/Drivers/etc")).unwrap();
+        std::fs::write(r.join("WINDOWS/system32/Drivers/etc/hosts"), "x").unwrap();
+        let p = resolve("C:\\Windows\\System32\\drivers\\etc", Some(r), true).unwrap();
+        assert_eq!(p.host, r.join("WINDOWS/system32/Drivers/etc"));
+        assert_eq!(p.guest, "C:\\Windows\\System32\\drivers\\etc");
+        assert!(p.present && p.is_dir && p.fold_case);
+        assert!(!p.is_wasi_dir(), "drive paths go through the fs import only");
+        let drive = resolve("c:\\", Some(r), true).unwrap();
+        assert_eq!((drive.host.as_path(), drive.guest.as_str()), (r, "c:\\"));
+        assert!(!resolve("D:\\Data", Some(r), true).unwrap().present, "the image is drive C:");
+        let posix = resolve("/windows/SYSTEM32", Some(r), true).unwrap();
+        assert_eq!(posix.host, r.join("WINDOWS/system32"));
+        assert!(posix.is_wasi_dir());
+        assert!(!resolve("/windows", Some(r), false).unwrap().present, "Linux names keep their case");
+        assert!(!resolve("C:\\Windows", None, true).unwrap().present, "no drives on a live Linux");
+        assert_eq!(check_form("C:\\Windows\\..\\x"), Err(GrantError::NotNormal("C:\\Windows\\..\\x".into())));
+        assert_eq!(check_form("Windows"), Err(GrantError::NotAbsolute("Windows".into())));
     }
 
     #[test]
@@ -209,6 +287,6 @@ mod tests {
         let r = root.path();
         symlink("/b", r.join("a")).unwrap();
         symlink("/a", r.join("b")).unwrap();
-        assert_eq!(resolve("/a", Some(r)), Err(GrantError::SymlinkLoop("/a".into())));
+        assert_eq!(resolve("/a", Some(r), false), Err(GrantError::SymlinkLoop("/a".into())));
     }
 }

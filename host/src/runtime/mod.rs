@@ -9,6 +9,8 @@
 //! | `state` | a run's store data: WASI sandbox, limits, host imports |
 //! | `grants` | read grants → host directories (resolved inside `--root`) |
 //! | `fs_import` | the `fs` import: native walk, stat and hashing within the grants |
+//! | `registry_import` | the `registry-access` import: the live Windows registry within registry grants |
+//! | `service_manager` | the `service-manager` import: live Windows service states |
 //! | `output_capture` | plugin stdout/stderr into the log |
 //! | `plugin` | loading a component and calling describe / probe / collect |
 //! | `error` | load and run failures, in words |
@@ -21,6 +23,8 @@ mod fs_import;
 pub mod grants;
 mod output_capture;
 mod plugin;
+pub mod registry_import;
+mod service_manager;
 mod state;
 
 use std::path::PathBuf;
@@ -70,6 +74,8 @@ impl Runtime {
         bindings::log::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
         bindings::machine::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
         bindings::fs::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
+        bindings::registry_access::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
+        bindings::service_manager::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s).map_err(setup)?;
         let ticker = engine::EpochTicker::start(&engine).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         Ok(Self {
             engine,

@@ -19,7 +19,7 @@ use super::state::{Limits, RunState, Sandbox};
 use crate::kind::{Kind, Os};
 
 /// The contract version this host implements, and what it accepts.
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 const SUPPORTED: &str = "0.1.x";
 
 /// Most records a plugin may return in one batch.
@@ -153,6 +153,7 @@ impl Plugin {
                 ..Limits::default()
             },
             stat_index: None,
+            registry_grants: Default::default(),
         };
         let info = loaded
             .describe(&describe_sandbox)

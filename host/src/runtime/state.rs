@@ -10,10 +10,12 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::log::Level;
 use super::bindings::machine::MachineFacts;
-use super::bindings::{fs, log, machine, types};
+use super::bindings::{fs, log, machine, registry_access, service_manager, types};
 use super::fs_import::{self, Observed, StatIndex, Walker};
 use super::grants::Preopen;
 use super::output_capture::{CapturedOutput, StreamName};
+use super::registry_import::{LiveRegistry, RegistryGrants};
+use super::service_manager::ServiceManager;
 
 /// Resource limits of one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub struct Sandbox {
     pub limits: Limits,
     /// For an incremental files run: what the last collection saw.
     pub stat_index: Option<Arc<StatIndex>>,
+    /// Keys of the live registry the plugin may read.
+    pub registry_grants: RegistryGrants,
 }
 
 /// Denies memory growth past the cap and remembers that it did, so the
@@ -79,6 +83,9 @@ pub struct RunState {
     /// Every grant, directories and single files, for the `fs` import.
     grants: Vec<Preopen>,
     stat_index: Option<Arc<StatIndex>>,
+    registry: LiveRegistry,
+    registry_grants: RegistryGrants,
+    services: ServiceManager,
     /// What this run's walks found (see `fs_import::Observed`).
     pub observed: Observed,
     table: ResourceTable,
@@ -105,13 +112,16 @@ impl RunState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        for preopen in sandbox.preopens.iter().filter(|p| p.present && p.is_dir) {
+        for preopen in sandbox.preopens.iter().filter(|p| p.is_wasi_dir()) {
             wasi.preopened_dir(&preopen.host, &preopen.guest, FsPerms::ReadOnly)?;
         }
         Ok(Self {
             wasi: wasi.build(),
             grants: sandbox.preopens.clone(),
             stat_index: sandbox.stat_index.clone(),
+            registry: LiveRegistry::for_machine(facts.live),
+            registry_grants: sandbox.registry_grants.clone(),
+            services: ServiceManager::for_machine(facts.live),
             observed: Observed::default(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
@@ -190,5 +200,23 @@ impl fs::HostWalk for RunState {
     fn drop(&mut self, walk: Resource<Walker>) -> wasmtime::Result<()> {
         self.table.delete(walk)?;
         Ok(())
+    }
+}
+
+impl registry_access::Host for RunState {
+    fn read_key(
+        &mut self,
+        path: String,
+        view: registry_access::View,
+        depth: u32,
+        max_keys: u32,
+    ) -> Result<Vec<registry_access::Key>, registry_access::RegistryError> {
+        self.registry.read_key(&self.registry_grants, &path, view, depth, max_keys)
+    }
+}
+
+impl service_manager::Host for RunState {
+    fn statuses(&mut self) -> Result<Vec<service_manager::ServiceStatus>, String> {
+        self.services.statuses()
     }
 }

@@ -102,6 +102,12 @@ impl Hive {
         Key::at(self, self.root)
     }
 
+    /// The key whose node is at `offset` (see [`Key::offset`]): a way to
+    /// come back to a key without holding a borrow of the hive.
+    pub fn key_at(&self, offset: u32) -> Result<Key<'_>> {
+        Key::at(self, offset)
+    }
+
     /// The key at a `\`-separated path below the root, matched without
     /// regard to case; `None` when some part does not exist.
     pub fn key(&self, path: &str) -> Result<Option<Key<'_>>> {

@@ -37,5 +37,17 @@ pub use key::Key;
 pub use names::{eq_ignore_case, utf16le};
 pub use value::{MAX_RENDERED, Value, render, type_name};
 
+/// A Windows FILETIME (100 ns units since 1601-01-01) as Unix seconds and
+/// nanoseconds; `None` for zero, which means "never".
+pub fn filetime_to_unix(filetime: u64) -> Option<(i64, u32)> {
+    const EPOCH_DIFFERENCE_SECONDS: i64 = 11_644_473_600;
+    (filetime != 0).then(|| {
+        (
+            (filetime / 10_000_000) as i64 - EPOCH_DIFFERENCE_SECONDS,
+            (filetime % 10_000_000) as u32 * 100,
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests;

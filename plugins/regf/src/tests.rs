@@ -240,3 +240,10 @@ fn files_are_read_page_by_page() {
     assert_eq!(utf16z("a"), [b'a', 0, 0, 0]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn filetimes_become_unix_time() {
+    assert_eq!(crate::filetime_to_unix(132_223_104_000_000_000), Some((1_577_836_800, 0)));
+    assert_eq!(crate::filetime_to_unix(116_444_736_000_000_001), Some((0, 100)));
+    assert_eq!(crate::filetime_to_unix(0), None);
+}

@@ -1,10 +1,10 @@
 //! Generated bindings, one module per collector world. The shared interfaces
-//! (`types`, `log`, `machine`) are generated once, with the packages world, and
+//! (`types`, `log`, `machine`, `registry-access`) are generated once, with the packages world, and
 //! reused by the others so every kind sees the same Rust types.
 
 pub mod packages {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.1",
+        path: "../../wit/since_v0.1.2",
         world: "packages-collector",
         pub_export_macro: true,
         export_macro_name: "__export_packages_world",
@@ -14,48 +14,52 @@ pub mod packages {
 
 pub mod services {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.1",
+        path: "../../wit/since_v0.1.2",
         world: "services-collector",
         pub_export_macro: true,
         export_macro_name: "__export_services_world",
         default_bindings_module: "driftwatch_sdk::bindings::services",
         with: {
-            "driftwatch:collector/fs@0.1.1": crate::bindings::files::driftwatch::collector::fs,
-            "driftwatch:collector/types@0.1.1": crate::bindings::packages::driftwatch::collector::types,
-            "driftwatch:collector/log@0.1.1": crate::bindings::packages::driftwatch::collector::log,
-            "driftwatch:collector/machine@0.1.1": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/fs@0.1.2": crate::bindings::files::driftwatch::collector::fs,
+            "driftwatch:collector/types@0.1.2": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.2": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.2": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/registry-access@0.1.2": crate::bindings::packages::driftwatch::collector::registry_access,
         },
     });
 }
 
 pub mod files {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.1",
+        path: "../../wit/since_v0.1.2",
         world: "files-collector",
         pub_export_macro: true,
         export_macro_name: "__export_files_world",
         default_bindings_module: "driftwatch_sdk::bindings::files",
         with: {
-            "driftwatch:collector/types@0.1.1": crate::bindings::packages::driftwatch::collector::types,
-            "driftwatch:collector/log@0.1.1": crate::bindings::packages::driftwatch::collector::log,
-            "driftwatch:collector/machine@0.1.1": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/types@0.1.2": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.2": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.2": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/registry-access@0.1.2": crate::bindings::packages::driftwatch::collector::registry_access,
         },
     });
 }
 
 pub mod registry {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.1",
+        path: "../../wit/since_v0.1.2",
         world: "registry-collector",
         pub_export_macro: true,
         export_macro_name: "__export_registry_world",
         default_bindings_module: "driftwatch_sdk::bindings::registry",
         with: {
-            "driftwatch:collector/types@0.1.1": crate::bindings::packages::driftwatch::collector::types,
-            "driftwatch:collector/log@0.1.1": crate::bindings::packages::driftwatch::collector::log,
-            "driftwatch:collector/machine@0.1.1": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/types@0.1.2": crate::bindings::packages::driftwatch::collector::types,
+            "driftwatch:collector/log@0.1.2": crate::bindings::packages::driftwatch::collector::log,
+            "driftwatch:collector/machine@0.1.2": crate::bindings::packages::driftwatch::collector::machine,
+            "driftwatch:collector/registry-access@0.1.2": crate::bindings::packages::driftwatch::collector::registry_access,
         },
     });
 }
 
-pub use packages::driftwatch::collector::{log, machine, types};
+pub use packages::driftwatch::collector::{log, machine, registry_access, types};
+pub use services::driftwatch::collector::service_manager;

@@ -35,6 +35,7 @@ pub mod fs;
 mod kinds;
 pub mod log;
 mod machine;
+pub mod registry;
 mod settings;
 pub mod tree;
 

@@ -14,6 +14,7 @@ use super::entry::{digest, entry_from, error_entry, stat_key};
 use super::stat::{Dir, Kind, Stat};
 use super::{BATCH_ENTRIES, BATCH_HASH_BYTES, MAX_EXAMINED, Message, StatIndex, wildcard_match};
 use crate::runtime::bindings::fs::{Entry, LinkMode, WalkRequest};
+use crate::runtime::grants::is_drive_path;
 
 pub(super) struct Lister {
     pub request: WalkRequest,
@@ -29,6 +30,8 @@ pub(super) struct Lister {
     pub visited: HashSet<(u64, u64)>,
     /// The last collection's stat of each file, in an incremental run.
     pub index: Option<Arc<StatIndex>>,
+    /// Windows path semantics: patterns match in any letter case, `\\` joins names.
+    pub fold_case: bool,
 }
 
 /// A path met while listing: its directory, name, guest path, and the type
@@ -55,6 +58,7 @@ impl Lister {
             ready: VecDeque::new(),
             visited: HashSet::new(),
             index,
+            fold_case: false,
         }
     }
 
@@ -172,7 +176,13 @@ impl Lister {
             return;
         };
         let dir = Arc::new(dir);
-        let separator = if guest.ends_with(['/', '\\']) { "" } else { "/" };
+        let separator = if guest.ends_with(['/', '\\']) {
+            ""
+        } else if is_drive_path(guest) {
+            "\\"
+        } else {
+            "/"
+        };
         self.stack.push(
             children
                 .into_iter()
@@ -242,7 +252,7 @@ impl Lister {
         self.request
             .pattern
             .as_deref()
-            .is_none_or(|pattern| wildcard_match(pattern, name, cfg!(windows)))
+            .is_none_or(|pattern| wildcard_match(pattern, name, self.fold_case))
     }
 
     fn inside_grant(&self, found: &Found) -> bool {

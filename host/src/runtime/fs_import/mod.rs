@@ -45,19 +45,50 @@ pub fn locate<'g>(grants: &'g [Preopen], guest: &str) -> Option<Located<'g>> {
     grants
         .iter()
         .filter_map(|grant| {
-            let rest = guest.strip_prefix(grant.guest.as_str())?;
+            let rest = strip_prefix(guest, &grant.guest, grant.fold_case)?;
             let below = grant.guest.ends_with(['/', '\\']) || rest.is_empty() || rest.starts_with(['/', '\\']);
             below.then(|| (grant, rest.trim_start_matches(['/', '\\'])))
         })
         .max_by_key(|(grant, _)| grant.guest.len())
         .map(|(grant, rest)| Located {
-            host: if rest.is_empty() {
-                grant.host.clone()
-            } else {
-                grant.host.join(rest)
-            },
+            host: join_below(&grant.host, rest, grant.fold_case),
             grant,
         })
+}
+
+/// `path` without `prefix`; with `fold_case`, letter case and the kind of
+/// separator do not matter (Windows paths).
+fn strip_prefix<'p>(path: &'p str, prefix: &str, fold_case: bool) -> Option<&'p str> {
+    if !fold_case {
+        return path.strip_prefix(prefix);
+    }
+    let head = path.get(..prefix.len())?;
+    let same = head
+        .chars()
+        .zip(prefix.chars())
+        .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()) || (a == '\\' || a == '/') && (b == '\\' || b == '/'));
+    same.then(|| &path[prefix.len()..])
+}
+
+/// The host path of `rest` below a grant's host path; with `fold_case`, each
+/// name missing as written matches one in another letter case.
+fn join_below(host: &Path, rest: &str, fold_case: bool) -> PathBuf {
+    if rest.is_empty() {
+        return host.to_path_buf();
+    }
+    if !fold_case {
+        return host.join(rest);
+    }
+    rest.split(['/', '\\']).filter(|part| !part.is_empty()).fold(host.to_path_buf(), |dir, name| {
+        let exact = dir.join(name);
+        if exact.symlink_metadata().is_ok() {
+            return exact;
+        }
+        match super::grants::find_folding_case(&dir, name) {
+            Some(found) => dir.join(found),
+            None => exact,
+        }
+    })
 }
 
 /// What the last collection saw of each file (a hash of its stat), by path.
@@ -128,6 +159,7 @@ impl Walker {
         let guest = if guest.is_empty() { path.clone() } else { guest };
         let io = |e: std::io::Error| FsError::Io(format!("{path}: {e}"));
         let mut lister = Lister::new(request, located.grant.host.canonicalize().ok(), index);
+        lister.fold_case = located.grant.fold_case;
         if meta.is_dir() {
             let stat = Stat::from_metadata(&meta);
             lister.enter(

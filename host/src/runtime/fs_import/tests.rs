@@ -7,6 +7,7 @@ fn grant(host: &Path, guest: &str) -> Preopen {
         guest: guest.to_string(),
         is_dir: host.is_dir(),
         present: host.exists(),
+        fold_case: false,
     }
 }
 
@@ -294,4 +295,29 @@ fn paths_under_a_grant_missing_here_are_not_found_not_denied() {
     assert!(!grants[0].present);
     let err = Walker::start(&grants, request("/var/log/syslog"), None).err().unwrap();
     assert!(matches!(err, FsError::NotFound(_)), "{err:?}");
+}
+
+#[test]
+fn windows_paths_match_in_any_case_and_join_with_backslashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("WINDOWS/System32/drivers/etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\r\n").unwrap();
+    std::fs::write(etc.join("services"), "echo 7/tcp\r\n").unwrap();
+    let grants = [Preopen {
+        fold_case: true,
+        ..grant(dir.path(), "C:\\")
+    }];
+    assert_eq!(
+        locate(&grants, "c:\\windows\\SYSTEM32\\drivers\\etc\\HOSTS").unwrap().host,
+        etc.join("hosts")
+    );
+    let mut walk_etc = request("C:\\windows\\system32\\drivers\\etc");
+    walk_etc.pattern = Some("HOST*".into());
+    let entries = walk(&grants, walk_etc);
+    assert_eq!(paths(&entries), ["C:\\windows\\system32\\drivers\\etc\\hosts"]);
+    assert!(entries[0].digest.is_some());
+    let all = walk(&grants, request("C:/Windows/System32/drivers/etc"));
+    assert_eq!(all.len(), 2);
+    assert!(locate(&grants, "D:\\x").is_none());
 }
