@@ -13,6 +13,10 @@ const BUNDLED: &[&str] = &[
     "services-systemd",
     "services-sysv",
     "files-posix",
+    "software-windows",
+    "services-windows",
+    "registry-windows",
+    "files-windows",
 ];
 
 fn main() {

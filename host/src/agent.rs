@@ -45,10 +45,10 @@ pub enum ManifestSource {
 }
 
 impl ManifestSource {
-    fn load(&self, machine: &Machine) -> anyhow::Result<Manifest> {
+    fn load(&self) -> anyhow::Result<Manifest> {
         Ok(match self {
             ManifestSource::File(path) => Manifest::load(path)?,
-            ManifestSource::BuiltIn => Manifest::embedded(machine.os)?,
+            ManifestSource::BuiltIn => Manifest::builtin()?,
         })
     }
 
@@ -72,7 +72,7 @@ struct Shared {
 pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: Runtime) -> anyhow::Result<()> {
     let _lock = lock_state_dir(state_dir)?;
     let store = Store::open(state_dir)?;
-    let manifest = source.load(&machine)?;
+    let manifest = source.load()?;
     let shared = Arc::new(Shared {
         runtime,
         machine,
@@ -124,7 +124,7 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Ma
             return Ok(());
         }
         let stamp = source.modified();
-        match source.load(&shared.machine) {
+        match source.load() {
             Ok(new) => {
                 tracing::info!("manifest reloaded from {}", new.source);
                 manifest = new;

@@ -136,18 +136,20 @@ pub fn grants(spec: &CollectorSpec, machine: &Machine) -> Vec<String> {
                     // Unknown to the agent's environment: the plugin reports it.
                     continue;
                 } else {
-                    // Expanded by the plugin from the image's registry: the
-                    // image's system drive is all that can be said beforehand.
+                    // Expanded by the plugin from the image's registry (in
+                    // its hive files): the image's system drive is all that
+                    // can be said beforehand.
+                    implied.push(HIVE_FOLDERS[0].to_string());
                     "C:\\".to_string()
                 };
-                if !implied.contains(&grant) {
-                    implied.push(grant);
-                }
+                implied.push(grant);
             }
         }
         Kind::Registry => implied.extend(HIVE_FOLDERS.iter().map(|g| g.to_string())),
         Kind::Packages | Kind::Services => {}
     }
+    let mut seen = std::collections::HashSet::new();
+    implied.retain(|grant| seen.insert(grant.clone()));
     implied
 }
 

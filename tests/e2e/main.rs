@@ -8,3 +8,4 @@ mod dpkg;
 mod history;
 mod linux;
 mod sandbox;
+mod windows;

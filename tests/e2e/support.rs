@@ -111,3 +111,9 @@ pub fn set_mtime(path: &Path, unix_seconds: u64) {
     file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds))
         .expect("set mtime");
 }
+
+/// Lowercase hex MD5, as `FileContentChecksum` holds it.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

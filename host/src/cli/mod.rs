@@ -237,7 +237,7 @@ impl Context {
         let machine = Machine::detect(global.root.as_deref())?;
         let manifest = match &global.manifest {
             Some(path) => Manifest::load(path)?,
-            None => Manifest::embedded(machine.os)?,
+            None => Manifest::builtin()?,
         };
         let state_dir = global.state.clone().unwrap_or_else(default_state_dir);
         Ok(Context {

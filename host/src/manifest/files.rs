@@ -121,7 +121,11 @@ mod tests {
         unsafe { std::env::set_var("DW_TEST_HOME", "/home/alice") };
         assert_eq!(expand_env("$DW_TEST_HOME/.ssh/*").unwrap(), "/home/alice/.ssh/*");
         assert_eq!(expand_env("${DW_TEST_HOME}x").unwrap(), "/home/alicex");
-        assert_eq!(expand_env("%DW_TEST_HOME%\\x").unwrap(), "%DW_TEST_HOME%\\x", "Windows variables wait");
+        assert_eq!(
+            expand_env("%DW_TEST_HOME%\\x").unwrap(),
+            "%DW_TEST_HOME%\\x",
+            "Windows variables wait"
+        );
         assert_eq!(expand_env("/var/100%/a").unwrap(), "/var/100%/a");
         assert_eq!(expand_env("/cost$").unwrap(), "/cost$");
         assert!(expand_env("$DW_SURELY_UNSET_VAR/x").unwrap_err().contains("is not set"));
@@ -130,7 +134,10 @@ mod tests {
     #[test]
     fn windows_variables_expand_where_known() {
         let lookup = |name: &str| (name.eq_ignore_ascii_case("windir")).then(|| "C:\\Windows".to_string());
-        assert_eq!(expand_windows_vars("%WINDIR%\\System32\\*.dll", lookup), "C:\\Windows\\System32\\*.dll");
+        assert_eq!(
+            expand_windows_vars("%WINDIR%\\System32\\*.dll", lookup),
+            "C:\\Windows\\System32\\*.dll"
+        );
         assert_eq!(expand_windows_vars("%NOPE%\\x", lookup), "%NOPE%\\x");
         assert_eq!(expand_windows_vars("C:\\100%\\a%", lookup), "C:\\100%\\a%");
         assert!(has_windows_var("%ProgramFiles%\\App") && !has_windows_var("C:\\50% off"));

@@ -137,13 +137,14 @@ impl Manifest {
         Manifest::parse(&text, &path.display().to_string(), base)
     }
 
-    /// The built-in manifest for an OS.
-    pub fn embedded(os: Os) -> Result<Manifest, ManifestError> {
-        let (label, text) = match os {
-            Os::Windows => ("<built-in manifest for windows>", include_str!("defaults/windows.toml")),
-            _ => ("<built-in manifest for linux>", include_str!("defaults/linux.toml")),
-        };
-        Manifest::parse(text, label, Path::new("."))
+    /// The built-in manifest: every bundled collector; probes pick those
+    /// that apply to the machine.
+    pub fn builtin() -> Result<Manifest, ManifestError> {
+        Manifest::parse(
+            include_str!("defaults/builtin.toml"),
+            "<built-in manifest>",
+            Path::new("."),
+        )
     }
 
     /// Parses and checks manifest text; `file` names it in errors.

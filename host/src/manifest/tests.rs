@@ -162,14 +162,26 @@ fn syntax_errors_have_positions_too() {
 
 #[test]
 fn built_in_manifests_parse() {
-    let linux = Manifest::embedded(Os::Linux).unwrap();
+    let builtin = Manifest::builtin().unwrap();
+    let plugins: Vec<_> = builtin.collectors.iter().map(|c| c.plugin.to_string()).collect();
+    for bundled in crate::catalog::bundled_names() {
+        assert!(plugins.iter().any(|p| p == bundled), "{bundled} has no collector");
+    }
+    let registry = builtin.collectors.iter().find(|c| c.kind == Kind::Registry).unwrap();
+    assert_eq!(registry.keys.len(), 17);
     assert!(
-        linux
-            .collectors
+        registry
+            .keys
             .iter()
-            .any(|c| c.plugin == PluginRef::Bundled("packages-dpkg"))
+            .all(|k| !k.enabled && k.key.starts_with("HKEY_LOCAL_MACHINE\\"))
     );
-    Manifest::embedded(Os::Windows).unwrap();
+    let software = builtin
+        .collectors
+        .iter()
+        .find(|c| c.name == "windows-software")
+        .unwrap();
+    assert_eq!(software.registry_grants.len(), 3);
+    assert_eq!(software.grants.len(), 3);
 }
 
 #[test]

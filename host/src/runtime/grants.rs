@@ -271,13 +271,25 @@ mod tests {
         assert!(!p.is_wasi_dir(), "drive paths go through the fs import only");
         let drive = resolve("c:\\", Some(r), true).unwrap();
         assert_eq!((drive.host.as_path(), drive.guest.as_str()), (r, "c:\\"));
-        assert!(!resolve("D:\\Data", Some(r), true).unwrap().present, "the image is drive C:");
+        assert!(
+            !resolve("D:\\Data", Some(r), true).unwrap().present,
+            "the image is drive C:"
+        );
         let posix = resolve("/windows/SYSTEM32", Some(r), true).unwrap();
         assert_eq!(posix.host, r.join("WINDOWS/system32"));
         assert!(posix.is_wasi_dir());
-        assert!(!resolve("/windows", Some(r), false).unwrap().present, "Linux names keep their case");
-        assert!(!resolve("C:\\Windows", None, true).unwrap().present, "no drives on a live Linux");
-        assert_eq!(check_form("C:\\Windows\\..\\x"), Err(GrantError::NotNormal("C:\\Windows\\..\\x".into())));
+        assert!(
+            !resolve("/windows", Some(r), false).unwrap().present,
+            "Linux names keep their case"
+        );
+        assert!(
+            !resolve("C:\\Windows", None, true).unwrap().present,
+            "no drives on a live Linux"
+        );
+        assert_eq!(
+            check_form("C:\\Windows\\..\\x"),
+            Err(GrantError::NotNormal("C:\\Windows\\..\\x".into()))
+        );
         assert_eq!(check_form("Windows"), Err(GrantError::NotAbsolute("Windows".into())));
     }
 

@@ -38,10 +38,9 @@ mod scm {
 
     use windows_sys::Win32::Foundation::{ERROR_MORE_DATA, GetLastError};
     use windows_sys::Win32::System::Services::{
-        CloseServiceHandle, ENUM_SERVICE_STATUS_PROCESSW, EnumServicesStatusExW, OpenSCManagerW,
-        SC_ENUM_PROCESS_INFO, SC_HANDLE, SC_MANAGER_ENUMERATE_SERVICE, SERVICE_CONTINUE_PENDING, SERVICE_PAUSE_PENDING,
-        SERVICE_PAUSED, SERVICE_RUNNING, SERVICE_START_PENDING, SERVICE_STATE_ALL, SERVICE_STOP_PENDING,
-        SERVICE_WIN32,
+        CloseServiceHandle, ENUM_SERVICE_STATUS_PROCESSW, EnumServicesStatusExW, OpenSCManagerW, SC_ENUM_PROCESS_INFO,
+        SC_HANDLE, SC_MANAGER_ENUMERATE_SERVICE, SERVICE_CONTINUE_PENDING, SERVICE_PAUSE_PENDING, SERVICE_PAUSED,
+        SERVICE_RUNNING, SERVICE_START_PENDING, SERVICE_STATE_ALL, SERVICE_STOP_PENDING, SERVICE_WIN32,
     };
 
     use crate::runtime::bindings::service_manager::{ServiceStatus, State};
@@ -60,9 +59,10 @@ mod scm {
         let handle = unsafe { OpenSCManagerW(null(), null(), SC_MANAGER_ENUMERATE_SERVICE) };
         if handle.is_null() {
             // SAFETY: reads the calling thread's last error.
-            return Err(format!("cannot open the Service Control Manager (Windows error {})", unsafe {
-                GetLastError()
-            }));
+            return Err(format!(
+                "cannot open the Service Control Manager (Windows error {})",
+                unsafe { GetLastError() }
+            ));
         }
         let manager = Manager(handle);
         let mut out = Vec::new();
@@ -91,7 +91,9 @@ mod scm {
             let more = ok == 0 && unsafe { GetLastError() } == ERROR_MORE_DATA;
             if ok == 0 && !more {
                 // SAFETY: as above.
-                return Err(format!("cannot list services (Windows error {})", unsafe { GetLastError() }));
+                return Err(format!("cannot list services (Windows error {})", unsafe {
+                    GetLastError()
+                }));
             }
             let entries = buffer.as_ptr().cast::<ENUM_SERVICE_STATUS_PROCESSW>();
             for i in 0..returned as usize {

@@ -211,7 +211,8 @@ impl registry_access::Host for RunState {
         depth: u32,
         max_keys: u32,
     ) -> Result<Vec<registry_access::Key>, registry_access::RegistryError> {
-        self.registry.read_key(&self.registry_grants, &path, view, depth, max_keys)
+        self.registry
+            .read_key(&self.registry_grants, &path, view, depth, max_keys)
     }
 }
 

@@ -6,12 +6,10 @@
 //! group are shown by name when `/etc/passwd` and `/etc/group` are readable
 //! (granted), by number otherwise.
 
-pub mod path;
 pub mod posix;
 
-use driftwatch_sdk::fs::{self, DigestAlgorithm, Entry, EntryType, FsError, WalkRequest};
+use driftwatch_sdk::fs::{self, Entry, FsError};
 use driftwatch_sdk::prelude::*;
-use driftwatch_sdk::{FileRule, Timestamp};
 
 use posix::Names;
 
@@ -36,7 +34,7 @@ impl FilesCollector for FilesPosix {
         let names = Names::load();
         let mut walks = Vec::new();
         for rule in &settings.rules {
-            let request = request_for(rule, &settings);
+            let request = rule.walk_request(&settings);
             match fs::walk(&request) {
                 Ok(entries) => walks.push((rule.name.clone(), entries)),
                 // The tracked path does not exist: nothing to report (if it
@@ -58,50 +56,12 @@ impl FilesCollector for FilesPosix {
 
 driftwatch_sdk::export_collector!(files: FilesPosix);
 
-/// The walk for one tracked path: its folder and name pattern, hashing as asked.
-pub fn request_for(rule: &FileRule, settings: &FileSettings) -> WalkRequest {
-    let options = rule.options(settings);
-    let (path, pattern) = path::split(&rule.path);
-    WalkRequest {
-        pattern,
-        recurse: rule.recurse,
-        links: options.links,
-        digest: match rule.checksum {
-            ChecksumAlgorithm::None => None,
-            ChecksumAlgorithm::Md5 => Some(DigestAlgorithm::Md5),
-            ChecksumAlgorithm::Sha256 => Some(DigestAlgorithm::Sha256),
-        },
-        max_digest_size: options.max_size,
-        ..WalkRequest::new(path)
-    }
-}
-
-/// A `Files` record from a walk entry.
+/// A `Files` record from a walk entry: owner and group, POSIX mode bits.
 pub fn record(entry: Entry, rule: &str, names: &Names) -> File {
-    let file_type = match entry.entry_type {
-        EntryType::File => FileType::File,
-        EntryType::Directory => FileType::Directory,
-        EntryType::Symlink => FileType::Symlink,
-        EntryType::Other => FileType::Other,
-    };
+    let (uid, gid, mode) = (entry.uid, entry.gid, entry.mode);
     File {
-        acls: names.owner(entry.uid, entry.gid),
-        attributes: posix::mode_text(entry.mode),
-        checksum: entry.digest.unwrap_or_default(),
-        date_created: entry.created.map(copy_time),
-        date_modified: entry.modified.map(copy_time),
-        file_type,
-        link_target: entry.link_target,
-        path: entry.path,
-        rule: rule.to_string(),
-        size: entry.size,
-        error: entry.error,
-    }
-}
-
-fn copy_time(t: Timestamp) -> Timestamp {
-    Timestamp {
-        seconds: t.seconds,
-        nanoseconds: t.nanoseconds,
+        acls: names.owner(uid, gid),
+        attributes: posix::mode_text(mode),
+        ..File::from_entry(entry, rule)
     }
 }

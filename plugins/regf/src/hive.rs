@@ -83,7 +83,11 @@ impl Hive {
                 "the hive declares {declared} bytes of data but the file holds {available}: it is truncated"
             ));
         }
-        let bins_end = if declared == 0 { available } else { declared.min(available) };
+        let bins_end = if declared == 0 {
+            available
+        } else {
+            declared.min(available)
+        };
         let last_written = u64::from(u32_at(0x0c)) | (u64::from(u32_at(0x10)) << 32);
         let hive = Hive {
             source,
@@ -162,7 +166,10 @@ impl Hive {
         // that something still points to: read it anyway, it is all there is.
         let size = size.unsigned_abs() as usize;
         if size < 8 || u64::from(offset) + size as u64 > self.bins_end {
-            return Err(RegfError::damaged(offset, format!("cell size {size} does not fit the hive")));
+            return Err(RegfError::damaged(
+                offset,
+                format!("cell size {size} does not fit the hive"),
+            ));
         }
         Ok(size)
     }

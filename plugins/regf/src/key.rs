@@ -28,7 +28,10 @@ pub struct Key<'h> {
 
 impl std::fmt::Debug for Key<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key").field("name", &self.name).field("offset", &self.offset).finish()
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .field("offset", &self.offset)
+            .finish()
     }
 }
 
@@ -127,7 +130,10 @@ impl<'h> Key<'h> {
         }
         let list = self.hive.cell(self.values_list)?;
         if list.len() < count * 4 {
-            return Err(RegfError::damaged(self.values_list, "value list shorter than its count"));
+            return Err(RegfError::damaged(
+                self.values_list,
+                "value list shorter than its count",
+            ));
         }
         let mut values = Vec::with_capacity(count);
         for entry in list[..count * 4].chunks_exact(4) {
@@ -170,7 +176,8 @@ impl<'h> Key<'h> {
             let offset = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
             if nested {
                 if let Err(e) = self.list_offsets(offset, depth + 1, out) {
-                    self.hive.warn(format!("part of the subkeys of {:?} was skipped: {e}", self.name));
+                    self.hive
+                        .warn(format!("part of the subkeys of {:?} was skipped: {e}", self.name));
                 }
             } else {
                 out.push(offset);

@@ -46,7 +46,11 @@ fn dump(key: &Key, path: &str, out: &mut Vec<String>, depth: usize) {
     out.push(format!("{path} @{}", key.last_written()));
     for value in key.values().unwrap_or_default() {
         let data = value.render().unwrap_or_else(|e| format!("<{e}>"));
-        out.push(format!("{path} : {} [{}] = {data}", value.name(), crate::type_name(value.value_type())));
+        out.push(format!(
+            "{path} : {} [{}] = {data}",
+            value.name(),
+            crate::type_name(value.value_type())
+        ));
     }
     if depth < 64 {
         for sub in key.subkeys().unwrap_or_default() {
@@ -68,10 +72,22 @@ fn every_list_layout_reads_the_same() {
     let reference = dump_hive(&open(&sample(), Options::default()));
     assert_eq!(reference.len(), 8 + 14, "{reference:#?}");
     for lists in [ListKind::Lf, ListKind::Li, ListKind::Ri] {
-        let hive = open(&sample(), Options { lists, ..Options::default() });
+        let hive = open(
+            &sample(),
+            Options {
+                lists,
+                ..Options::default()
+            },
+        );
         assert_eq!(dump_hive(&hive), reference, "{lists:?}");
     }
-    let utf16 = open(&sample(), Options { utf16_names: true, ..Options::default() });
+    let utf16 = open(
+        &sample(),
+        Options {
+            utf16_names: true,
+            ..Options::default()
+        },
+    );
     assert_eq!(dump_hive(&utf16), reference);
 }
 
@@ -81,7 +97,10 @@ fn values_read_in_all_their_forms() {
     let dhcp = hive.key("ControlSet001\\Services\\Dhcp").unwrap().unwrap();
     let render = |name: &str| dhcp.value(name).unwrap().unwrap().render().unwrap();
     assert_eq!(render("Type"), "32");
-    assert_eq!(render("ImagePath"), "%SystemRoot%\\system32\\svchost.exe -k LocalService");
+    assert_eq!(
+        render("ImagePath"),
+        "%SystemRoot%\\system32\\svchost.exe -k LocalService"
+    );
     assert_eq!(render("DependOnService"), r#"["NSI","Tdx"]"#);
     assert_eq!(dhcp.value("imagepath").unwrap().unwrap().value_type(), 2);
 
@@ -101,7 +120,13 @@ fn values_read_in_all_their_forms() {
 
 #[test]
 fn old_format_keeps_big_values_in_one_cell() {
-    let hive = open(&sample(), Options { minor_version: 3, ..Options::default() });
+    let hive = open(
+        &sample(),
+        Options {
+            minor_version: 3,
+            ..Options::default()
+        },
+    );
     let data = hive.key("Data").unwrap().unwrap();
     assert_eq!(data.value("Big").unwrap().unwrap().data().unwrap().len(), 40_000);
 }
@@ -128,7 +153,13 @@ fn times_and_class_names_are_kept() {
 
 #[test]
 fn a_dirty_hive_opens_with_a_warning() {
-    let hive = open(&sample(), Options { dirty: true, ..Options::default() });
+    let hive = open(
+        &sample(),
+        Options {
+            dirty: true,
+            ..Options::default()
+        },
+    );
     let warnings = hive.take_warnings();
     assert!(warnings[0].contains("not closed cleanly"), "{warnings:?}");
     assert!(hive.take_warnings().is_empty(), "warnings are taken once");
@@ -165,10 +196,18 @@ fn a_broken_subkey_is_skipped_with_a_warning() {
     bytes[at] = b'x';
     let hive = Hive::from_bytes(bytes).unwrap();
     let services = hive.key("ControlSet001\\Services").unwrap().unwrap();
-    let names: Vec<_> = services.subkeys().unwrap().iter().map(|k| k.name().to_string()).collect();
+    let names: Vec<_> = services
+        .subkeys()
+        .unwrap()
+        .iter()
+        .map(|k| k.name().to_string())
+        .collect();
     assert_eq!(names, ["Empty", "Ünïcode ключ"]);
     let warnings = hive.take_warnings();
-    assert!(warnings[0].contains("a subkey of \"Services\" was skipped"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("a subkey of \"Services\" was skipped"),
+        "{warnings:?}"
+    );
 }
 
 /// Offset of the signature of the record that precedes `name` in the file.
@@ -179,7 +218,13 @@ fn find(bytes: &[u8], signature: &[u8; 2], name: &str) -> usize {
 
 #[test]
 fn corrupted_bytes_never_panic() {
-    let clean = write(&sample(), Options { lists: ListKind::Ri, ..Options::default() });
+    let clean = write(
+        &sample(),
+        Options {
+            lists: ListKind::Ri,
+            ..Options::default()
+        },
+    );
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = || {
         seed ^= seed << 13;
@@ -243,7 +288,10 @@ fn files_are_read_page_by_page() {
 
 #[test]
 fn filetimes_become_unix_time() {
-    assert_eq!(crate::filetime_to_unix(132_223_104_000_000_000), Some((1_577_836_800, 0)));
+    assert_eq!(
+        crate::filetime_to_unix(132_223_104_000_000_000),
+        Some((1_577_836_800, 0))
+    );
     assert_eq!(crate::filetime_to_unix(116_444_736_000_000_001), Some((0, 100)));
     assert_eq!(crate::filetime_to_unix(0), None);
 }

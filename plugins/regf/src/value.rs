@@ -88,13 +88,17 @@ impl<'h> Value<'h> {
         let count = usize::from(u16::from_le_bytes([db[2], db[3]]));
         let list_offset = u32::from_le_bytes([db[4], db[5], db[6], db[7]]);
         let list = self.hive.cell(list_offset)?;
-        let entries = list.get(..count * 4).ok_or_else(|| damaged("segment list shorter than its count"))?;
+        let entries = list
+            .get(..count * 4)
+            .ok_or_else(|| damaged("segment list shorter than its count"))?;
         let mut data = Vec::with_capacity(len);
         for entry in entries.chunks_exact(4) {
             if data.len() >= len {
                 break;
             }
-            let segment = self.hive.cell(u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]))?;
+            let segment = self
+                .hive
+                .cell(u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]))?;
             let take = (len - data.len()).min(segment.len()).min(BIG_DATA_MIN as usize);
             data.extend_from_slice(&segment[..take]);
         }
@@ -202,8 +206,9 @@ fn hex(data: &[u8]) -> String {
 
 /// FNV-1a, 64 bits: a small stable digest for oversized data (not for security).
 fn fnv64(data: &[u8]) -> u64 {
-    data.iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]

@@ -332,9 +332,9 @@ fn base_block(root: u32, bins_size: u32, options: Options) -> Vec<u8> {
     put(0x28, bins_size);
     put(0x2c, 1);
     block[..4].copy_from_slice(b"regf");
-    let sum = (0..0x1fc)
-        .step_by(4)
-        .fold(0u32, |s, at| s ^ u32::from_le_bytes(block[at..at + 4].try_into().unwrap_or_default()));
+    let sum = (0..0x1fc).step_by(4).fold(0u32, |s, at| {
+        s ^ u32::from_le_bytes(block[at..at + 4].try_into().unwrap_or_default())
+    });
     let sum = match sum {
         0 => 1,
         u32::MAX => u32::MAX - 1,

@@ -36,6 +36,7 @@ mod kinds;
 pub mod log;
 mod machine;
 pub mod registry;
+pub mod service_manager;
 mod settings;
 pub mod tree;
 

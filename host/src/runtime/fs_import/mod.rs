@@ -79,16 +79,18 @@ fn join_below(host: &Path, rest: &str, fold_case: bool) -> PathBuf {
     if !fold_case {
         return host.join(rest);
     }
-    rest.split(['/', '\\']).filter(|part| !part.is_empty()).fold(host.to_path_buf(), |dir, name| {
-        let exact = dir.join(name);
-        if exact.symlink_metadata().is_ok() {
-            return exact;
-        }
-        match super::grants::find_folding_case(&dir, name) {
-            Some(found) => dir.join(found),
-            None => exact,
-        }
-    })
+    rest.split(['/', '\\'])
+        .filter(|part| !part.is_empty())
+        .fold(host.to_path_buf(), |dir, name| {
+            let exact = dir.join(name);
+            if exact.symlink_metadata().is_ok() {
+                return exact;
+            }
+            match super::grants::find_folding_case(&dir, name) {
+                Some(found) => dir.join(found),
+                None => exact,
+            }
+        })
 }
 
 /// What the last collection saw of each file (a hash of its stat), by path.

@@ -146,7 +146,13 @@ impl Stat {
             });
             (meta.mode(), meta.uid(), meta.gid(), meta.ino(), meta.dev(), changed)
         };
-        #[cfg(not(unix))]
+        // Windows has no modes: its file attribute flags travel in their place.
+        #[cfg(windows)]
+        let (mode, uid, gid, inode, device, changed) = {
+            use std::os::windows::fs::MetadataExt;
+            (meta.file_attributes(), 0, 0, 0, 0, None)
+        };
+        #[cfg(not(any(unix, windows)))]
         let (mode, uid, gid, inode, device, changed) = (0, 0, 0, 0, 0, None);
         Stat {
             kind,

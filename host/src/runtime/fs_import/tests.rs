@@ -309,7 +309,9 @@ fn windows_paths_match_in_any_case_and_join_with_backslashes() {
         ..grant(dir.path(), "C:\\")
     }];
     assert_eq!(
-        locate(&grants, "c:\\windows\\SYSTEM32\\drivers\\etc\\HOSTS").unwrap().host,
+        locate(&grants, "c:\\windows\\SYSTEM32\\drivers\\etc\\HOSTS")
+            .unwrap()
+            .host,
         etc.join("hosts")
     );
     let mut walk_etc = request("C:\\windows\\system32\\drivers\\etc");

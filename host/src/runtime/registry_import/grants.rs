@@ -38,7 +38,11 @@ impl RegistryGrants {
         let names: Vec<String> = path.split('\\').map(str::to_uppercase).collect();
         let mut access = Access::Denied;
         for grant in &self.grants {
-            let common = grant.iter().zip(&names).take_while(|(g, n)| *g == "*" || g == n).count();
+            let common = grant
+                .iter()
+                .zip(&names)
+                .take_while(|(g, n)| *g == "*" || g == n)
+                .count();
             if common == grant.len() {
                 return Access::Full;
             }
@@ -63,7 +67,14 @@ mod tests {
         let uninstall = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall";
         assert_eq!(grants.access(uninstall), Access::Full);
         assert_eq!(grants.access(&format!("{uninstall}\\7-Zip")), Access::Full);
-        assert_eq!(grants.access(&uninstall.to_lowercase().replace("hkey_local_machine", "HKEY_LOCAL_MACHINE")), Access::Full);
+        assert_eq!(
+            grants.access(
+                &uninstall
+                    .to_lowercase()
+                    .replace("hkey_local_machine", "HKEY_LOCAL_MACHINE")
+            ),
+            Access::Full
+        );
         assert_eq!(grants.access("HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft"), Access::Denied);
         assert_eq!(grants.access("HKEY_LOCAL_MACHINE\\SYSTEM"), Access::Denied);
         assert_eq!(grants.access("HKEY_USERS"), Access::NamesOnly);

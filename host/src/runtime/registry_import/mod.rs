@@ -93,7 +93,9 @@ impl LiveRegistry {
             let access = grants.access(&path);
             if access == Access::Denied {
                 if first {
-                    return Err(RegistryError::Denied(format!("{path} is outside the collector's registry grants")));
+                    return Err(RegistryError::Denied(format!(
+                        "{path} is outside the collector's registry grants"
+                    )));
                 }
                 continue;
             }

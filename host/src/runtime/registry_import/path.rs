@@ -38,10 +38,17 @@ mod tests {
 
     #[test]
     fn roots_are_spelled_out() {
-        assert_eq!(normalize("HKLM\\Software\\X\\").unwrap(), "HKEY_LOCAL_MACHINE\\Software\\X");
+        assert_eq!(
+            normalize("HKLM\\Software\\X\\").unwrap(),
+            "HKEY_LOCAL_MACHINE\\Software\\X"
+        );
         assert_eq!(normalize("hkey_users").unwrap(), "HKEY_USERS");
         assert_eq!(normalize("\\HKCU\\\\a").unwrap(), "HKEY_CURRENT_USER\\a");
-        assert!(normalize("SOFTWARE\\X").unwrap_err().contains("must start with a root key"));
+        assert!(
+            normalize("SOFTWARE\\X")
+                .unwrap_err()
+                .contains("must start with a root key")
+        );
         assert!(normalize("").is_err());
         assert!(looks_like_key("HKLM\\SYSTEM") && looks_like_key("HKEY_USERS"));
         assert!(!looks_like_key("/etc/hosts") && !looks_like_key("C:\\Windows"));

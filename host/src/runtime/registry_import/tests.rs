@@ -53,13 +53,17 @@ fn paths(keys: &[Key]) -> Vec<&str> {
 fn reads_a_key_and_its_subtree_depth_first() {
     let grants = RegistryGrants::new(["HKLM\\SOFTWARE"]);
     let live = registry();
-    let one = live.read_key(&grants, "hklm\\software\\run", View::Native, 0, 100).unwrap();
+    let one = live
+        .read_key(&grants, "hklm\\software\\run", View::Native, 0, 100)
+        .unwrap();
     assert_eq!(paths(&one), ["HKEY_LOCAL_MACHINE\\software\\run"]);
     assert_eq!(one[0].subkeys, ["A", "B"]);
     assert_eq!(one[0].values[0].name, "v");
     assert_eq!(one[0].last_write.map(|t| t.seconds), Some(1_577_836_800));
 
-    let all = live.read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 5, 100).unwrap();
+    let all = live
+        .read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 5, 100)
+        .unwrap();
     assert_eq!(
         paths(&all),
         [
@@ -69,16 +73,22 @@ fn reads_a_key_and_its_subtree_depth_first() {
             "HKEY_LOCAL_MACHINE\\SOFTWARE\\Run\\B",
         ]
     );
-    let capped = live.read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 5, 2).unwrap();
+    let capped = live
+        .read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 5, 2)
+        .unwrap();
     assert_eq!(capped.len(), 2);
-    let shallow = live.read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 1, 100).unwrap();
+    let shallow = live
+        .read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 1, 100)
+        .unwrap();
     assert_eq!(shallow.len(), 3);
 }
 
 #[test]
 fn the_32_bit_view_is_passed_on() {
     let grants = RegistryGrants::new(["HKLM\\SOFTWARE\\Run"]);
-    let keys = registry().read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Wow64, 0, 1).unwrap();
+    let keys = registry()
+        .read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Wow64, 0, 1)
+        .unwrap();
     assert_eq!(keys[0].values[0].data[0], b'r');
     assert_eq!(keys[0].values[0].data.len(), "run32".len() * 2);
 }
@@ -87,7 +97,9 @@ fn the_32_bit_view_is_passed_on() {
 fn grants_are_enforced() {
     let grants = RegistryGrants::new(["HKU\\*\\Uninstall"]);
     let live = registry();
-    let denied = live.read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 0, 1).unwrap_err();
+    let denied = live
+        .read_key(&grants, "HKLM\\SOFTWARE\\Run", View::Native, 0, 1)
+        .unwrap_err();
     assert!(matches!(denied, RegistryError::Denied(m) if m.contains("outside the collector's registry grants")));
     // Above a `*`: the names, not the values.
     let users = live.read_key(&grants, "HKEY_USERS", View::Native, 0, 1).unwrap();
@@ -97,7 +109,9 @@ fn grants_are_enforced() {
     let below = live.read_key(&grants, "HKEY_USERS", View::Native, 3, 100).unwrap();
     assert_eq!(paths(&below), ["HKEY_USERS"]);
     // ...and the granted key is read directly, leaving out a subkey Windows refuses.
-    let uninstall = live.read_key(&grants, "HKU\\S-1\\Uninstall", View::Native, 1, 100).unwrap();
+    let uninstall = live
+        .read_key(&grants, "HKU\\S-1\\Uninstall", View::Native, 1, 100)
+        .unwrap();
     assert_eq!(paths(&uninstall), ["HKEY_USERS\\S-1\\Uninstall"]);
     assert_eq!(uninstall[0].subkeys, ["Locked"]);
 }
@@ -105,11 +119,15 @@ fn grants_are_enforced() {
 #[test]
 fn missing_and_unavailable_are_told_apart() {
     let grants = RegistryGrants::new(["HKLM"]);
-    let missing = registry().read_key(&grants, "HKLM\\Nope", View::Native, 0, 1).unwrap_err();
+    let missing = registry()
+        .read_key(&grants, "HKLM\\Nope", View::Native, 0, 1)
+        .unwrap_err();
     assert!(matches!(missing, RegistryError::NotFound(m) if m.contains("HKEY_LOCAL_MACHINE\\Nope")));
     let offline = LiveRegistry::for_machine(false);
     let err = offline.read_key(&grants, "HKLM", View::Native, 0, 1).unwrap_err();
     assert!(matches!(err, RegistryError::Unavailable(m) if m.contains("offline image")));
-    let bad = registry().read_key(&grants, "SOFTWARE", View::Native, 0, 1).unwrap_err();
+    let bad = registry()
+        .read_key(&grants, "SOFTWARE", View::Native, 0, 1)
+        .unwrap_err();
     assert!(matches!(bad, RegistryError::NotFound(m) if m.contains("root key")));
 }

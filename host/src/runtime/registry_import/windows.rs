@@ -83,7 +83,16 @@ fn read_open(key: &OpenKey) -> Result<RawKey, BackendError> {
         let mut len = name.len() as u32;
         // SAFETY: `name` holds `len` UTF-16 units; the optional outputs are null.
         let status = unsafe {
-            RegEnumKeyExW(key.0, index, name.as_mut_ptr(), &mut len, null_mut(), null_mut(), null_mut(), null_mut())
+            RegEnumKeyExW(
+                key.0,
+                index,
+                name.as_mut_ptr(),
+                &mut len,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                null_mut(),
+            )
         };
         match status {
             ERROR_NO_MORE_ITEMS => break,

@@ -131,7 +131,7 @@ pub mod files {
 
     pub use wit::{ChecksumAlgorithm, FileRule, FileType};
 
-    use crate::fs::LinkMode;
+    use crate::fs::{DigestAlgorithm, Entry, EntryType, LinkMode, WalkRequest};
 
     /// Per-rule settings added after contract 0.1.0. The host passes them in
     /// the settings' options as `rule.<name>.<setting>` (the 0.1.0 records
@@ -155,6 +155,98 @@ pub mod files {
                 },
                 max_size: get("max-size").and_then(|v| v.parse().ok()).unwrap_or(0),
             }
+        }
+
+        /// The host walk for this rule: its folder and the name pattern of
+        /// its last segment, recursion, links and hashing as it asks.
+        pub fn walk_request(&self, settings: &Settings) -> WalkRequest {
+            let options = self.options(settings);
+            let (path, pattern) = split_pattern(&self.path);
+            WalkRequest {
+                pattern,
+                recurse: self.recurse,
+                links: options.links,
+                digest: match self.checksum {
+                    ChecksumAlgorithm::None => None,
+                    ChecksumAlgorithm::Md5 => Some(DigestAlgorithm::Md5),
+                    ChecksumAlgorithm::Sha256 => Some(DigestAlgorithm::Sha256),
+                },
+                max_digest_size: options.max_size,
+                ..WalkRequest::new(path)
+            }
+        }
+    }
+
+    /// Splits a tracked path into the folder to walk and the wildcard pattern
+    /// of its last segment, if it has one (`/etc/*.conf`, `C:\Windows\*.log`).
+    /// `\` separates names only in Windows paths (drive or `%VAR%` first).
+    pub fn split_pattern(path: &str) -> (String, Option<String>) {
+        let windows = path.as_bytes().get(1) == Some(&b':') || path.starts_with('%');
+        let last = if windows {
+            path.rfind(['/', '\\'])
+        } else {
+            path.rfind('/')
+        };
+        match last {
+            Some(i) if path[i + 1..].contains(['*', '?']) => {
+                let keep_separator = i == 0 || (windows && i == 2 && path.as_bytes()[1] == b':');
+                let dir = if keep_separator { &path[..=i] } else { &path[..i] };
+                (dir.to_string(), Some(path[i + 1..].to_string()))
+            }
+            _ => (path.to_string(), None),
+        }
+    }
+
+    impl File {
+        /// A record of a walk entry, for the rule named `rule`; `acls` and
+        /// `attributes` are left empty for the platform's own rendering.
+        pub fn from_entry(entry: Entry, rule: &str) -> File {
+            File {
+                file_type: match entry.entry_type {
+                    EntryType::File => FileType::File,
+                    EntryType::Directory => FileType::Directory,
+                    EntryType::Symlink => FileType::Symlink,
+                    EntryType::Other => FileType::Other,
+                },
+                acls: String::new(),
+                attributes: String::new(),
+                checksum: entry.digest.unwrap_or_default(),
+                date_created: entry.created,
+                date_modified: entry.modified,
+                link_target: entry.link_target,
+                path: entry.path,
+                rule: rule.to_string(),
+                size: entry.size,
+                error: entry.error,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::split_pattern;
+
+        #[test]
+        fn patterns_are_split_off_the_last_segment() {
+            let split = |p: &str| split_pattern(p);
+            assert_eq!(split("/etc/*.conf"), ("/etc".into(), Some("*.conf".into())));
+            assert_eq!(split("/*"), ("/".into(), Some("*".into())));
+            assert_eq!(split("/etc/hosts"), ("/etc/hosts".into(), None));
+            assert_eq!(split("/var/log/"), ("/var/log/".into(), None));
+            assert_eq!(
+                split("/etc/ssh/ssh?_config"),
+                ("/etc/ssh".into(), Some("ssh?_config".into()))
+            );
+            assert_eq!(split("/odd\\name*"), ("/".into(), Some("odd\\name*".into())));
+            assert_eq!(
+                split("C:\\Windows\\*.log"),
+                ("C:\\Windows".into(), Some("*.log".into()))
+            );
+            assert_eq!(split("C:\\*"), ("C:\\".into(), Some("*".into())));
+            assert_eq!(
+                split("%WINDIR%\\System32\\drivers\\etc\\hosts"),
+                ("%WINDIR%\\System32\\drivers\\etc\\hosts".into(), None)
+            );
         }
     }
 }

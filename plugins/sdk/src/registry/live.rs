@@ -16,7 +16,10 @@ pub(super) struct LiveKey {
 
 pub(super) fn key<'r>(registry: &'r Registry, path: &str, view: View) -> Result<Option<Key<'r>>, RegistryError> {
     match read(path, view, 0, 1) {
-        Ok(keys) => Ok(keys.into_iter().next().map(|k| to_key(registry, path.to_string(), k, view))),
+        Ok(keys) => Ok(keys
+            .into_iter()
+            .next()
+            .map(|k| to_key(registry, path.to_string(), k, view))),
         Err(WitError::NotFound(_)) => Ok(None),
         Err(error) => Err(convert(error)),
     }
@@ -94,6 +97,8 @@ fn read(path: &str, view: View, depth: u32, max_keys: u32) -> Result<Vec<wit::Ke
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = (view, depth, max_keys);
-        Err(WitError::Unavailable(format!("no host to read {path} (not running as a plugin)")))
+        Err(WitError::Unavailable(format!(
+            "no host to read {path} (not running as a plugin)"
+        )))
     }
 }

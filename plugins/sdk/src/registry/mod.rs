@@ -28,8 +28,8 @@ mod path;
 
 use std::path::PathBuf;
 
-pub use crate::bindings::registry_access::View;
 use crate::Timestamp;
+pub use crate::bindings::registry_access::View;
 pub use path::normalize;
 
 /// Why a key could not be read.
@@ -47,9 +47,10 @@ pub enum RegistryError {
 impl std::fmt::Display for RegistryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RegistryError::Denied(m) | RegistryError::Unavailable(m) | RegistryError::Damaged(m) | RegistryError::Io(m) => {
-                f.write_str(m)
-            }
+            RegistryError::Denied(m)
+            | RegistryError::Unavailable(m)
+            | RegistryError::Damaged(m)
+            | RegistryError::Io(m) => f.write_str(m),
         }
     }
 }

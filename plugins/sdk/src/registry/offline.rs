@@ -45,7 +45,11 @@ impl Hives {
         let mut warnings = std::mem::take(&mut *self.warnings.borrow_mut());
         for (name, hive) in self.open.borrow().iter() {
             if let Some(hive) = hive {
-                warnings.extend(hive.take_warnings().into_iter().map(|w| format!("{}: {w}", hive_label(name))));
+                warnings.extend(
+                    hive.take_warnings()
+                        .into_iter()
+                        .map(|w| format!("{}: {w}", hive_label(name))),
+                );
             }
         }
         warnings
@@ -76,22 +80,40 @@ impl Hives {
                         None => return Ok(None),
                     }
                 }
-                if *hive == "SOFTWARE" && view == View::Wow64 && !rest.first().is_some_and(|r| eq_ignore_case(r, "WOW6432Node")) {
+                if *hive == "SOFTWARE"
+                    && view == View::Wow64
+                    && !rest.first().is_some_and(|r| eq_ignore_case(r, "WOW6432Node"))
+                {
                     rest.insert(0, "WOW6432Node".into());
                 }
                 (hive.to_string(), rest)
             }
             ["HKEY_USERS", user, rest @ ..] => (format!("user:{user}"), rest.iter().map(|s| s.to_string()).collect()),
             ["HKEY_CLASSES_ROOT", rest @ ..] => {
-                return self.key(registry, &format!("HKEY_LOCAL_MACHINE\\SOFTWARE\\Classes\\{}", rest.join("\\")), view)
-                    .map(|k| k.map(|k| Key { path: path.to_string(), ..k }));
+                return self
+                    .key(
+                        registry,
+                        &format!("HKEY_LOCAL_MACHINE\\SOFTWARE\\Classes\\{}", rest.join("\\")),
+                        view,
+                    )
+                    .map(|k| {
+                        k.map(|k| Key {
+                            path: path.to_string(),
+                            ..k
+                        })
+                    });
             }
             ["HKEY_CURRENT_CONFIG", rest @ ..] => {
                 let mapped = format!(
                     "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Hardware Profiles\\Current\\{}",
                     rest.join("\\")
                 );
-                return self.key(registry, &mapped, view).map(|k| k.map(|k| Key { path: path.to_string(), ..k }));
+                return self.key(registry, &mapped, view).map(|k| {
+                    k.map(|k| Key {
+                        path: path.to_string(),
+                        ..k
+                    })
+                });
             }
             _ => {
                 return Err(RegistryError::Unavailable(format!(
@@ -127,10 +149,17 @@ impl Hives {
     fn users(&self) -> Vec<(String, PathBuf)> {
         let mut users: Vec<(String, PathBuf)> = Vec::new();
         for folder in PROFILE_FOLDERS {
-            let Some(profiles) = find(&self.root, folder) else { continue };
+            let Some(profiles) = find(&self.root, folder) else {
+                continue;
+            };
             for profile in list(&profiles) {
-                let name = profile.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                if NOT_USERS.iter().any(|n| eq_ignore_case(n, &name)) || users.iter().any(|(u, _)| eq_ignore_case(u, &name)) {
+                let name = profile
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if NOT_USERS.iter().any(|n| eq_ignore_case(n, &name))
+                    || users.iter().any(|(u, _)| eq_ignore_case(u, &name))
+                {
                     continue;
                 }
                 if let Some(hive) = find(&profile, "NTUSER.DAT") {
@@ -159,7 +188,11 @@ impl Hives {
             return Ok(open.clone());
         }
         let file = match name.strip_prefix("user:") {
-            Some(user) => self.users().into_iter().find(|(u, _)| eq_ignore_case(u, user)).map(|(_, p)| p),
+            Some(user) => self
+                .users()
+                .into_iter()
+                .find(|(u, _)| eq_ignore_case(u, user))
+                .map(|(_, p)| p),
             None => self.config_dir().and_then(|dir| find(&dir, name)),
         };
         let hive = match file {
@@ -206,16 +239,24 @@ impl Hives {
 
 impl HiveKey {
     fn node(&self) -> Result<regf::Key<'_>, RegistryError> {
-        self.hive.key_at(self.offset).map_err(|e| RegistryError::Damaged(e.to_string()))
+        self.hive
+            .key_at(self.offset)
+            .map_err(|e| RegistryError::Damaged(e.to_string()))
     }
 
     pub fn subkey_names(&self, _: &Registry) -> Result<Vec<String>, RegistryError> {
-        let subkeys = self.node()?.subkeys().map_err(|e| RegistryError::Damaged(e.to_string()))?;
+        let subkeys = self
+            .node()?
+            .subkeys()
+            .map_err(|e| RegistryError::Damaged(e.to_string()))?;
         Ok(subkeys.iter().map(|k| k.name().to_string()).collect())
     }
 
     pub fn subkeys<'r>(&self, parent: &Key<'r>) -> Result<Vec<Key<'r>>, RegistryError> {
-        let subkeys = self.node()?.subkeys().map_err(|e| RegistryError::Damaged(format!("{}: {e}", parent.path)))?;
+        let subkeys = self
+            .node()?
+            .subkeys()
+            .map_err(|e| RegistryError::Damaged(format!("{}: {e}", parent.path)))?;
         Ok(subkeys
             .iter()
             .map(|k| Key {
@@ -243,10 +284,11 @@ impl HiveKey {
                 }),
                 Err(e) => {
                     if let super::Source::Offline(hives) = &registry.source {
-                        hives
-                            .warnings
-                            .borrow_mut()
-                            .push(format!("value {:?} of {} skipped: {e}", value.name(), node.name()));
+                        hives.warnings.borrow_mut().push(format!(
+                            "value {:?} of {} skipped: {e}",
+                            value.name(),
+                            node.name()
+                        ));
                     }
                 }
             }
@@ -276,9 +318,10 @@ fn find(dir: &Path, name: &str) -> Option<PathBuf> {
     if exact.exists() {
         return Some(exact);
     }
-    list(dir)
-        .into_iter()
-        .find(|p| p.file_name().is_some_and(|n| eq_ignore_case(&n.to_string_lossy(), name)))
+    list(dir).into_iter().find(|p| {
+        p.file_name()
+            .is_some_and(|n| eq_ignore_case(&n.to_string_lossy(), name))
+    })
 }
 
 fn list(dir: &Path) -> Vec<PathBuf> {

@@ -30,7 +30,10 @@ fn software_hive() -> Vec<u8> {
     write(
         &KeySpec::new("ROOT")
             .key(KeySpec::new("Microsoft").key(KeySpec::new("Windows").key(run("64-bit"))))
-            .key(KeySpec::new("WOW6432Node").key(KeySpec::new("Microsoft").key(KeySpec::new("Windows").key(run("32-bit"))))),
+            .key(
+                KeySpec::new("WOW6432Node")
+                    .key(KeySpec::new("Microsoft").key(KeySpec::new("Windows").key(run("32-bit")))),
+            ),
         Options::default(),
     )
 }
@@ -61,12 +64,21 @@ fn open(dir: &Path) -> Registry {
 fn current_control_set_follows_select() {
     let dir = image();
     let registry = open(dir.path());
-    let dhcp = registry.key(r"HKLM\SYSTEM\CurrentControlSet\Services\Dhcp").unwrap().unwrap();
-    assert_eq!(dhcp.path(), r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Dhcp");
+    let dhcp = registry
+        .key(r"HKLM\SYSTEM\CurrentControlSet\Services\Dhcp")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        dhcp.path(),
+        r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Dhcp"
+    );
     assert_eq!(dhcp.number("Start").unwrap(), Some(3), "ControlSet002 is current");
     assert_eq!(dhcp.string("displayname").unwrap().as_deref(), Some("DHCP Client"));
     assert_eq!(dhcp.last_write().map(|t| t.seconds), Some(1_577_836_800));
-    let first = registry.key(r"HKLM\SYSTEM\ControlSet001\Services\Dhcp").unwrap().unwrap();
+    let first = registry
+        .key(r"HKLM\SYSTEM\ControlSet001\Services\Dhcp")
+        .unwrap()
+        .unwrap();
     assert_eq!(first.number("Start").unwrap(), Some(2));
 }
 
@@ -74,16 +86,28 @@ fn current_control_set_follows_select() {
 fn keys_list_and_descend() {
     let dir = image();
     let registry = open(dir.path());
-    let services = registry.key(r"HKLM\SYSTEM\CurrentControlSet\Services").unwrap().unwrap();
+    let services = registry
+        .key(r"HKLM\SYSTEM\CurrentControlSet\Services")
+        .unwrap()
+        .unwrap();
     let subkeys = services.subkeys().unwrap();
     assert_eq!(subkeys.len(), 1);
-    assert_eq!(subkeys[0].path(), r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Dhcp");
+    assert_eq!(
+        subkeys[0].path(),
+        r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Dhcp"
+    );
     assert_eq!(services.subkey("DHCP").unwrap().unwrap().name(), "Dhcp");
     assert!(services.subkey("nope").unwrap().is_none());
     let machine = registry.key("HKEY_LOCAL_MACHINE").unwrap().unwrap();
     assert_eq!(machine.subkey_names().unwrap(), ["SOFTWARE", "SYSTEM"]);
-    assert!(registry.key(r"HKLM\HARDWARE").unwrap().is_none(), "volatile keys are not in images");
-    assert!(registry.key(r"HKLM\SAM\SAM").unwrap().is_none(), "no SAM hive in this image");
+    assert!(
+        registry.key(r"HKLM\HARDWARE").unwrap().is_none(),
+        "volatile keys are not in images"
+    );
+    assert!(
+        registry.key(r"HKLM\SAM\SAM").unwrap().is_none(),
+        "no SAM hive in this image"
+    );
 }
 
 #[test]
@@ -114,10 +138,17 @@ fn users_are_profiles_with_a_hive() {
 #[test]
 fn a_damaged_hive_is_an_error_and_a_missing_one_is_absent() {
     let dir = image();
-    std::fs::write(dir.path().join("WINDOWS/system32/CONFIG/SOFTWARE"), b"regf but not really").unwrap();
+    std::fs::write(
+        dir.path().join("WINDOWS/system32/CONFIG/SOFTWARE"),
+        b"regf but not really",
+    )
+    .unwrap();
     let registry = open(dir.path());
     let err = registry.key(r"HKLM\SOFTWARE\Microsoft").err().unwrap();
-    assert!(matches!(&err, RegistryError::Damaged(m) if m.contains("the SOFTWARE hive")), "{err:?}");
+    assert!(
+        matches!(&err, RegistryError::Damaged(m) if m.contains("the SOFTWARE hive")),
+        "{err:?}"
+    );
     let empty = tempfile::tempdir().unwrap();
     assert!(open(empty.path()).key(r"HKLM\SYSTEM\Select").unwrap().is_none());
     assert!(open(empty.path()).users().unwrap().is_empty());
@@ -133,6 +164,10 @@ fn values_render_alike_from_any_source() {
     assert_eq!(value.render(), r#"["a"]"#);
     assert_eq!(value.type_name(), "REG_MULTI_SZ");
     assert_eq!(value.as_string(), None);
-    let dword = Value { name: "d".into(), value_type: 4, data: vec![5, 0, 0, 0] };
+    let dword = Value {
+        name: "d".into(),
+        value_type: 4,
+        data: vec![5, 0, 0, 0],
+    };
     assert_eq!(dword.as_number(), Some(5));
 }
