@@ -42,10 +42,10 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct Global {
-    /// Manifest (TOML) of the collectors to run [default: the built-in one for the machine's OS]
+    /// Manifest (TOML) of the collectors to run [default: the built-in one, every bundled collector]
     #[arg(long, global = true, value_name = "FILE")]
     manifest: Option<PathBuf>,
-    /// Inventory the offline image or mounted disk at DIR instead of this machine
+    /// Inventory the offline image or mounted disk at DIR instead of this machine (a Linux root, or a Windows system drive)
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
     /// Directory of the state database and plugin cache [default: $XDG_STATE_HOME/driftwatch]
