@@ -45,6 +45,7 @@ fn main() {
         limits: Limits::default(),
         stat_index: None,
         registry_grants: Default::default(),
+        capture: None,
     };
     let settings = Settings::Packages(packages_api::Settings { options: Vec::new() });
     let mut runs = Vec::with_capacity(RUNS);

@@ -230,13 +230,13 @@ async fn collector_loop(
         let shared_run = shared.clone();
         let (spec_run, plugin_run) = (spec.clone(), plugin.clone());
         let run = tokio::task::spawn_blocking(move || {
-            let mode = {
+            let (mode, content) = {
                 let store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
-                scan::mode(&store, &spec_run, false)
+                (scan::mode(&store, &spec_run, false), store.content())
             };
             let started = timefmt::now();
             let clock = std::time::Instant::now();
-            let outcome = collectors::run(&plugin_run, &spec_run, &shared_run.machine, mode);
+            let outcome = collectors::run(&plugin_run, &spec_run, &shared_run.machine, mode, &content);
             let info = plugin_run.info();
             let mut store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
             scan::record(
@@ -288,12 +288,17 @@ async fn prune_history(shared: &Arc<Shared>, manifest: &Manifest) {
             .checked_sub(jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX))
             .unwrap_or(jiff::Timestamp::MIN);
         let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        store.prune_history(&timefmt::format(cutoff))
+        let pruned = store.prune_history(&timefmt::format(cutoff))?;
+        // Contents go with the history that referred to them.
+        let contents = store.collect_content_garbage()?;
+        Ok::<_, crate::store::StoreError>((pruned.0, pruned.1, contents))
     })
     .await;
     match pruned {
-        Ok(Ok((changes, runs))) if changes + runs > 0 => {
-            tracing::info!("history pruned: {changes} changes and {runs} runs older than the retention")
+        Ok(Ok((changes, runs, contents))) if changes + runs + contents > 0 => {
+            tracing::info!(
+                "history pruned: {changes} changes, {runs} runs and {contents} captured contents older than the retention"
+            )
         }
         Ok(Ok(_)) => {}
         Ok(Err(error)) => tracing::error!("pruning history failed: {error}"),

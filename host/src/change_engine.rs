@@ -85,6 +85,18 @@ pub fn tracked(data_type: DataType) -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// Untracked fields whose previous value still goes into a Modified row, so
+/// the row tells both versions (captured file contents, for `diff`).
+pub fn carried(data_type: DataType) -> &'static [(&'static str, &'static str)] {
+    match data_type {
+        DataType::Files => &[
+            ("ContentHash", "PreviousContentHash"),
+            ("ContentState", "PreviousContentState"),
+        ],
+        _ => &[],
+    }
+}
+
 /// The previous-value column of a tracked field, by the field's name.
 pub fn tracked_previous_column(field: &str) -> Option<&'static str> {
     DataType::ALL
@@ -288,6 +300,7 @@ impl Context<'_> {
             columns.extend(
                 changed
                     .iter()
+                    .chain(carried(self.data_type))
                     .map(|(column, previous)| (*previous, p.get(column).cloned().unwrap_or(Value::Null))),
             );
             plan.changes.push(Change {

@@ -2,7 +2,7 @@
 //! loading their plugins once, deciding which apply, building each run's
 //! sandbox and settings, and running one collector under a watchdog.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::PluginRef;
 use crate::change_engine::Baseline;
+use crate::content_store::ContentStore;
 use crate::inventory::{self, Inventory, Rejected, Value};
 use crate::kind::{Kind, Os};
 use crate::machine::Machine;
@@ -19,7 +20,10 @@ use crate::runtime::bindings::types::{CollectionSummary, Setting};
 use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
 use crate::runtime::grants::{self, Preopen};
 use crate::runtime::registry_import::RegistryGrants;
-use crate::runtime::{Limits, Plugin, Probe, RUN_THREAD_STACK, RunError, Runtime, Sandbox, Settings, StatIndex};
+use crate::runtime::{
+    CaptureRule, Captured, ContentCapture, Limits, Plugin, Probe, RUN_THREAD_STACK, RunError, Runtime, Sandbox,
+    Settings, StatIndex,
+};
 
 /// Longest a probe may take, whatever the collector's own timeout.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -258,7 +262,8 @@ pub fn baseline(spec: &CollectorSpec) -> Baseline {
             format!("{:?}", p.checksum),
             p.max_size,
             p.capture_content,
-            p.max_content_size
+            p.max_content_size,
+            p.capture_binary
         ]);
         rules.insert(p.name.clone(), fingerprint(&rule));
     }
@@ -291,6 +296,7 @@ fn probe_sandbox(spec: &CollectorSpec, preopens: Vec<Preopen>) -> Sandbox {
         },
         stat_index: None,
         registry_grants: registry_grants(spec),
+        capture: None,
     }
 }
 
@@ -326,7 +332,35 @@ pub enum RunOutcome {
 
 /// Probes and, if it applies, collects; each call in a fresh sandbox, the whole
 /// under a watchdog so that a plugin stuck in a host call cannot hold the host.
-pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine, mode: Mode) -> Result<RunOutcome, RunError> {
+/// The content capture of a files collector's rules, if any rule captures.
+fn content_capture(spec: &CollectorSpec, store: &ContentStore) -> Option<Arc<ContentCapture>> {
+    let rules: HashMap<String, CaptureRule> = spec
+        .paths
+        .iter()
+        .filter(|rule| rule.enabled && rule.capture_content)
+        .map(|rule| {
+            let capture = CaptureRule {
+                max_size: rule.max_content_size,
+                binary: rule.capture_binary,
+            };
+            (rule.name.clone(), capture)
+        })
+        .collect();
+    (!rules.is_empty()).then(|| {
+        Arc::new(ContentCapture {
+            store: store.clone(),
+            rules,
+        })
+    })
+}
+
+pub fn run(
+    plugin: &Arc<Plugin>,
+    spec: &CollectorSpec,
+    machine: &Machine,
+    mode: Mode,
+    content: &ContentStore,
+) -> Result<RunOutcome, RunError> {
     let preopens = preopens(spec, machine);
     let probe_sandbox = probe_sandbox(spec, preopens.clone());
     let full = matches!(mode, Mode::Full);
@@ -338,6 +372,7 @@ pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine, mode: 
             Mode::Incremental(index) => Some(index),
         },
         registry_grants: registry_grants(spec),
+        capture: content_capture(spec, content),
     };
     let budget = probe_sandbox.limits.timeout + collect_sandbox.limits.timeout;
     let settings = settings(spec, machine);
@@ -367,6 +402,14 @@ pub fn run(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine, mode: 
         for item in &mut inventory.items {
             if let Some(key) = observed.keys.get(&item.key) {
                 item.set("StatKey", Value::Integer(*key));
+            }
+            if let Some(captured) = observed.captured.get(&item.key) {
+                if let Captured::Failed(why) = captured {
+                    tracing::warn!(collector = %plugin.info().name, "content of {} not kept: {why}", item.key);
+                }
+                let hash = captured.hash().map_or(Value::Null, |h| Value::Text(h.to_string()));
+                item.set("ContentHash", hash);
+                item.set("ContentState", Value::Text(captured.state().to_string()));
             }
         }
         tracing::debug!(plugin = %plugin.info().name, elapsed = ?normalising.elapsed(), "normalised");

@@ -86,6 +86,8 @@ impl DataType {
                 "Attributes",
                 "LinkTarget",
                 "ItemName",
+                "ContentHash",
+                "ContentState",
                 "StatKey",
             ],
             DataType::Registry => &["RegistryKey", "ValueName", "ValueType", "ValueData"],
@@ -361,6 +363,8 @@ fn file(f: files_api::File) -> Result<Item, Rejected> {
         },
         text("ItemName", f.rule)?,
         // Filled in by the host from what its `fs` import saw.
+        ("ContentHash", Value::Null),
+        ("ContentState", Value::Null),
         ("StatKey", Value::Null),
     ];
     Ok(Item {

@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod change_engine;
 pub mod cli;
 pub mod collectors;
+pub mod content_store;
 pub mod inventory;
 pub mod kind;
 pub mod machine;

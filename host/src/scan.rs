@@ -175,19 +175,20 @@ pub fn scan(
     }
     let mut done = reports.iter().filter(|r| r.is_some()).count();
 
+    let content = store.content();
     let queue = Mutex::new(jobs.into_iter());
     let (sender, results) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..parallel.max(1) {
             let sender = sender.clone();
-            let queue = &queue;
+            let (queue, content) = (&queue, &content);
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((index, spec, plugin, mode)) = next else { break };
                     let started_at = timefmt::now();
                     let clock = Instant::now();
-                    let outcome = collectors::run(&plugin, spec, machine, mode);
+                    let outcome = collectors::run(&plugin, spec, machine, mode, content);
                     let info = plugin.info();
                     let plugin = (info.name.clone(), info.version.clone());
                     let _ = sender.send((index, spec, plugin, started_at, clock.elapsed(), outcome));

@@ -4,6 +4,7 @@ mod support;
 
 mod agent;
 mod cli;
+mod content;
 mod dpkg;
 mod history;
 mod linux;

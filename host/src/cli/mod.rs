@@ -1,6 +1,7 @@
 //! The `driftwatch` command line.
 
 mod changes;
+mod diff;
 mod inventory;
 mod plugins;
 mod scan;
@@ -90,6 +91,25 @@ enum Command {
         #[arg(long, value_name = "CATEGORY", value_parser = parse_category)]
         category: Option<Category>,
         /// One JSON object per change, keyed by Azure's column names
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what changed inside a tracked file: its captured content before and
+    /// after its latest change (or the one asked for), as a unified diff
+    Diff {
+        /// The file, as recorded (`FileSystemPath`)
+        path: String,
+        /// The latest change at or before a time (2026-11-25T08:00:00Z) or a
+        /// duration ago (2h)
+        #[arg(long, value_name = "TIME|DURATION", value_parser = parse_since, conflicts_with = "change")]
+        at: Option<String>,
+        /// The change with this id (see `driftwatch changes`)
+        #[arg(long, value_name = "ID")]
+        change: Option<i64>,
+        /// Before and after in two columns fitted to the terminal
+        #[arg(long)]
+        side_by_side: bool,
+        /// Both versions and the diff as one JSON object
         #[arg(long)]
         json: bool,
     },
@@ -214,8 +234,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 since,
                 data_type,
                 category,
+                ..Default::default()
             };
             changes::run(&context()?, &filter, json)
+        }
+        Command::Diff {
+            path,
+            at,
+            change,
+            side_by_side,
+            json,
+        } => {
+            let which = match (at, change) {
+                (_, Some(id)) => diff::Which::Change(id),
+                (Some(time), None) => diff::Which::At(time),
+                (None, None) => diff::Which::Latest,
+            };
+            diff::run(&context()?, &path, which, side_by_side, json)
         }
         Command::Status { json } => status::run(&context()?, json),
         Command::Plugins { json } => plugins::list(&context()?, json),

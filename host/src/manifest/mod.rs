@@ -96,8 +96,11 @@ pub struct FileRule {
     pub checksum: Checksum,
     /// Files larger than this are not hashed (0: no limit).
     pub max_size: u64,
+    /// Keep each new version of the content (up to `max_content_size`).
     pub capture_content: bool,
     pub max_content_size: u64,
+    /// Capture contents that do not read as text (UTF-8 without NUL) too.
+    pub capture_binary: bool,
     pub enabled: bool,
 }
 
@@ -368,6 +371,7 @@ fn file_rule(p: &raw::PathEntry) -> Result<FileRule, Located> {
         max_size: p.max_size.map_or(0, |s| s.0),
         capture_content: p.capture_content,
         max_content_size: p.max_content_size.map_or(DEFAULT_MAX_CONTENT_SIZE, |s| s.0),
+        capture_binary: p.capture_binary,
         enabled: p.enabled,
     })
 }

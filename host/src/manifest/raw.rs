@@ -82,6 +82,9 @@ pub struct PathEntry {
     #[serde(default)]
     pub capture_content: bool,
     pub max_content_size: Option<ByteSize>,
+    /// Capture files that do not read as text too.
+    #[serde(default)]
+    pub capture_binary: bool,
     #[serde(default = "yes")]
     pub enabled: bool,
 }

@@ -154,6 +154,7 @@ impl Plugin {
             },
             stat_index: None,
             registry_grants: Default::default(),
+            capture: None,
         };
         let info = loaded
             .describe(&describe_sandbox)

@@ -11,7 +11,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use super::bindings::log::Level;
 use super::bindings::machine::MachineFacts;
 use super::bindings::{fs, log, machine, registry_access, service_manager, types};
-use super::fs_import::{self, Observed, StatIndex, Walker};
+use super::fs_import::{self, ContentCapture, Observed, StatIndex, Walker};
 use super::grants::Preopen;
 use super::output_capture::{CapturedOutput, StreamName};
 use super::registry_import::{LiveRegistry, RegistryGrants};
@@ -48,6 +48,8 @@ pub struct Sandbox {
     pub stat_index: Option<Arc<StatIndex>>,
     /// Keys of the live registry the plugin may read.
     pub registry_grants: RegistryGrants,
+    /// Files collectors: the rules whose files' contents are kept.
+    pub capture: Option<Arc<ContentCapture>>,
 }
 
 /// Denies memory growth past the cap and remembers that it did, so the
@@ -83,6 +85,7 @@ pub struct RunState {
     /// Every grant, directories and single files, for the `fs` import.
     grants: Vec<Preopen>,
     stat_index: Option<Arc<StatIndex>>,
+    capture: Option<Arc<ContentCapture>>,
     registry: LiveRegistry,
     registry_grants: RegistryGrants,
     services: ServiceManager,
@@ -119,6 +122,7 @@ impl RunState {
             wasi: wasi.build(),
             grants: sandbox.preopens.clone(),
             stat_index: sandbox.stat_index.clone(),
+            capture: sandbox.capture.clone(),
             registry: LiveRegistry::for_machine(facts.live),
             registry_grants: sandbox.registry_grants.clone(),
             services: ServiceManager::for_machine(facts.live),
@@ -174,7 +178,18 @@ impl machine::Host for RunState {
 
 impl fs::Host for RunState {
     fn start_walk(&mut self, request: fs::WalkRequest) -> Result<Resource<Walker>, fs::FsError> {
-        let walker = Walker::start(&self.grants, request, self.stat_index.clone())?;
+        let walker = Walker::start(&self.grants, request, self.stat_index.clone(), None)?;
+        self.table
+            .push(walker)
+            .map_err(|e| fs::FsError::Io(format!("cannot keep another walk open: {e}")))
+    }
+
+    fn start_rule_walk(&mut self, request: fs::WalkRequest, rule: String) -> Result<Resource<Walker>, fs::FsError> {
+        let capture = self
+            .capture
+            .as_ref()
+            .and_then(|capture| Some((*capture.rules.get(&rule)?, capture.store.clone())));
+        let walker = Walker::start(&self.grants, request, self.stat_index.clone(), capture)?;
         self.table
             .push(walker)
             .map_err(|e| fs::FsError::Io(format!("cannot keep another walk open: {e}")))

@@ -148,6 +148,32 @@ impl Store {
         })
     }
 
+    /// Deletes captured contents that neither the inventory nor the history
+    /// refers to any more (and that are older than a day: a collection in
+    /// flight may have stored one it has not committed yet). Returns how many.
+    pub fn collect_content_garbage(&self) -> Result<usize, StoreError> {
+        let mut keep = std::collections::HashSet::new();
+        for sql in [
+            "SELECT ContentHash FROM ConfigurationData WHERE ContentHash IS NOT NULL",
+            "SELECT ContentHash FROM ConfigurationChange WHERE ContentHash IS NOT NULL",
+            "SELECT PreviousContentHash FROM ConfigurationChange WHERE PreviousContentHash IS NOT NULL",
+        ] {
+            let mut stmt = self.conn.prepare(sql).map_err(|e| self.error(e))?;
+            let hashes = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(|e| self.error(e))?;
+            for hash in hashes {
+                keep.insert(hash.map_err(|e| self.error(e))?);
+            }
+        }
+        self.content()
+            .collect_garbage(&keep, std::time::Duration::from_secs(24 * 3600))
+            .map_err(|error| StoreError::StateDir {
+                path: self.path.with_file_name("content"),
+                error,
+            })
+    }
+
     /// Runs `work` in one IMMEDIATE transaction: the write lock is taken before
     /// anything is read, so two writers (an agent and a manual scan) cannot
     /// interleave a diff. Commits when `work` succeeds, rolls back otherwise.

@@ -79,6 +79,11 @@ impl Store {
         &self.path
     }
 
+    /// Where captured file contents are kept: beside the database.
+    pub fn content(&self) -> crate::content_store::ContentStore {
+        crate::content_store::ContentStore::in_state_dir(self.path.parent().unwrap_or(Path::new(".")))
+    }
+
     fn configure(&mut self) -> Result<(), StoreError> {
         self.conn
             .busy_timeout(std::time::Duration::from_secs(30))

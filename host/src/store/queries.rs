@@ -13,6 +13,12 @@ pub struct ChangeFilter {
     pub since: Option<String>,
     pub data_type: Option<DataType>,
     pub category: Option<Category>,
+    /// Only changes at or before this time.
+    pub until: Option<String>,
+    /// Only the changes of the file at this path.
+    pub path: Option<String>,
+    /// Only the change with this id.
+    pub id: Option<i64>,
 }
 
 /// One `ConfigurationChange` row: its id and its non-empty columns in table order.
@@ -77,6 +83,18 @@ impl Store {
         if let Some(c) = filter.category {
             values.push(c.as_str().into());
             conditions.push(format!("ChangeCategory = ?{}", values.len()));
+        }
+        if let Some(until) = &filter.until {
+            values.push(until.clone());
+            conditions.push(format!("TimeGenerated <= ?{}", values.len()));
+        }
+        if let Some(path) = &filter.path {
+            values.push(path.clone());
+            conditions.push(format!("FileSystemPath = ?{}", values.len()));
+        }
+        if let Some(id) = filter.id {
+            values.push(id.to_string());
+            conditions.push(format!("ChangeId = CAST(?{} AS INTEGER)", values.len()));
         }
         let filter_sql = if conditions.is_empty() {
             String::new()

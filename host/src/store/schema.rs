@@ -2,7 +2,7 @@
 //! is never edited; changes are new entries. `PRAGMA user_version` records how
 //! many have been applied.
 
-pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY, V3_INCREMENTAL];
+pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY, V3_INCREMENTAL, V4_CONTENT];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
 /// `Collector` + `ItemKey` identify a row; the other columns are Azure's (plus a
@@ -161,4 +161,17 @@ ALTER TABLE CollectorState ADD COLUMN LastFull TEXT;
 DROP INDEX ConfigurationData_by_type;
 DROP INDEX ConfigurationData_by_time;
 CREATE INDEX ConfigurationData_stat ON ConfigurationData (Collector, ItemKey, StatKey) WHERE StatKey IS NOT NULL;
+";
+
+/// Captured file contents: the hash of the content kept for a file's current
+/// version (blobs live in the state directory's `content/` folder) and what
+/// became of it (`captured`, `binary`, `too large`, `not stored`); change
+/// rows carry the version before too, for `driftwatch diff`.
+const V4_CONTENT: &str = "
+ALTER TABLE ConfigurationData ADD COLUMN ContentHash TEXT;
+ALTER TABLE ConfigurationData ADD COLUMN ContentState TEXT;
+ALTER TABLE ConfigurationChange ADD COLUMN ContentHash TEXT;
+ALTER TABLE ConfigurationChange ADD COLUMN ContentState TEXT;
+ALTER TABLE ConfigurationChange ADD COLUMN PreviousContentHash TEXT;
+ALTER TABLE ConfigurationChange ADD COLUMN PreviousContentState TEXT;
 ";

@@ -109,6 +109,7 @@ fn collections_become_inventory_and_history() {
             since: Some("2026-01-02T00:00:00.000000Z".into()),
             data_type: Some(DataType::Software),
             category: Some(Category::Added),
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(filtered.len(), 1);

@@ -35,7 +35,7 @@ impl FilesCollector for FilesPosix {
         let mut walks = Vec::new();
         for rule in &settings.rules {
             let request = rule.walk_request(&settings);
-            match fs::walk(&request) {
+            match fs::walk_rule(&request, &rule.name) {
                 Ok(entries) => walks.push((rule.name.clone(), entries)),
                 // The tracked path does not exist: nothing to report (if it
                 // existed before, that is a removal).

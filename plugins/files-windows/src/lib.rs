@@ -54,7 +54,7 @@ impl FilesCollector for FilesWindows {
                 }
             };
             let expanded = FileRule { path, ..rule.clone() };
-            match fs::walk(&expanded.walk_request(&settings)) {
+            match fs::walk_rule(&expanded.walk_request(&settings), &rule.name) {
                 Ok(entries) => walks.push((rule.name.clone(), entries)),
                 Err(FsError::NotFound(_)) => debug!("{}: nothing at {}", rule.name, expanded.path),
                 Err(error) => {

@@ -1,4 +1,4 @@
-//! The host's bulk filesystem access (contract 0.1.1), for files collectors:
+//! The host's bulk filesystem access (contract 0.1.1; rule walks 0.1.2), for files collectors:
 //! walking, stat and hashing done natively by the host, within the plugin's
 //! grants. Much faster than going file by file through WASI.
 
@@ -23,10 +23,24 @@ impl WalkRequest {
 
 /// Walks as the request says; entries arrive lazily, batch by batch.
 pub fn walk(request: &WalkRequest) -> Result<impl Iterator<Item = Entry> + 'static, FsError> {
+    entries(request, None)
+}
+
+/// Walks for one tracked-path rule of a files collector (contract 0.1.2):
+/// the host applies the rule's own settings — content capture — to the files
+/// it reads. Files collectors should walk their rules this way.
+pub fn walk_rule(request: &WalkRequest, rule: &str) -> Result<impl Iterator<Item = Entry> + 'static, FsError> {
+    entries(request, Some(rule))
+}
+
+fn entries(request: &WalkRequest, rule: Option<&str>) -> Result<impl Iterator<Item = Entry> + 'static, FsError> {
     #[cfg(target_arch = "wasm32")]
     {
         use crate::bindings::files::driftwatch::collector::fs;
-        let walk = fs::start_walk(request)?;
+        let walk = match rule {
+            Some(rule) => fs::start_rule_walk(request, rule)?,
+            None => fs::start_walk(request)?,
+        };
         let mut batch = Vec::new().into_iter();
         Ok(std::iter::from_fn(move || {
             loop {
@@ -40,6 +54,7 @@ pub fn walk(request: &WalkRequest) -> Result<impl Iterator<Item = Entry> + 'stat
     // Natively (unit tests) there is no host.
     #[cfg(not(target_arch = "wasm32"))]
     {
+        let _ = rule;
         Err::<std::iter::Empty<Entry>, _>(FsError::Io(format!(
             "no host to walk {} (not running as a plugin)",
             request.path

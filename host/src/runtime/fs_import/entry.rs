@@ -120,12 +120,12 @@ pub fn digest(mut file: std::fs::File, algorithm: DigestAlgorithm) -> std::io::R
         static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
     }
     BUFFER.with_borrow_mut(|buffer| match algorithm {
-        DigestAlgorithm::Md5 => Ok(hex(feed(&mut file, buffer, Md5::new())?)),
-        DigestAlgorithm::Sha256 => Ok(hex(feed(&mut file, buffer, Sha256::new())?)),
+        DigestAlgorithm::Md5 => Ok(finish(feed(&mut file, buffer, Md5::new())?)),
+        DigestAlgorithm::Sha256 => Ok(finish(feed(&mut file, buffer, Sha256::new())?)),
     })
 }
 
-fn feed<D: Digest>(file: &mut std::fs::File, buffer: &mut [u8], mut hasher: D) -> std::io::Result<D> {
+pub(super) fn feed<D: Digest>(file: &mut std::fs::File, buffer: &mut [u8], mut hasher: D) -> std::io::Result<D> {
     loop {
         match file.read(buffer) {
             Ok(0) => return Ok(hasher),
@@ -136,7 +136,8 @@ fn feed<D: Digest>(file: &mut std::fs::File, buffer: &mut [u8], mut hasher: D) -
     }
 }
 
-fn hex<D: Digest>(hasher: D) -> String {
+/// The digest as lowercase hex.
+pub(super) fn finish<D: Digest>(hasher: D) -> String {
     use std::fmt::Write;
     let digest = hasher.finalize();
     let mut out = String::with_capacity(digest.len() * 2);

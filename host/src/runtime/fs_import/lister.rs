@@ -10,9 +10,11 @@ use std::sync::mpsc::SyncSender;
 
 use rayon::prelude::*;
 
+use super::capture::{CaptureRule, Captured, digest_and_capture};
 use super::entry::{digest, entry_from, error_entry, stat_key};
 use super::stat::{Dir, Kind, Stat};
 use super::{BATCH_ENTRIES, BATCH_HASH_BYTES, MAX_EXAMINED, Message, StatIndex, wildcard_match};
+use crate::content_store::ContentStore;
 use crate::runtime::bindings::fs::{Entry, LinkMode, WalkRequest};
 use crate::runtime::grants::is_drive_path;
 
@@ -32,6 +34,8 @@ pub(super) struct Lister {
     pub index: Option<Arc<StatIndex>>,
     /// Windows path semantics: patterns match in any letter case, `\\` joins names.
     pub fold_case: bool,
+    /// Content capture for the files of this walk's rule.
+    pub capture: Option<(CaptureRule, ContentStore)>,
 }
 
 /// A path met while listing: its directory, name, guest path, and the type
@@ -59,6 +63,7 @@ impl Lister {
             visited: HashSet::new(),
             index,
             fold_case: false,
+            capture: None,
         }
     }
 
@@ -92,7 +97,11 @@ impl Lister {
                 examined += found.len();
                 let request = self.request.clone();
                 let index = self.index.clone();
-                let (stated, _) = rayon::join(|| stat_all(found, &request, index.as_deref()), || self.list_more());
+                let capturing = self.capture.is_some();
+                let (stated, _) = rayon::join(
+                    || stat_all(found, &request, capturing, index.as_deref()),
+                    || self.list_more(),
+                );
                 for item in stated {
                     match item {
                         Statted::Unchanged(path) => unchanged.push(path),
@@ -115,7 +124,7 @@ impl Lister {
         if stated.is_empty() && unchanged.is_empty() {
             return None;
         }
-        self.hash(&mut stated);
+        let captured = self.hash(&mut stated);
         let keys = stated
             .iter()
             .filter_map(|(e, _, k)| k.map(|k| (e.path.clone(), k)))
@@ -124,21 +133,53 @@ impl Lister {
             entries: stated.into_iter().map(|(entry, _, _)| entry).collect(),
             unchanged,
             keys,
+            captured,
         })
     }
 
-    /// Hashes the regular files of a batch, in parallel.
-    fn hash(&self, stated: &mut [Stated]) {
-        let Some(algorithm) = self.request.digest else { return };
+    /// Reads the regular files of a batch, in parallel: each file once, for
+    /// its digest (within the digest size cap) and, when the rule captures
+    /// content, its content. Returns what was captured, by path.
+    fn hash(&self, stated: &mut [Stated]) -> Vec<(String, Captured)> {
         let follow = self.request.links == LinkMode::Follow;
-        stated.par_iter_mut().for_each(|(entry, hash_from, _)| {
-            if let Some((dir, name)) = hash_from.as_ref() {
-                match dir.open_file(name, follow).and_then(|file| digest(file, algorithm)) {
-                    Ok(digest) => entry.digest = Some(digest),
-                    Err(e) => entry.error = Some(format!("cannot read: {e}")),
+        let digest_cap = self.request.max_digest_size;
+        stated
+            .par_iter_mut()
+            .filter_map(|(entry, hash_from, _)| {
+                let (dir, name) = hash_from.as_ref()?;
+                let algorithm = self
+                    .request
+                    .digest
+                    .filter(|_| digest_cap == 0 || entry.size <= digest_cap);
+                let file = match dir.open_file(name, follow) {
+                    Ok(file) => file,
+                    Err(e) => {
+                        entry.error = Some(format!("cannot read: {e}"));
+                        return None;
+                    }
+                };
+                match (&self.capture, algorithm) {
+                    (Some((rule, store)), _) => match digest_and_capture(file, algorithm, *rule, store) {
+                        Ok((digest, captured)) => {
+                            entry.digest = digest;
+                            Some((entry.path.clone(), captured))
+                        }
+                        Err(e) => {
+                            entry.error = Some(format!("cannot read: {e}"));
+                            None
+                        }
+                    },
+                    (None, Some(algorithm)) => {
+                        match digest(file, algorithm) {
+                            Ok(digest) => entry.digest = Some(digest),
+                            Err(e) => entry.error = Some(format!("cannot read: {e}")),
+                        }
+                        None
+                    }
+                    (None, None) => None,
                 }
-            }
-        });
+            })
+            .collect()
     }
 
     /// Lists until a batch worth of paths is pending; false when nothing is left.
@@ -269,10 +310,11 @@ enum Statted {
     Entry(Box<Stated>),
 }
 
-/// Stats paths in parallel. Each becomes an entry (regular files within the
-/// size cap with what to hash them from), or, when its stat is the one the
-/// last collection saw, just its path.
-fn stat_all(found: Vec<Found>, request: &WalkRequest, index: Option<&StatIndex>) -> Vec<Statted> {
+/// Stats paths in parallel. Each becomes an entry (regular files to read
+/// with what to read them from: within the digest size cap, or all when
+/// capturing content), or, when its stat is the one the last collection saw,
+/// just its path.
+fn stat_all(found: Vec<Found>, request: &WalkRequest, capturing: bool, index: Option<&StatIndex>) -> Vec<Statted> {
     let cap = request.max_digest_size;
     let hashing = request.digest.is_some();
     found
@@ -307,7 +349,7 @@ fn stat_all(found: Vec<Found>, request: &WalkRequest, index: Option<&StatIndex>)
             if index.is_some_and(|i| i.matches(&found.guest, key)) {
                 return Statted::Unchanged(found.guest);
             }
-            let hash = hashing && stat.kind == Kind::File && (cap == 0 || stat.size <= cap);
+            let hash = stat.kind == Kind::File && (capturing || hashing && (cap == 0 || stat.size <= cap));
             let entry = entry_from(found.guest, &stat, target);
             Statted::Entry(Box::new((entry, hash.then_some((found.dir, found.name)), Some(key))))
         })

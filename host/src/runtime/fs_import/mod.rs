@@ -7,6 +7,7 @@
 //! their real location is inside the grant; files are opened without following
 //! links unless the plugin asked to follow them.
 
+mod capture;
 mod entry;
 mod lister;
 mod stat;
@@ -20,6 +21,7 @@ use rustc_hash::FxHashMap;
 
 use super::bindings::fs::{DigestAlgorithm, Entry, FsError, LinkMode, WalkRequest};
 use super::grants::Preopen;
+pub use capture::{CaptureRule, Captured, ContentCapture};
 use entry::timestamp;
 use lister::{Found, Lister};
 use stat::{Dir, Stat};
@@ -127,6 +129,8 @@ pub struct Observed {
     pub keys: FxHashMap<String, i64>,
     /// Walks that ended before they were done (the collection is then incomplete).
     pub interrupted: Vec<String>,
+    /// What became of the content of files whose rule captures it, by path.
+    pub captured: FxHashMap<String, Captured>,
 }
 
 /// Batches prepared ahead of the plugin: the walk lists, stats and hashes the
@@ -146,12 +150,19 @@ enum Message {
         entries: Vec<Entry>,
         unchanged: Vec<String>,
         keys: Vec<(String, i64)>,
+        captured: Vec<(String, Captured)>,
     },
     Done,
 }
 
 impl Walker {
-    pub fn start(grants: &[Preopen], request: WalkRequest, index: Option<Arc<StatIndex>>) -> Result<Walker, FsError> {
+    /// Starts a walk; `capture` keeps the content of the files it reads.
+    pub fn start(
+        grants: &[Preopen],
+        request: WalkRequest,
+        index: Option<Arc<StatIndex>>,
+        capture: Option<(CaptureRule, crate::content_store::ContentStore)>,
+    ) -> Result<Walker, FsError> {
         let located = locate(grants, &request.path)
             .ok_or_else(|| FsError::Denied(format!("{} is outside the plugin's grants", request.path)))?;
         let follow = request.links == LinkMode::Follow;
@@ -162,6 +173,7 @@ impl Walker {
         let io = |e: std::io::Error| FsError::Io(format!("{path}: {e}"));
         let mut lister = Lister::new(request, located.grant.host.canonicalize().ok(), index);
         lister.fold_case = located.grant.fold_case;
+        lister.capture = capture;
         if meta.is_dir() {
             let stat = Stat::from_metadata(&meta);
             lister.enter(
@@ -201,9 +213,11 @@ impl Walker {
                 entries,
                 unchanged,
                 keys,
+                captured,
             }) => {
                 observed.unchanged.extend(unchanged);
                 observed.keys.extend(keys);
+                observed.captured.extend(captured);
                 Some(entries)
             }
             Ok(Message::Done) => {

@@ -24,7 +24,7 @@ fn request(path: &str) -> WalkRequest {
 }
 
 fn walk(grants: &[Preopen], request: WalkRequest) -> Vec<Entry> {
-    let mut walker = Walker::start(grants, request, None).expect("walk starts");
+    let mut walker = Walker::start(grants, request, None, None).expect("walk starts");
     let mut entries = Vec::new();
     let mut observed = Observed::default();
     while let Some(batch) = walker.next_batch(&mut observed) {
@@ -62,7 +62,7 @@ fn paths_map_through_grants_only() {
     assert!(locate(&grants, "/etcetera/x").is_none());
     assert!(locate(&grants, "/etc/../secret").is_none());
     assert!(locate(&grants, "/secret").is_none());
-    let denied = Walker::start(&grants, request("/"), None).err().unwrap();
+    let denied = Walker::start(&grants, request("/"), None, None).err().unwrap();
     assert!(matches!(denied, FsError::Denied(m) if m == "/ is outside the plugin's grants"));
 }
 
@@ -202,7 +202,7 @@ fn links_are_ignored_followed_or_managed_and_never_leave_the_grant() {
 fn a_missing_path_is_not_found() {
     let dir = tree();
     let grants = [grant(&dir.path().join("etc"), "/etc")];
-    let err = Walker::start(&grants, request("/etc/nope"), None).err().unwrap();
+    let err = Walker::start(&grants, request("/etc/nope"), None, None).err().unwrap();
     assert!(matches!(err, FsError::NotFound(_)));
 }
 
@@ -213,7 +213,7 @@ fn big_walks_come_in_batches() {
         std::fs::write(dir.path().join(format!("f{i:05}")), "x").unwrap();
     }
     let grants = [grant(dir.path(), "/data")];
-    let mut walker = Walker::start(&grants, request("/data"), None).unwrap();
+    let mut walker = Walker::start(&grants, request("/data"), None, None).unwrap();
     let mut observed = Observed::default();
     let sizes: Vec<usize> = std::iter::from_fn(|| walker.next_batch(&mut observed).map(|b| b.len())).collect();
     assert_eq!(sizes, [1024, 1024, 452]);
@@ -232,6 +232,7 @@ fn an_incremental_walk_withholds_unchanged_files() {
                 ..request("/etc")
             },
             None,
+            None,
         )
         .unwrap();
         let mut observed = Observed::default();
@@ -249,6 +250,7 @@ fn an_incremental_walk_withholds_unchanged_files() {
             ..request("/etc")
         },
         Some(index),
+        None,
     )
     .unwrap();
     let mut observed = Observed::default();
@@ -293,7 +295,9 @@ fn paths_under_a_grant_missing_here_are_not_found_not_denied() {
     let dir = tree();
     let grants = [grant(&dir.path().join("var/log"), "/var/log")];
     assert!(!grants[0].present);
-    let err = Walker::start(&grants, request("/var/log/syslog"), None).err().unwrap();
+    let err = Walker::start(&grants, request("/var/log/syslog"), None, None)
+        .err()
+        .unwrap();
     assert!(matches!(err, FsError::NotFound(_)), "{err:?}");
 }
 
@@ -322,4 +326,27 @@ fn windows_paths_match_in_any_case_and_join_with_backslashes() {
     let all = walk(&grants, request("C:/Windows/System32/drivers/etc"));
     assert_eq!(all.len(), 2);
     assert!(locate(&grants, "D:\\x").is_none());
+}
+
+#[test]
+fn a_capturing_walk_keeps_text_contents_read_with_the_digest() {
+    let dir = tree();
+    std::fs::write(dir.path().join("etc/blob.conf"), b"a\0b").unwrap();
+    let grants = [grant(&dir.path().join("etc"), "/etc")];
+    let state = tempfile::tempdir().unwrap();
+    let store = crate::content_store::ContentStore::in_state_dir(state.path());
+    let rule = CaptureRule {
+        max_size: 1 << 20,
+        binary: false,
+    };
+    let mut walk = request("/etc");
+    walk.pattern = Some("*.conf".into());
+    walk.digest = None;
+    let mut walker = Walker::start(&grants, walk, None, Some((rule, store.clone()))).unwrap();
+    let mut observed = Observed::default();
+    while walker.next_batch(&mut observed).is_some() {}
+    assert_eq!(observed.captured.len(), 3);
+    let a = observed.captured["/etc/a.conf"].hash().unwrap();
+    assert_eq!(store.get(a).unwrap(), b"a");
+    assert_eq!(observed.captured["/etc/blob.conf"], Captured::Binary);
 }
