@@ -13,6 +13,7 @@
 //! | `change_engine` | new collection vs stored inventory: what to write, which changes to report |
 //! | `inventory` | plugin records → normalised rows with Azure's columns |
 //! | `store` | the SQLite state database |
+//! | `query` | KQL queries translated to SQL |
 //! | `output` | tables and JSON lines |
 
 pub mod agent;
@@ -26,6 +27,7 @@ pub mod kind;
 pub mod machine;
 pub mod manifest;
 pub mod output;
+pub mod query;
 pub mod runtime;
 pub mod scan;
 pub mod store;

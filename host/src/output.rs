@@ -8,15 +8,15 @@ use crate::inventory::Value;
 
 /// A table printed with aligned columns.
 pub struct Table {
-    headers: Vec<&'static str>,
+    headers: Vec<String>,
     right_aligned: Vec<bool>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(headers: &[&'static str]) -> Self {
+    pub fn new<S: AsRef<str>>(headers: &[S]) -> Self {
         Self {
-            headers: headers.to_vec(),
+            headers: headers.iter().map(|h| h.as_ref().to_string()).collect(),
             right_aligned: vec![false; headers.len()],
             rows: Vec::new(),
         }
@@ -43,8 +43,7 @@ impl Table {
                 widths[i] = widths[i].max(cell.chars().count());
             }
         }
-        let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
-        for row in std::iter::once(&headers).chain(&self.rows) {
+        for row in std::iter::once(&self.headers).chain(&self.rows) {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
                 let pad = widths[i] - cell.chars().count();

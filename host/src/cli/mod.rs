@@ -4,6 +4,7 @@ mod changes;
 mod diff;
 mod inventory;
 mod plugins;
+mod query;
 mod scan;
 mod status;
 
@@ -25,7 +26,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  error (bad manifest, unreadable state, invalid plugin, ...)
-  2  wrong usage
+  2  wrong usage (a query that cannot be run included: the error points at it)
   3  the scan ran, but one or more collectors failed (see the table or --json)
 
 Logs go to stderr; RUST_LOG controls them (e.g. RUST_LOG=debug, RUST_LOG=driftwatch=debug).";
@@ -113,6 +114,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the stored history in KQL, Azure Monitor's query language: the tables
+    /// ConfigurationChange and ConfigurationData, with where, project,
+    /// project-away, project-rename, extend, summarize (count, countif, dcount,
+    /// min, max, sum, avg, arg_max, arg_min) ... by, order/sort by, top,
+    /// take/limit, distinct, count
+    #[command(after_help = QUERY_EXAMPLES)]
+    Query {
+        /// The query, e.g. 'ConfigurationChange | where ConfigChangeType == "Files" | take 10'
+        query: String,
+        /// One JSON object per row
+        #[arg(long)]
+        json: bool,
+    },
     /// Per collector: last run, its outcome, items, changes, and when it runs next
     Status {
         /// One JSON object per collector
@@ -144,6 +158,17 @@ enum PluginCommand {
         json: bool,
     },
 }
+
+const QUERY_EXAMPLES: &str = r#"Examples:
+  driftwatch query 'ConfigurationChange | where ConfigChangeType == "Daemons" and SvcName contains "ssh"'
+  driftwatch query 'ConfigurationChange | where TimeGenerated > ago(1d) | summarize count() by ConfigChangeType'
+  driftwatch query 'ConfigurationData | where ConfigDataType == "Software" | summarize count() by Publisher | top 10 by count_'
+
+Operators: == != (case-sensitive), =~ !~ (not), contains has startswith endswith
+(case-insensitive; ! negates, _cs makes them case-sensitive), in !in in~ !in~,
+< <= > >= on numbers and datetimes, and or not(), + - * / %.
+Functions: ago(1d) now() datetime(2026-11-25 08:00) tostring isempty isnotempty
+isnull isnotnull strlen tolower toupper. Strings: "..." '...' and verbatim @"c:\path"."#;
 
 fn parse_category(text: &str) -> Result<Category, String> {
     Category::parse(text).ok_or_else(|| format!("unknown category {text:?}; use Added, Removed or Modified"))
@@ -252,6 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             diff::run(&context()?, &path, which, side_by_side, json)
         }
+        Command::Query { query, json } => query::run(&context()?, &query, json),
         Command::Status { json } => status::run(&context()?, json),
         Command::Plugins { json } => plugins::list(&context()?, json),
         Command::Plugin {

@@ -6,10 +6,12 @@
 //! | `inventory` | `ConfigurationData`: current inventory |
 //! | `history` | recording a collector run: inventory, `ConfigurationChange`, `CollectorRun`, `CollectorState` |
 //! | `queries` | reading changes and collector status back |
+//! | `query` | running translated KQL queries |
 
 mod history;
 mod inventory;
 mod queries;
+mod query;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ use crate::inventory::{DataType, Value};
 pub use history::{Recorded, RunInfo, RunResult};
 pub use queries::LastRun;
 pub use queries::{ChangeFilter, ChangeRow, CollectorStatus};
+pub use query::schema_catalog;
 
 pub const DATABASE_FILE: &str = "driftwatch.db";
 
@@ -94,6 +97,7 @@ impl Store {
             // A large page cache keeps big collections' inserts from re-reading pages.
             .and_then(|_| self.conn.pragma_update(None, "cache_size", -65536))
             .and_then(|_| self.conn.pragma_update(None, "foreign_keys", "ON"))
+            .and_then(|_| crate::query::register_functions(&self.conn))
             .map_err(|e| self.error(e))
     }
 

@@ -1,0 +1,996 @@
+//! [`Query`] → one parameterised SQLite statement.
+//!
+//! Each tabular operator wraps the statement so far as a subquery
+//! (`SELECT ... FROM (previous) ...`); SQLite flattens the nesting, so a
+//! `where` on an indexed column still uses its index. Every literal becomes a
+//! numbered parameter: nothing from the query text is pasted into the SQL but
+//! column names checked against the table and fixed keywords.
+//!
+//! An order set by `sort` or `top` travels as a hidden column, [`ORDER`],
+//! which later operators keep and the final statement sorts by; operators
+//! that regroup rows (`summarize`, `distinct`, `count`) drop it.
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::types::Value as SqlValue;
+
+use super::ast::*;
+use super::{Catalog, Column, QueryError, Type};
+use crate::timefmt;
+
+const ORDER: &str = "__order";
+
+pub const SUPPORTED_FUNCTIONS: &str = "ago, now, datetime, tostring, isempty, isnotempty, isnull, isnotnull, \
+     not, strlen, tolower, toupper";
+
+const AGGREGATIONS: &str = "count, countif, dcount, min, max, sum, avg, arg_max, arg_min";
+
+/// A translated query, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+    pub columns: Vec<Column>,
+}
+
+/// The rows a query reads: a table, optionally only changes in a window of
+/// `ChangeId`s (after, up to and including) — how alert rules see new changes.
+pub struct Source {
+    pub change_window: Option<(i64, i64)>,
+    pub now: Timestamp,
+}
+
+pub fn translate(text: &str, query: &Query, catalog: &Catalog, source: &Source) -> Result<Compiled, QueryError> {
+    let mut t = Translator {
+        text,
+        params: Vec::new(),
+        now: source.now,
+        auto_names: 0,
+    };
+    let mut stage = t.base(&query.table, catalog, source.change_window)?;
+    for op in &query.ops {
+        stage = t.operator(stage, op)?;
+    }
+    let sql = format!(
+        "SELECT {} FROM ({}){}",
+        select_list(&stage.columns),
+        stage.sql,
+        if stage.ordered {
+            format!(" ORDER BY {ORDER}")
+        } else {
+            String::new()
+        }
+    );
+    Ok(Compiled {
+        sql,
+        params: t.params,
+        columns: stage.columns,
+    })
+}
+
+/// The statement so far and the columns it yields.
+struct Stage {
+    sql: String,
+    columns: Vec<Column>,
+    /// Whether it carries the hidden [`ORDER`] column.
+    ordered: bool,
+}
+
+impl Stage {
+    fn find(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The visible columns, plus the order column when there is one.
+    fn select_all(&self) -> String {
+        let mut list = select_list(&self.columns);
+        if self.ordered {
+            list.push_str(", ");
+            list.push_str(ORDER);
+        }
+        list
+    }
+
+    /// A stage selecting `select` (yielding `columns`) from this one, keeping its order.
+    fn reselect(&self, mut select: Vec<String>, columns: Vec<Column>) -> Stage {
+        if self.ordered {
+            select.push(ORDER.into());
+        }
+        Stage {
+            sql: self.wrap(&select.join(", "), ""),
+            columns,
+            ordered: self.ordered,
+        }
+    }
+
+    fn wrap(&self, select: &str, tail: &str) -> String {
+        format!("SELECT {select} FROM ({}){tail}", self.sql)
+    }
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn select_list(columns: &[Column]) -> String {
+    columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// A translated expression: SQL text, or a constant folded at translation
+/// time (bound as a parameter where it is used).
+#[derive(Debug, Clone)]
+struct Typed {
+    ty: Type,
+    value: Val,
+}
+
+#[derive(Debug, Clone)]
+enum Val {
+    Sql(String),
+    Const(Const),
+}
+
+#[derive(Debug, Clone)]
+enum Const {
+    Str(String),
+    Long(i64),
+    Real(f64),
+    Bool(bool),
+    Datetime(Timestamp),
+    Timespan(i64),
+}
+
+impl Typed {
+    fn sql(ty: Type, sql: String) -> Typed {
+        Typed {
+            ty,
+            value: Val::Sql(sql),
+        }
+    }
+
+    fn constant(c: Const) -> Typed {
+        let ty = match &c {
+            Const::Str(_) => Type::String,
+            Const::Long(_) => Type::Long,
+            Const::Real(_) => Type::Real,
+            Const::Bool(_) => Type::Bool,
+            Const::Datetime(_) => Type::Datetime,
+            Const::Timespan(_) => Type::Timespan,
+        };
+        Typed {
+            ty,
+            value: Val::Const(c),
+        }
+    }
+
+    fn as_const(&self) -> Option<&Const> {
+        match &self.value {
+            Val::Const(c) => Some(c),
+            Val::Sql(_) => None,
+        }
+    }
+
+    fn is_numeric(&self) -> bool {
+        matches!(self.ty, Type::Long | Type::Real)
+    }
+}
+
+struct Translator<'a> {
+    text: &'a str,
+    params: Vec<SqlValue>,
+    now: Timestamp,
+    /// Names given so far to unnamed computed columns (`Column1`, ...).
+    auto_names: usize,
+}
+
+impl Translator<'_> {
+    fn error(&self, at: usize, message: impl Into<String>) -> QueryError {
+        QueryError::at(self.text, at, message)
+    }
+
+    fn bind(&mut self, value: SqlValue) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    /// The SQL for an expression, binding a constant as a parameter.
+    fn emit(&mut self, typed: &Typed) -> String {
+        match &typed.value {
+            Val::Sql(sql) => sql.clone(),
+            Val::Const(c) => {
+                let value = match c {
+                    Const::Str(s) => SqlValue::Text(s.clone()),
+                    Const::Long(n) | Const::Timespan(n) => SqlValue::Integer(*n),
+                    Const::Real(r) => SqlValue::Real(*r),
+                    Const::Bool(b) => SqlValue::Integer(i64::from(*b)),
+                    Const::Datetime(ts) => SqlValue::Text(timefmt::format(*ts)),
+                };
+                self.bind(value)
+            }
+        }
+    }
+
+    /// A string operand as KQL sees it: null is the empty string.
+    fn emit_text(&mut self, typed: &Typed) -> String {
+        match &typed.value {
+            Val::Const(_) => self.emit(typed),
+            Val::Sql(sql) => format!("IFNULL({sql}, '')"),
+        }
+    }
+
+    fn base(&mut self, table: &Name, catalog: &Catalog, window: Option<(i64, i64)>) -> Result<Stage, QueryError> {
+        let Some(columns) = catalog.table(&table.name) else {
+            return Err(self.error(
+                table.at,
+                format!(
+                    "unknown table '{}'; tables: {}",
+                    table.name,
+                    catalog.table_names().join(", ")
+                ),
+            ));
+        };
+        let columns = columns.to_vec();
+        let mut sql = format!("SELECT {} FROM {}", select_list(&columns), quote(&table.name));
+        if let Some((after, upto)) = window {
+            if table.name != "ConfigurationChange" {
+                return Err(self.error(table.at, "alert rules query ConfigurationChange"));
+            }
+            let after = self.bind(SqlValue::Integer(after));
+            let upto = self.bind(SqlValue::Integer(upto));
+            sql.push_str(&format!(" WHERE ChangeId > {after} AND ChangeId <= {upto}"));
+        }
+        Ok(Stage {
+            sql,
+            columns,
+            ordered: false,
+        })
+    }
+
+    fn operator(&mut self, stage: Stage, op: &Op) -> Result<Stage, QueryError> {
+        match op {
+            Op::Where(condition) => {
+                let cond = self.expr(condition, &stage)?;
+                if cond.ty != Type::Bool {
+                    return Err(self.error(condition.at, "'where' needs a condition (true or false)"));
+                }
+                let cond = self.emit(&cond);
+                Ok(Stage {
+                    sql: stage.wrap(&stage.select_all(), &format!(" WHERE {cond}")),
+                    ..stage
+                })
+            }
+            Op::Project(items) => self.project(stage, items),
+            Op::Extend(items) => items.iter().try_fold(stage, |stage, item| self.extend(stage, item)),
+            Op::ProjectAway(patterns) => {
+                let mut keep = vec![true; stage.columns.len()];
+                for pattern in patterns {
+                    let mut matched = false;
+                    for (i, column) in stage.columns.iter().enumerate() {
+                        if wildcard_match(&pattern.pattern, &column.name) {
+                            keep[i] = false;
+                            matched = true;
+                        }
+                    }
+                    if !matched {
+                        return Err(self.error(pattern.at, format!("no column matches '{}'", pattern.pattern)));
+                    }
+                }
+                let columns: Vec<Column> = stage
+                    .columns
+                    .iter()
+                    .zip(keep)
+                    .filter(|(_, keep)| *keep)
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                let select = columns.iter().map(|c| quote(&c.name)).collect();
+                Ok(stage.reselect(select, columns))
+            }
+            Op::ProjectRename(pairs) => {
+                let mut columns = stage.columns.clone();
+                let mut select = Vec::new();
+                for column in &mut columns {
+                    let renamed = pairs.iter().find(|(_, old)| old.name == column.name);
+                    match renamed {
+                        Some((new, _)) => {
+                            self.check_new_name(new)?;
+                            select.push(format!("{} AS {}", quote(&column.name), quote(&new.name)));
+                            column.name = new.name.clone();
+                        }
+                        None => select.push(quote(&column.name)),
+                    }
+                }
+                for (_, old) in pairs {
+                    if stage.find(&old.name).is_none() {
+                        return Err(self.unknown_column(&stage, &old.name, old.at));
+                    }
+                }
+                self.check_unique(&columns, pairs.first().map_or(0, |(n, _)| n.at))?;
+                Ok(stage.reselect(select, columns))
+            }
+            Op::Summarize { aggregates, by } => self.summarize(stage, aggregates, by),
+            Op::Sort(keys) => self.sort(stage, keys, None),
+            Op::Top { count, key } => self.sort(stage, std::slice::from_ref(key), Some(*count)),
+            Op::Take(count) => {
+                let limit = self.bind(SqlValue::Integer(*count));
+                let order = if stage.ordered {
+                    format!(" ORDER BY {ORDER}")
+                } else {
+                    String::new()
+                };
+                Ok(Stage {
+                    sql: stage.wrap(&stage.select_all(), &format!("{order} LIMIT {limit}")),
+                    ..stage
+                })
+            }
+            Op::Distinct(names) => {
+                let columns = if names.is_empty() {
+                    stage.columns.clone()
+                } else {
+                    names
+                        .iter()
+                        .map(|n| {
+                            stage
+                                .find(&n.name)
+                                .cloned()
+                                .ok_or_else(|| self.unknown_column(&stage, &n.name, n.at))
+                        })
+                        .collect::<Result<_, _>>()?
+                };
+                Ok(Stage {
+                    sql: stage.wrap(&format!("DISTINCT {}", select_list(&columns)), ""),
+                    columns,
+                    ordered: false,
+                })
+            }
+            Op::Count => Ok(Stage {
+                sql: stage.wrap("COUNT(*) AS \"Count\"", ""),
+                columns: vec![Column::new("Count", Type::Long)],
+                ordered: false,
+            }),
+        }
+    }
+
+    fn check_new_name(&self, name: &Name) -> Result<(), QueryError> {
+        if name.name.starts_with("__") {
+            return Err(self.error(name.at, "column names starting with '__' are reserved"));
+        }
+        Ok(())
+    }
+
+    fn check_unique(&self, columns: &[Column], at: usize) -> Result<(), QueryError> {
+        for (i, column) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|c| c.name == column.name) {
+                return Err(self.error(at, format!("column '{}' appears twice", column.name)));
+            }
+        }
+        Ok(())
+    }
+
+    /// What an assignment's column is called: its name, the column it
+    /// copies, or `Column1`, `Column2`, ...
+    fn output_name(&mut self, item: &Assignment) -> Result<String, QueryError> {
+        if let Some(name) = &item.name {
+            self.check_new_name(name)?;
+            return Ok(name.name.clone());
+        }
+        if let ExprKind::Column(column) = &item.expr.kind {
+            return Ok(column.clone());
+        }
+        self.auto_names += 1;
+        Ok(format!("Column{}", self.auto_names))
+    }
+
+    fn project(&mut self, stage: Stage, items: &[Assignment]) -> Result<Stage, QueryError> {
+        let mut select = Vec::new();
+        let mut columns = Vec::new();
+        for item in items {
+            let typed = self.expr(&item.expr, &stage)?;
+            let name = self.output_name(item)?;
+            let sql = self.emit(&typed);
+            select.push(format!("{sql} AS {}", quote(&name)));
+            columns.push(Column::new(&name, typed.ty));
+            self.check_unique(&columns, item.expr.at)?;
+        }
+        Ok(stage.reselect(select, columns))
+    }
+
+    /// One `extend` item: replaces a column of that name in place, or adds one.
+    fn extend(&mut self, stage: Stage, item: &Assignment) -> Result<Stage, QueryError> {
+        let typed = self.expr(&item.expr, &stage)?;
+        let name = self.output_name(item)?;
+        let sql = format!("{} AS {}", self.emit(&typed), quote(&name));
+        let mut select: Vec<String> = Vec::new();
+        let mut columns = stage.columns.clone();
+        let mut replaced = false;
+        for column in &mut columns {
+            if column.name == name {
+                select.push(sql.clone());
+                column.ty = typed.ty;
+                replaced = true;
+            } else {
+                select.push(quote(&column.name));
+            }
+        }
+        if !replaced {
+            select.push(sql);
+            columns.push(Column::new(&name, typed.ty));
+        }
+        Ok(stage.reselect(select, columns))
+    }
+
+    fn sort(&mut self, stage: Stage, keys: &[SortKey], limit: Option<i64>) -> Result<Stage, QueryError> {
+        let mut order = Vec::new();
+        for key in keys {
+            let typed = self.expr(&key.expr, &stage)?;
+            let sql = self.emit(&typed);
+            let direction = if key.descending { "DESC" } else { "ASC" };
+            // KQL puts nulls last when descending and first when ascending,
+            // as SQLite does; only an explicit choice needs saying.
+            let nulls = match key.nulls_first {
+                Some(true) => " NULLS FIRST",
+                Some(false) => " NULLS LAST",
+                None => "",
+            };
+            order.push(format!("{sql} {direction}{nulls}"));
+        }
+        let select = format!(
+            "{}, ROW_NUMBER() OVER (ORDER BY {}) AS {ORDER}",
+            select_list(&stage.columns),
+            order.join(", ")
+        );
+        let tail = match limit {
+            Some(n) => format!(" ORDER BY {ORDER} LIMIT {}", self.bind(SqlValue::Integer(n))),
+            None => String::new(),
+        };
+        Ok(Stage {
+            sql: stage.wrap(&select, &tail),
+            columns: stage.columns,
+            ordered: true,
+        })
+    }
+
+    fn summarize(&mut self, stage: Stage, aggregates: &[Aggregate], by: &[Assignment]) -> Result<Stage, QueryError> {
+        // Computed group keys become columns first, so that grouping is by name.
+        let mut stage = stage;
+        let mut keys = Vec::new();
+        for item in by {
+            match (&item.name, &item.expr.kind) {
+                (None, ExprKind::Column(name)) => {
+                    if stage.find(name).is_none() {
+                        return Err(self.unknown_column(&stage, name, item.expr.at));
+                    }
+                    keys.push(name.clone());
+                }
+                _ => {
+                    let name = self.output_name(item)?;
+                    let named = Assignment {
+                        name: Some(Name {
+                            name: name.clone(),
+                            at: item.expr.at,
+                        }),
+                        expr: item.expr.clone(),
+                    };
+                    stage = self.extend(stage, &named)?;
+                    keys.push(name);
+                }
+            }
+        }
+        let key_columns: Vec<Column> = keys.iter().filter_map(|k| stage.find(k).cloned()).collect();
+        if let Some(arg) = aggregates
+            .iter()
+            .find(|a| matches!(a.function.name.as_str(), "arg_max" | "arg_min"))
+        {
+            if aggregates.len() > 1 {
+                return Err(self.error(
+                    arg.function.at,
+                    format!("{} must be the only aggregation of its summarize", arg.function.name),
+                ));
+            }
+            return self.arg_extreme(stage, arg, key_columns);
+        }
+        let mut select: Vec<String> = key_columns.iter().map(|c| quote(&c.name)).collect();
+        let mut columns = key_columns.clone();
+        for aggregate in aggregates {
+            let (sql, column) = self.aggregation(&stage, aggregate)?;
+            select.push(format!("{sql} AS {}", quote(&column.name)));
+            columns.push(column);
+            self.check_unique(&columns, aggregate.function.at)?;
+        }
+        let group = if key_columns.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {}", select_list(&key_columns))
+        };
+        Ok(Stage {
+            sql: stage.wrap(&select.join(", "), &group),
+            columns,
+            ordered: false,
+        })
+    }
+
+    /// `count()`, `dcount(x)`, ... → SQL and the resulting column.
+    fn aggregation(&mut self, stage: &Stage, aggregate: &Aggregate) -> Result<(String, Column), QueryError> {
+        let function = aggregate.function.name.as_str();
+        let at = aggregate.function.at;
+        let arity = match function {
+            "count" => 0,
+            "countif" | "dcount" | "min" | "max" | "sum" | "avg" => 1,
+            _ => {
+                return Err(self.error(
+                    at,
+                    format!("unsupported aggregation '{function}'; supported: {AGGREGATIONS}"),
+                ));
+            }
+        };
+        if aggregate.args.len() != arity {
+            return Err(self.error(at, format!("{function}() takes {arity} argument(s)")));
+        }
+        let arg = match aggregate.args.first() {
+            Some(expr) => Some((self.expr(expr, stage)?, expr)),
+            None => None,
+        };
+        let default_name = match arg {
+            Some((
+                _,
+                Expr {
+                    kind: ExprKind::Column(column),
+                    ..
+                },
+            )) if function != "countif" => format!("{function}_{column}"),
+            _ => format!("{function}_"),
+        };
+        let name = match &aggregate.name {
+            Some(name) => {
+                self.check_new_name(name)?;
+                name.name.clone()
+            }
+            None => default_name,
+        };
+        let (sql, ty) = match (function, arg) {
+            ("count", _) => ("COUNT(*)".to_string(), Type::Long),
+            ("countif", Some((cond, expr))) => {
+                if cond.ty != Type::Bool {
+                    return Err(self.error(expr.at, "countif() needs a condition"));
+                }
+                (format!("COUNT(CASE WHEN {} THEN 1 END)", self.emit(&cond)), Type::Long)
+            }
+            ("dcount", Some((value, _))) => (format!("COUNT(DISTINCT {})", self.emit(&value)), Type::Long),
+            ("min" | "max", Some((value, _))) => {
+                let sql = format!("{}({})", function.to_uppercase(), self.emit(&value));
+                (sql, value.ty)
+            }
+            ("sum" | "avg", Some((value, expr))) => {
+                if !value.is_numeric() {
+                    return Err(self.error(expr.at, format!("{function}() needs a number")));
+                }
+                let ty = if function == "avg" { Type::Real } else { value.ty };
+                (format!("{}({})", function.to_uppercase(), self.emit(&value)), ty)
+            }
+            _ => unreachable!("arity checked above"),
+        };
+        Ok((sql, Column::new(&name, ty)))
+    }
+
+    /// `summarize arg_max(X, cols | *) by keys`: per group, the row with the
+    /// largest (smallest) X: keys, X, then the columns asked for.
+    fn arg_extreme(&mut self, stage: Stage, aggregate: &Aggregate, keys: Vec<Column>) -> Result<Stage, QueryError> {
+        let function = &aggregate.function;
+        let Some((target, rest)) = aggregate.args.split_first() else {
+            return Err(self.error(function.at, format!("{}() needs a column to compare", function.name)));
+        };
+        let typed = self.expr(target, &stage)?;
+        let target_name = match &target.kind {
+            ExprKind::Column(name) => name.clone(),
+            _ => {
+                self.auto_names += 1;
+                format!("Column{}", self.auto_names)
+            }
+        };
+        let target_sql = self.emit(&typed);
+        let mut columns = keys.clone();
+        columns.push(Column::new(&target_name, typed.ty));
+        let mut select: Vec<String> = keys.iter().map(|c| quote(&c.name)).collect();
+        select.push(format!("{target_sql} AS {}", quote(&target_name)));
+        let mut wanted: Vec<Column> = Vec::new();
+        for arg in rest {
+            match &arg.kind {
+                ExprKind::Star => wanted.extend(stage.columns.iter().cloned()),
+                ExprKind::Column(name) => match stage.find(name) {
+                    Some(column) => wanted.push(column.clone()),
+                    None => return Err(self.unknown_column(&stage, name, arg.at)),
+                },
+                _ => return Err(self.error(arg.at, format!("{}() returns columns or *", function.name))),
+            }
+        }
+        for column in wanted {
+            if !columns.iter().any(|c| c.name == column.name) {
+                select.push(quote(&column.name));
+                columns.push(column);
+            }
+        }
+        let direction = if function.name == "arg_max" { "DESC" } else { "ASC" };
+        let partition = if keys.is_empty() {
+            String::new()
+        } else {
+            format!("PARTITION BY {} ", select_list(&keys))
+        };
+        // Nulls never win: they sort last either way.
+        let ranked = format!(
+            "SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY ({target_sql}) IS NULL, {target_sql} {direction}) AS __rank \
+             FROM ({})",
+            stage.sql
+        );
+        Ok(Stage {
+            sql: format!("SELECT {} FROM ({ranked}) WHERE __rank = 1", select.join(", ")),
+            columns,
+            ordered: false,
+        })
+    }
+
+    fn unknown_column(&self, stage: &Stage, name: &str, at: usize) -> QueryError {
+        let hint = match stage.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+            Some(close) => format!(" (column names are case-sensitive: did you mean '{}'?)", close.name),
+            None => {
+                let names: Vec<&str> = stage.columns.iter().map(|c| c.name.as_str()).collect();
+                format!("; columns here: {}", names.join(", "))
+            }
+        };
+        self.error(at, format!("unknown column '{name}'{hint}"))
+    }
+
+    fn expr(&mut self, expr: &Expr, stage: &Stage) -> Result<Typed, QueryError> {
+        match &expr.kind {
+            ExprKind::Column(name) => match stage.find(name) {
+                Some(column) => Ok(Typed::sql(column.ty, quote(name))),
+                None => Err(self.unknown_column(stage, name, expr.at)),
+            },
+            ExprKind::Literal(literal) => self.literal(literal, expr.at),
+            ExprKind::Star => Err(self.error(expr.at, "'*' is only allowed in arg_max(), arg_min() and distinct")),
+            ExprKind::Negate(inner) => {
+                let typed = self.expr(inner, stage)?;
+                match (typed.as_const(), typed.ty) {
+                    (Some(Const::Long(n)), _) => Ok(Typed::constant(Const::Long(n.wrapping_neg()))),
+                    (Some(Const::Real(r)), _) => Ok(Typed::constant(Const::Real(-r))),
+                    (Some(Const::Timespan(t)), _) => Ok(Typed::constant(Const::Timespan(t.wrapping_neg()))),
+                    (None, Type::Long | Type::Real) => {
+                        let sql = self.emit(&typed);
+                        Ok(Typed::sql(typed.ty, format!("(-{sql})")))
+                    }
+                    _ => Err(self.error(expr.at, "'-' needs a number or a timespan")),
+                }
+            }
+            ExprKind::Binary(op, left, right) => {
+                let l = self.expr(left, stage)?;
+                let r = self.expr(right, stage)?;
+                self.binary(*op, l, r, expr.at, right.at)
+            }
+            ExprKind::Text {
+                op,
+                negated,
+                case_sensitive,
+                subject,
+                pattern,
+            } => {
+                let s = self.expr(subject, stage)?;
+                let p = self.expr(pattern, stage)?;
+                if p.ty != Type::String {
+                    return Err(self.error(pattern.at, "a string operator needs a string to look for"));
+                }
+                let s = self.emit(&s);
+                let p = self.emit(&p);
+                let not = if *negated { "NOT " } else { "" };
+                Ok(Typed::sql(
+                    Type::Bool,
+                    format!(
+                        "({not}kql_text({}, {}, {s}, {p}))",
+                        op.code(),
+                        i64::from(*case_sensitive)
+                    ),
+                ))
+            }
+            ExprKind::In {
+                subject,
+                list,
+                negated,
+                case_sensitive,
+            } => self.in_list(stage, subject, list, *negated, *case_sensitive),
+            ExprKind::Call(name, args) => self.call(stage, name, args),
+        }
+    }
+
+    fn literal(&mut self, literal: &Literal, at: usize) -> Result<Typed, QueryError> {
+        Ok(Typed::constant(match literal {
+            Literal::Str(s) => Const::Str(s.clone()),
+            Literal::Long(n) => Const::Long(*n),
+            Literal::Real(r) => Const::Real(*r),
+            Literal::Bool(b) => Const::Bool(*b),
+            Literal::Timespan(t) => Const::Timespan(*t),
+            Literal::Datetime(raw) => Const::Datetime(parse_datetime(raw).ok_or_else(|| {
+                self.error(
+                    at,
+                    format!(
+                        "cannot read datetime({raw}); write e.g. datetime(2026-11-25), \
+                         datetime(2026-11-25 08:30:00) or datetime(2026-11-25T08:30:00Z)"
+                    ),
+                )
+            })?),
+        }))
+    }
+
+    fn binary(&mut self, op: BinaryOp, l: Typed, r: Typed, at: usize, right_at: usize) -> Result<Typed, QueryError> {
+        use BinaryOp::*;
+        let mismatch = |this: &Self, l: &Typed, r: &Typed| {
+            let mut message = format!("cannot apply '{}' to {} and {}", op.symbol(), l.ty.name(), r.ty.name());
+            if matches!(
+                (l.ty, r.ty),
+                (Type::Datetime, Type::String) | (Type::String, Type::Datetime)
+            ) {
+                message.push_str("; write the time as datetime(...) or ago(...)");
+            }
+            this.error(at, message)
+        };
+        match op {
+            And | Or => {
+                if l.ty != Type::Bool || r.ty != Type::Bool {
+                    return Err(mismatch(self, &l, &r));
+                }
+                let word = if op == And { "AND" } else { "OR" };
+                let (l, r) = (self.emit(&l), self.emit(&r));
+                Ok(Typed::sql(Type::Bool, format!("({l} {word} {r})")))
+            }
+            Eq | NotEq | Lt | Le | Gt | Ge => {
+                let comparable = (l.is_numeric() && r.is_numeric())
+                    || (l.ty == r.ty && matches!(l.ty, Type::Datetime | Type::Timespan))
+                    || (l.ty == r.ty && matches!(l.ty, Type::String | Type::Bool) && matches!(op, Eq | NotEq));
+                if !comparable {
+                    return Err(mismatch(self, &l, &r));
+                }
+                let symbol = match op {
+                    Eq => "=",
+                    NotEq => "<>",
+                    other => other.symbol(),
+                };
+                if l.ty == Type::String {
+                    return Ok(Typed::sql(Type::Bool, self.string_equality(&l, &r, symbol)));
+                }
+                let (l, r) = (self.emit(&l), self.emit(&r));
+                Ok(Typed::sql(Type::Bool, format!("({l} {symbol} {r})")))
+            }
+            EqCi | NotEqCi => {
+                if l.ty != Type::String || r.ty != Type::String {
+                    return Err(mismatch(self, &l, &r));
+                }
+                let not = if op == NotEqCi { "NOT " } else { "" };
+                let (l, r) = (self.emit(&l), self.emit(&r));
+                Ok(Typed::sql(Type::Bool, format!("({not}kql_text(0, 0, {l}, {r}))")))
+            }
+            Add | Sub | Mul | Div | Rem => self.arithmetic(op, l, r, at, right_at),
+        }
+    }
+
+    /// `==` / `!=` on strings, null being the empty string. A column
+    /// compared with a non-empty constant stays bare so that its index serves.
+    fn string_equality(&mut self, l: &Typed, r: &Typed, symbol: &str) -> String {
+        let non_empty_const = |t: &Typed| matches!(t.as_const(), Some(Const::Str(s)) if !s.is_empty());
+        if symbol == "=" && (non_empty_const(l) || non_empty_const(r)) {
+            let (l, r) = (self.emit(l), self.emit(r));
+            return format!("({l} = {r})");
+        }
+        let (l, r) = (self.emit_text(l), self.emit_text(r));
+        format!("({l} {symbol} {r})")
+    }
+
+    fn arithmetic(
+        &mut self,
+        op: BinaryOp,
+        l: Typed,
+        r: Typed,
+        at: usize,
+        right_at: usize,
+    ) -> Result<Typed, QueryError> {
+        use BinaryOp::*;
+        // Time arithmetic is folded: ago(), now() and datetime() are constants.
+        match (op, l.as_const(), r.as_const()) {
+            (Add | Sub, Some(Const::Datetime(t)), Some(Const::Timespan(span))) => {
+                let span = SignedDuration::from_micros(if op == Add { *span } else { span.wrapping_neg() });
+                let moved = t
+                    .checked_add(span)
+                    .map_err(|_| self.error(at, "the resulting time is out of range"))?;
+                return Ok(Typed::constant(Const::Datetime(moved)));
+            }
+            (Sub, Some(Const::Datetime(a)), Some(Const::Datetime(b))) => {
+                let micros = a.duration_since(*b).as_micros();
+                return Ok(Typed::constant(Const::Timespan(micros as i64)));
+            }
+            (Add | Sub, Some(Const::Timespan(a)), Some(Const::Timespan(b))) => {
+                let sum = if op == Add {
+                    a.checked_add(*b)
+                } else {
+                    a.checked_sub(*b)
+                };
+                return sum
+                    .map(|t| Typed::constant(Const::Timespan(t)))
+                    .ok_or_else(|| self.error(at, "timespan out of range"));
+            }
+            _ => {}
+        }
+        if matches!(l.ty, Type::Datetime | Type::Timespan) || matches!(r.ty, Type::Datetime | Type::Timespan) {
+            return Err(self.error(
+                at,
+                "arithmetic on datetime columns is not supported; compare the column with ago(...), now() \
+                 or datetime(...) instead",
+            ));
+        }
+        if !l.is_numeric() || !r.is_numeric() {
+            return Err(self.error(
+                at,
+                format!("cannot apply '{}' to {} and {}", op.symbol(), l.ty.name(), r.ty.name()),
+            ));
+        }
+        if matches!(op, Div | Rem) && matches!(r.as_const(), Some(Const::Long(0))) {
+            return Err(self.error(right_at, "division by zero"));
+        }
+        let ty = if l.ty == Type::Real || r.ty == Type::Real {
+            Type::Real
+        } else {
+            Type::Long
+        };
+        let (l, r) = (self.emit(&l), self.emit(&r));
+        Ok(Typed::sql(ty, format!("({l} {} {r})", op.symbol())))
+    }
+
+    fn in_list(
+        &mut self,
+        stage: &Stage,
+        subject: &Expr,
+        list: &[Expr],
+        negated: bool,
+        case_sensitive: bool,
+    ) -> Result<Typed, QueryError> {
+        let s = self.expr(subject, stage)?;
+        let mut items = Vec::new();
+        for item in list {
+            let typed = self.expr(item, stage)?;
+            let fits = (s.is_numeric() && typed.is_numeric()) || s.ty == typed.ty;
+            if !fits || (!case_sensitive && typed.ty != Type::String) {
+                return Err(self.error(
+                    item.at,
+                    format!("a {} value in a list compared with a {}", typed.ty.name(), s.ty.name()),
+                ));
+            }
+            items.push(typed);
+        }
+        let not = if negated { "NOT " } else { "" };
+        if !case_sensitive {
+            let subject = self.emit(&s);
+            let tests: Vec<String> = items
+                .iter()
+                .map(|item| format!("kql_text(0, 0, {subject}, {})", self.emit(item)))
+                .collect();
+            return Ok(Typed::sql(Type::Bool, format!("({not}({}))", tests.join(" OR "))));
+        }
+        let subject = if s.ty == Type::String {
+            self.emit_text(&s)
+        } else {
+            self.emit(&s)
+        };
+        let values: Vec<String> = items.iter().map(|item| self.emit(item)).collect();
+        Ok(Typed::sql(
+            Type::Bool,
+            format!("({subject} {not}IN ({}))", values.join(", ")),
+        ))
+    }
+
+    fn call(&mut self, stage: &Stage, name: &Name, args: &[Expr]) -> Result<Typed, QueryError> {
+        let function = name.name.as_str();
+        let arity: &[usize] = match function {
+            "now" => &[0, 1],
+            "ago" | "tostring" | "isempty" | "isnotempty" | "isnull" | "isnotnull" | "not" | "strlen" | "tolower"
+            | "toupper" => &[1],
+            _ if AGGREGATIONS.split(", ").any(|a| a == function) => {
+                return Err(self.error(name.at, format!("{function}() is an aggregation: use it in summarize")));
+            }
+            _ => {
+                return Err(self.error(
+                    name.at,
+                    format!("unsupported function '{function}'; supported: {SUPPORTED_FUNCTIONS}"),
+                ));
+            }
+        };
+        if !arity.contains(&args.len()) {
+            return Err(self.error(
+                name.at,
+                format!("{function}() takes {} argument(s)", arity[arity.len() - 1]),
+            ));
+        }
+        let typed: Vec<Typed> = args.iter().map(|a| self.expr(a, stage)).collect::<Result<_, _>>()?;
+        let timespan_arg = |this: &Self, i: usize| match typed.get(i).and_then(Typed::as_const) {
+            Some(Const::Timespan(t)) => Ok(*t),
+            _ => Err(this.error(args[i].at, format!("{function}() takes a timespan such as 1h or 7d"))),
+        };
+        let offset = |this: &Self, micros: i64| {
+            this.now
+                .checked_add(SignedDuration::from_micros(micros))
+                .map_err(|_| this.error(name.at, "the resulting time is out of range"))
+        };
+        match function {
+            "now" => {
+                let shift = if typed.is_empty() { 0 } else { timespan_arg(self, 0)? };
+                Ok(Typed::constant(Const::Datetime(offset(self, shift)?)))
+            }
+            "ago" => {
+                let span = timespan_arg(self, 0)?;
+                Ok(Typed::constant(Const::Datetime(offset(self, span.wrapping_neg())?)))
+            }
+            "not" => {
+                if typed[0].ty != Type::Bool {
+                    return Err(self.error(args[0].at, "not() needs a condition"));
+                }
+                Ok(Typed::sql(Type::Bool, format!("(NOT {})", self.emit(&typed[0]))))
+            }
+            "isempty" | "isnotempty" | "isnull" | "isnotnull" => {
+                let value = self.emit(&typed[0]);
+                let sql = match function {
+                    "isempty" => format!("({value} IS NULL OR {value} = '')"),
+                    "isnotempty" => format!("({value} IS NOT NULL AND {value} <> '')"),
+                    "isnull" => format!("({value} IS NULL)"),
+                    _ => format!("({value} IS NOT NULL)"),
+                };
+                Ok(Typed::sql(Type::Bool, sql))
+            }
+            "tostring" => {
+                let value = self.emit(&typed[0]);
+                let sql = match typed[0].ty {
+                    Type::Bool => {
+                        format!("(CASE WHEN {value} IS NULL THEN '' WHEN {value} THEN 'true' ELSE 'false' END)")
+                    }
+                    _ => format!("IFNULL(CAST({value} AS TEXT), '')"),
+                };
+                Ok(Typed::sql(Type::String, sql))
+            }
+            "strlen" => Ok(Typed::sql(Type::Long, format!("length({})", self.emit_text(&typed[0])))),
+            _ => {
+                let upper = i64::from(function == "toupper");
+                Ok(Typed::sql(
+                    Type::String,
+                    format!("kql_case({}, {upper})", self.emit_text(&typed[0])),
+                ))
+            }
+        }
+    }
+}
+
+/// `*` matches any run of characters.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            let Some(rest) = name.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|i| rest.is_char_boundary(*i))
+                .any(|i| wildcard_match(tail, &rest[i..]))
+        }
+    }
+}
+
+/// The text inside `datetime(...)`, quoted or not: RFC 3339, a date, or a
+/// date and time (UTC).
+fn parse_datetime(raw: &str) -> Option<Timestamp> {
+    let raw = raw.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+    if let Ok(ts) = raw.parse::<Timestamp>() {
+        return Some(ts);
+    }
+    let utc = jiff::tz::TimeZone::UTC;
+    if let Ok(dt) = raw.replacen(' ', "T", 1).parse::<jiff::civil::DateTime>() {
+        return utc.to_timestamp(dt).ok();
+    }
+    raw.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| utc.to_timestamp(d.to_datetime(jiff::civil::Time::midnight())).ok())
+}
+
+#[cfg(test)]
+pub(super) fn datetime_for_tests(raw: &str) -> Option<Timestamp> {
+    parse_datetime(raw)
+}
