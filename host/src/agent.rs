@@ -12,12 +12,17 @@
 //! - SIGHUP, or a change of the manifest file: reload it. Collectors whose
 //!   settings changed are re-baselined by the change engine; collectors that
 //!   left the manifest have their inventory dropped without `Removed` rows.
+//! - Alerts: one task evaluates the alert rules after every run that recorded
+//!   changes (and once at start, for changes recorded while the agent was
+//!   down), then delivers what they raised, retrying with backoff without
+//!   holding up collection.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::collectors::{self, LoadedPlugins, Selection};
@@ -165,6 +170,13 @@ async fn start_schedule(
     let permits = Arc::new(Semaphore::new(parallel));
     let (stop, stopped) = watch::channel(false);
     let mut schedule = JoinSet::new();
+    let changes_recorded = Arc::new(Notify::new());
+    schedule.spawn(alert_loop(
+        shared.clone(),
+        Arc::new(manifest.alerts.clone()),
+        changes_recorded.clone(),
+        stopped.clone(),
+    ));
     for spec in &manifest.collectors {
         match collectors::select(spec, &shared.machine, &plugins) {
             Selection::Ready(plugin) => {
@@ -177,6 +189,7 @@ async fn start_schedule(
                     interval,
                     permits.clone(),
                     stopped.clone(),
+                    changes_recorded.clone(),
                 ));
             }
             Selection::Unusable(error) => tracing::error!(collector = %spec.name, "not scheduled: {error}"),
@@ -214,6 +227,7 @@ async fn collector_loop(
     interval: Duration,
     permits: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
+    changes_recorded: Arc<Notify>,
 ) {
     // Spread first runs over a little time, then keep to the interval with jitter.
     let mut delay = first_delay(interval);
@@ -255,7 +269,8 @@ async fn collector_loop(
                     tracing::debug!(collector = %spec.name, items, "collected, no changes")
                 }
                 Outcome::Collected { items, changes, .. } => {
-                    tracing::info!(collector = %spec.name, items, changes, "collected")
+                    tracing::info!(collector = %spec.name, items, changes, "collected");
+                    changes_recorded.notify_one();
                 }
                 Outcome::Skipped(why) => tracing::debug!(collector = %spec.name, "skipped: {why}"),
                 Outcome::Failed(_) => {}
@@ -263,6 +278,47 @@ async fn collector_loop(
             Err(error) => tracing::error!(collector = %spec.name, "run failed: {error}"),
         }
         delay = jittered(interval);
+    }
+}
+
+/// Evaluates the alert rules when changes were recorded, then delivers what
+/// is pending. A stop lets the attempt in flight finish; deliveries not yet
+/// made stay pending for the next start.
+async fn alert_loop(
+    shared: Arc<Shared>,
+    rules: Arc<Vec<crate::manifest::alerts::AlertRule>>,
+    changes_recorded: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    loop {
+        let work = {
+            let (shared, rules, stop) = (shared.clone(), rules.clone(), stop.clone());
+            tokio::task::spawn_blocking(move || {
+                {
+                    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Err(error) = crate::alerts::evaluate(&mut store, &rules, &shared.machine.hostname) {
+                        tracing::error!("alert rules not evaluated: {error}");
+                    }
+                }
+                if let Err(error) = crate::alerts::deliver_pending(&shared.store, &rules, &stop) {
+                    tracing::error!("alerts not delivered: {error}");
+                }
+            })
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            _ = &mut work => {}
+            _ = stopped.changed() => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = work.await;
+                return;
+            }
+        }
+        tokio::select! {
+            _ = changes_recorded.notified() => {}
+            _ = stopped.changed() => return,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `cli` | the command line |
 //! | `agent` | `driftwatch run`: the scheduler, signals, reloads |
+//! | `alerts` | alert rules evaluated on new changes; webhook, exec and log actions |
 //! | `manifest` | which collectors run where, with what grants, limits and settings |
 //! | `machine` | the live machine or an offline image (`--root`) |
 //! | `catalog` | bundled plugins and plugin files |
@@ -17,6 +18,7 @@
 //! | `output` | tables and JSON lines |
 
 pub mod agent;
+pub mod alerts;
 pub mod catalog;
 pub mod change_engine;
 pub mod cli;

@@ -1,6 +1,5 @@
 //! The agent: picks up changes on its own schedule and stops cleanly.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -14,38 +13,6 @@ interval = "1s"
   [[collector.paths]]
   path = "/data/*.txt"
 "#;
-
-/// Polls `check` until it returns true or `limit` passes.
-fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn start_agent(env: &Env, manifest: &str) -> Child {
-    env.driftwatch()
-        .args([
-            "--manifest",
-            manifest,
-            "--root",
-            env.path("root").to_str().unwrap(),
-            "run",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the agent")
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status();
-    assert!(status.expect("kill runs").success());
-}
 
 #[cfg(unix)]
 #[test]

@@ -3,6 +3,7 @@
 mod support;
 
 mod agent;
+mod alerts;
 mod cli;
 mod content;
 mod dpkg;

@@ -1,8 +1,9 @@
 //! Shared helpers: run the binary, make fixture roots, build test plugins.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -116,4 +117,36 @@ pub fn set_mtime(path: &Path, unix_seconds: u64) {
 pub fn md5_hex(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
     Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Polls `check` until it returns true or `limit` passes.
+pub fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn start_agent(env: &Env, manifest: &str) -> Child {
+    env.driftwatch()
+        .args([
+            "--manifest",
+            manifest,
+            "--root",
+            env.path("root").to_str().unwrap(),
+            "run",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the agent")
+}
+
+pub fn signal(child: &Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status();
+    assert!(status.expect("kill runs").success());
 }

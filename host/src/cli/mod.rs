@@ -1,5 +1,6 @@
 //! The `driftwatch` command line.
 
+mod alerts;
 mod changes;
 mod diff;
 mod inventory;
@@ -127,6 +128,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Alert rules ([[alert]] in the manifest): the alerts raised, or a dry run of one
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Per collector: last run, its outcome, items, changes, and when it runs next
     Status {
         /// One JSON object per collector
@@ -143,6 +149,28 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// The alerts raised, newest first, with each action's delivery
+    List {
+        /// How many alerts to show
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per alert
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the rule NAME over all stored changes and show what it matches;
+    /// nothing is sent and nothing is recorded
+    Test {
+        /// The alert's `name` in the manifest
+        name: String,
+        /// The JSON document its actions would get
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -277,6 +305,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             diff::run(&context()?, &path, which, side_by_side, json)
         }
+        Command::Alerts {
+            command: AlertsCommand::List { limit, json },
+        } => alerts::list(&context()?, limit, json),
+        Command::Alerts {
+            command: AlertsCommand::Test { name, json },
+        } => alerts::test(&context()?, &name, json),
         Command::Query { query, json } => query::run(&context()?, &query, json),
         Command::Status { json } => status::run(&context()?, json),
         Command::Plugins { json } => plugins::list(&context()?, json),

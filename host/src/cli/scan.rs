@@ -2,6 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
 use serde_json::{Map, json};
 
@@ -9,6 +11,7 @@ use super::Context;
 use crate::output::{Table, clip, json_line};
 use crate::runtime::humanize;
 use crate::scan::{CollectorReport, Outcome};
+use crate::store::Store;
 
 /// Warnings shown per collector in the human summary.
 const SHOWN_WARNINGS: usize = 5;
@@ -33,6 +36,7 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
     if show_progress {
         eprint!("\r\x1b[K");
     }
+    let (store, alerts) = raise_alerts(ctx, store, &report.computer);
     let mut out = std::io::stdout().lock();
     if json {
         for c in &report.collectors {
@@ -84,6 +88,9 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        for line in alerts {
+            writeln!(out, "{line}")?;
+        }
         writeln!(out, "Stored in {}", store.path().display())?;
     }
     Ok(if report.failures() > 0 {
@@ -91,6 +98,51 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Evaluates the manifest's alert rules on the changes just recorded and
+/// delivers what they raise (and anything left pending). Problems are
+/// logged: the scan itself is already recorded. Returns lines for people.
+fn raise_alerts(ctx: &Context, mut store: Store, computer: &str) -> (Store, Vec<String>) {
+    let rules = &ctx.manifest.alerts;
+    let mut lines = Vec::new();
+    if rules.is_empty() {
+        return (store, lines);
+    }
+    match crate::alerts::evaluate(&mut store, rules, computer) {
+        Ok(raised) => {
+            for alert in raised {
+                let rows = alert.rows;
+                lines.push(format!(
+                    "Alert {}: {rows} matching row{}",
+                    alert.rule,
+                    if rows == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        Err(error) => tracing::error!("alert rules not evaluated: {error}"),
+    }
+    let shared = Mutex::new(store);
+    match crate::alerts::deliver_pending(&shared, rules, &AtomicBool::new(false)) {
+        Ok(outcomes) => {
+            for o in outcomes {
+                let tries = if o.attempts == 1 {
+                    "1 attempt".into()
+                } else {
+                    format!("{} attempts", o.attempts)
+                };
+                let error = o.error.map(|e| format!(": {e}")).unwrap_or_default();
+                lines.push(format!(
+                    "  {} → {}: {} ({tries}){error}",
+                    o.rule,
+                    o.action,
+                    o.state.as_str()
+                ));
+            }
+        }
+        Err(error) => tracing::error!("alerts not delivered: {error}"),
+    }
+    (shared.into_inner().unwrap_or_else(|p| p.into_inner()), lines)
 }
 
 fn summary_row(c: &CollectorReport) -> Vec<String> {

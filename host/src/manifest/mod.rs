@@ -19,8 +19,10 @@
 //! options = { admindir = "/var/lib/dpkg" }
 //! ```
 //!
-//! Every error names the file, line and column.
+//! Alert rules (`[[alert]]`) are described in `alerts`. Every error names the
+//! file, line and column.
 
+pub mod alerts;
 pub mod files;
 mod raw;
 pub mod units;
@@ -48,6 +50,7 @@ pub struct Manifest {
     pub source: String,
     pub agent: AgentSettings,
     pub collectors: Vec<CollectorSpec>,
+    pub alerts: Vec<alerts::AlertRule>,
 }
 
 /// The `[agent]` table.
@@ -169,6 +172,7 @@ impl Manifest {
                 collector(entry, &raw.defaults, base_dir, text, &mut names).map_err(|(span, m)| at(Some(span), m))?;
             collectors.push(spec);
         }
+        let alerts = alerts::alert_rules(raw.alert).map_err(|(span, m)| at(Some(span), m))?;
         Ok(Manifest {
             source: file.to_string(),
             agent: AgentSettings {
@@ -176,6 +180,7 @@ impl Manifest {
                 parallel: raw.agent.parallel.filter(|n| *n > 0),
             },
             collectors,
+            alerts,
         })
     }
 }

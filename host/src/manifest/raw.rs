@@ -18,6 +18,8 @@ pub struct ManifestFile {
     pub defaults: Defaults,
     #[serde(default)]
     pub collector: Vec<CollectorEntry>,
+    #[serde(default)]
+    pub alert: Vec<super::alerts::AlertEntry>,
 }
 
 /// Settings of the long-running agent and of the history it keeps.

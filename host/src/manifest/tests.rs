@@ -191,3 +191,75 @@ fn default_intervals_follow_azure() {
     assert_eq!(default_interval(Kind::Files, Os::Windows), Duration::from_secs(1800));
     assert_eq!(default_interval(Kind::Registry, Os::Windows), Duration::from_secs(3000));
 }
+
+#[test]
+fn alert_rules_with_each_action() {
+    let m = parse(
+        r#"
+[[alert]]
+name = "hosts"
+query = 'ConfigurationChange | where FileSystemPath == "/etc/hosts"'
+severity = "critical"
+  [[alert.action]]
+  type = "webhook"
+  url = "https://hooks.example.com/x"
+  headers = { Authorization = "Bearer t" }
+  timeout = "5s"
+  retries = 7
+  backoff = "250ms"
+  [[alert.action]]
+  type = "exec"
+  command = ["/usr/bin/logger", "-t", "driftwatch"]
+  [[alert.action]]
+  type = "exec"
+  shell = true
+  command = "cat | mail ops"
+  [[alert.action]]
+  type = "log"
+"#,
+    )
+    .unwrap();
+    let rule = &m.alerts[0];
+    assert_eq!(rule.severity, alerts::Severity::Critical);
+    assert!(rule.enabled);
+    use alerts::Action;
+    let Action::Webhook(hook) = &rule.actions[0] else {
+        panic!("{:?}", rule.actions[0])
+    };
+    assert_eq!(hook.headers, [("Authorization".to_string(), "Bearer t".to_string())]);
+    assert_eq!((hook.timeout, hook.retries), (Duration::from_secs(5), 7));
+    assert_eq!(rule.actions[0].attempts_and_backoff(), (8, Duration::from_millis(250)));
+    let Action::Exec(exec) = &rule.actions[1] else { panic!() };
+    assert_eq!(exec.argv, ["/usr/bin/logger", "-t", "driftwatch"]);
+    let Action::Exec(shell) = &rule.actions[2] else {
+        panic!()
+    };
+    assert_eq!(shell.argv.last().unwrap(), "cat | mail ops");
+    assert_eq!(rule.actions[3], Action::Log);
+}
+
+#[test]
+fn alert_mistakes_are_pointed_at() {
+    let rule = |body: &str| format!("[[alert]]\nname = \"a\"\nquery = 'ConfigurationChange'\n{body}");
+    let (line, _, message) = error_at(&rule("[[alert.action]]\ntype = \"webhook\"\n"));
+    assert_eq!(line, 5);
+    assert!(message.contains("needs a `url`"), "{message}");
+    let (_, _, message) = error_at(&rule(
+        "[[alert.action]]\ntype = \"exec\"\ncommand = \"rm -rf /tmp/x\"\n",
+    ));
+    assert!(message.contains("set `shell = true`"), "{message}");
+    let (_, _, message) = error_at(&rule("[[alert.action]]\ntype = \"mail\"\n"));
+    assert!(message.contains("use webhook, exec or log"), "{message}");
+    let (_, _, message) = error_at(&rule("[[alert.action]]\ntype = \"webhook\"\nurl = \"ftp://x\"\n"));
+    assert!(message.contains("http:// or https://"), "{message}");
+    let (line, _, message) = error_at(&rule(""));
+    assert_eq!(line, 2);
+    assert!(message.contains("no [[alert.action]]"), "{message}");
+    let (_, _, message) = error_at(&rule("severity = \"urgent\"\n[[alert.action]]\ntype = \"log\"\n"));
+    assert!(message.contains("unknown variant `urgent`"), "{message}");
+    let (line, column, message) = error_at(
+        &rule("[[alert.action]]\ntype = \"log\"\n").replace("'ConfigurationChange'", "'ConfigurationData | take 1'"),
+    );
+    assert_eq!((line, column), (3, 9));
+    assert!(message.contains("alert rules query ConfigurationChange"), "{message}");
+}

@@ -144,6 +144,12 @@ impl Store {
                  AND RunId NOT IN (SELECT RunId FROM ConfigurationChange)",
                 [before],
             )?;
+            // Raised alerts go with the history, unless still being delivered.
+            tx.execute(
+                "DELETE FROM Alert WHERE TimeGenerated < ?1 \
+                 AND AlertId NOT IN (SELECT AlertId FROM AlertDelivery WHERE State = 'pending')",
+                [before],
+            )?;
             Ok((changes, runs))
         })
     }
@@ -177,7 +183,7 @@ impl Store {
     /// Runs `work` in one IMMEDIATE transaction: the write lock is taken before
     /// anything is read, so two writers (an agent and a manual scan) cannot
     /// interleave a diff. Commits when `work` succeeds, rolls back otherwise.
-    fn write<R>(&mut self, work: impl FnOnce(&Transaction) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+    pub(super) fn write<R>(&mut self, work: impl FnOnce(&Transaction) -> rusqlite::Result<R>) -> Result<R, StoreError> {
         let path = self.path.clone();
         let err = |e| super::classify(&path, e);
         let tx = self

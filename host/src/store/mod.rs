@@ -3,11 +3,13 @@
 //! | file | tables |
 //! |---|---|
 //! | `schema` | the migrations that create everything |
+//! | `alerts` | alert marks, raised alerts and their deliveries |
 //! | `inventory` | `ConfigurationData`: current inventory |
 //! | `history` | recording a collector run: inventory, `ConfigurationChange`, `CollectorRun`, `CollectorState` |
 //! | `queries` | reading changes and collector status back |
 //! | `query` | running translated KQL queries |
 
+mod alerts;
 mod history;
 mod inventory;
 mod queries;
@@ -21,6 +23,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::inventory::{DataType, Value};
 
+pub use alerts::{AlertRecord, DeliveryRecord, DeliveryState, NewAlert, PendingDelivery};
 pub use history::{Recorded, RunInfo, RunResult};
 pub use queries::LastRun;
 pub use queries::{ChangeFilter, ChangeRow, CollectorStatus};

@@ -2,7 +2,7 @@
 //! is never edited; changes are new entries. `PRAGMA user_version` records how
 //! many have been applied.
 
-pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY, V3_INCREMENTAL, V4_CONTENT];
+pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY, V3_INCREMENTAL, V4_CONTENT, V5_ALERTS];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
 /// `Collector` + `ItemKey` identify a row; the other columns are Azure's (plus a
@@ -174,4 +174,40 @@ ALTER TABLE ConfigurationChange ADD COLUMN ContentHash TEXT;
 ALTER TABLE ConfigurationChange ADD COLUMN ContentState TEXT;
 ALTER TABLE ConfigurationChange ADD COLUMN PreviousContentHash TEXT;
 ALTER TABLE ConfigurationChange ADD COLUMN PreviousContentState TEXT;
+";
+
+/// Alert rules: how far into `ConfigurationChange` each rule has looked
+/// (so a change alerts once per rule, across restarts), every alert raised
+/// with the document its actions send, and each action's delivery.
+const V5_ALERTS: &str = "
+CREATE TABLE AlertState (
+    Rule         TEXT PRIMARY KEY,
+    LastChangeId INTEGER NOT NULL
+);
+CREATE TABLE Alert (
+    AlertId       INTEGER PRIMARY KEY AUTOINCREMENT,
+    Rule          TEXT NOT NULL,
+    Severity      TEXT NOT NULL,
+    TimeGenerated TEXT NOT NULL,
+    FirstChangeId INTEGER NOT NULL,
+    LastChangeId  INTEGER NOT NULL,
+    RowCount      INTEGER NOT NULL,
+    Document      TEXT NOT NULL
+);
+CREATE INDEX Alert_by_time ON Alert (TimeGenerated);
+CREATE TABLE AlertDelivery (
+    DeliveryId  INTEGER PRIMARY KEY AUTOINCREMENT,
+    AlertId     INTEGER NOT NULL REFERENCES Alert (AlertId) ON DELETE CASCADE,
+    ActionIndex INTEGER NOT NULL,
+    Action      TEXT NOT NULL,
+    State       TEXT NOT NULL,
+    Attempts    INTEGER NOT NULL DEFAULT 0,
+    LastAttempt TEXT,
+    DeliveredAt TEXT,
+    Error       TEXT,
+    -- A deliverer working on it holds it until then (an agent and a scan
+    -- never send the same delivery twice).
+    ClaimedUntil TEXT
+);
+CREATE INDEX AlertDelivery_pending ON AlertDelivery (State) WHERE State = 'pending';
 ";
