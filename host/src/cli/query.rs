@@ -23,6 +23,11 @@ pub fn run(ctx: &Context, text: &str, json: bool) -> anyhow::Result<ExitCode> {
     };
     tracing::debug!(sql = %compiled.sql, "translated query");
     let result = store.query(&compiled)?;
+    if result.rows.is_empty() {
+        for hint in query::hints(text) {
+            eprintln!("note: {hint}");
+        }
+    }
     let mut out = std::io::stdout().lock();
     if json {
         for row in result.json_rows() {
@@ -41,7 +46,9 @@ pub fn run(ctx: &Context, text: &str, json: bool) -> anyhow::Result<ExitCode> {
     for row in &result.rows {
         table.row(row.iter().map(|cell| clip(&cell.display(), 80)).collect());
     }
-    table.print(&mut out)?;
+    if !result.rows.is_empty() {
+        table.print(&mut out)?;
+    }
     let n = result.rows.len();
     writeln!(out, "{n} row{}", if n == 1 { "" } else { "s" })?;
     Ok(ExitCode::SUCCESS)

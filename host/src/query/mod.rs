@@ -151,6 +151,27 @@ pub fn compile(text: &str, catalog: &Catalog, source: &Source) -> Result<Compile
     translate::translate(text, &query, catalog, source)
 }
 
+/// Hints about text that is valid KQL but seldom what was meant, for a query
+/// that found nothing: verbatim strings with doubled backslashes, which
+/// Azure's own examples contain.
+pub fn hints(text: &str) -> Vec<String> {
+    let Ok(tokens) = lexer::tokenize(text) else {
+        return Vec::new();
+    };
+    tokens
+        .iter()
+        .filter(|t| matches!(&t.tok, lexer::Tok::Str(s) if s.contains("\\\\")) && text[t.at..].starts_with('@'))
+        .map(|t| {
+            let at = QueryError::at(text, t.at, "");
+            format!(
+                "line {}, column {}: in a verbatim string (@\"...\") \\\\ is two backslashes; registry keys \
+                 and paths have one: write @\"A\\B\" or \"A\\\\B\"",
+                at.line, at.column
+            )
+        })
+        .collect()
+}
+
 /// Checks a query without a store: parses it and translates it against the
 /// tables' usual columns (manifest validation of alert rules).
 pub fn check(text: &str, catalog: &Catalog) -> Result<(), QueryError> {

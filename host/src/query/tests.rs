@@ -335,6 +335,12 @@ fn documented_registry_queries_keep_verbatim_strings_verbatim() {
             r"HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\QualityCompat"
         )]
     );
+    assert_eq!(hints(q).len(), 1);
+    assert!(
+        hints(q)[0].starts_with("line 1, column 44: in a verbatim string"),
+        "{:?}",
+        hints(q)
+    );
     let q = r#"ConfigurationChange | where RegistryKey contains @"HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\SharedAccess\\Parameters\\FirewallPolicy""#;
     assert_eq!(s.column(q, "RegistryKey"), Vec::<String>::new());
     // Written with single backslashes (verbatim) or escaped ones (regular), they match.
