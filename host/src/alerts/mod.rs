@@ -18,6 +18,9 @@ mod deliver;
 mod exec;
 mod webhook;
 
+#[cfg(test)]
+mod tests;
+
 use serde_json::{Map, Value as Json, json};
 
 pub use deliver::{DeliveryOutcome, deliver_pending};
@@ -51,10 +54,14 @@ pub fn evaluate(store: &mut Store, rules: &[AlertRule], computer: &str) -> Resul
     let marks = store.alert_marks()?;
     let catalog = store.catalog()?;
     let mut raised = Vec::new();
-    for rule in rules.iter().filter(|r| r.enabled) {
-        let Some(&after) = marks.get(&rule.name) else {
-            // A new rule watches from now on.
-            store.advance_alert_mark(&rule.name, None, upto, None)?;
+    for rule in rules {
+        let mark = marks.get(&rule.name).copied();
+        // A new rule watches from now on; a disabled one lets changes pass,
+        // so that enabling it later does not alert on what happened meanwhile.
+        let Some(after) = mark.filter(|_| rule.enabled) else {
+            if mark != Some(upto) {
+                store.advance_alert_mark(&rule.name, mark, upto, None)?;
+            }
             continue;
         };
         if after >= upto {
