@@ -4,8 +4,11 @@
 //! - Each collector has one loop task, so two runs of one collector never
 //!   overlap. Runs start with jitter so that a fleet does not move in step.
 //! - A semaphore bounds how many plugins run at once.
-//! - Every run is a full collection; intervals are capped at 24 hours, so a
-//!   full snapshot is taken at least daily.
+//! - Runs come on each collector's interval (capped at 24 hours, so that a
+//!   full snapshot is taken at least daily) and on file events: what a
+//!   collector reads is watched (see `watch`), and a change triggers, after
+//!   a short debounce, a targeted re-check of the changed paths (files) or a
+//!   collection (packages, services). `watch = false` turns that off.
 //! - SIGTERM / SIGINT: stop scheduling, let in-flight runs finish for a grace
 //!   period, then exit 0. What was committed stays committed; a run cut short
 //!   commits nothing (each run is one transaction).
@@ -32,11 +35,19 @@ use crate::runtime::{Plugin, Runtime};
 use crate::scan::{self, Outcome};
 use crate::store::Store;
 use crate::timefmt;
+use crate::watch::Trigger;
 
 /// The longest time between two full collections of a collector.
 const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// How long in-flight runs may take to finish after a stop signal.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long events may gather before the run they trigger.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+/// The least time between two event-triggered runs of a collector that
+/// reads everything again (packages, services), whatever the event rate.
+const MIN_EVENT_GAP: Duration = Duration::from_secs(1);
+/// Beyond this many changed paths, a run re-checks everything instead.
+const MAX_TARGETED_PATHS: usize = 10_000;
 /// How often the manifest file is checked for changes.
 const MANIFEST_POLL: Duration = Duration::from_secs(5);
 /// How often old history is pruned (when a retention is set).
@@ -219,7 +230,48 @@ async fn stop_schedule(stop: watch::Sender<bool>, mut schedule: JoinSet<()>) {
     }
 }
 
-/// One collector: wait, run, record, forever (until stopped).
+/// What starts a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RunCause {
+    /// The collector's interval came round.
+    Scheduled,
+    /// File events on these paths: a targeted re-check.
+    Changed(Vec<String>),
+    /// Events that call for a whole collection (or that could not be seen).
+    Events(String),
+}
+
+impl RunCause {
+    fn from_trigger(trigger: Trigger) -> RunCause {
+        match trigger {
+            Trigger::Changed(paths) => RunCause::Changed(paths),
+            Trigger::Collect => RunCause::Events("what it reads changed".into()),
+            Trigger::Rescan(why) => RunCause::Events(why),
+        }
+    }
+
+    /// Joins a later trigger into this cause: paths add up, a whole
+    /// collection covers everything.
+    fn absorb(&mut self, trigger: Trigger) {
+        let next = RunCause::from_trigger(trigger);
+        *self = match (std::mem::replace(self, RunCause::Scheduled), next) {
+            (RunCause::Changed(mut paths), RunCause::Changed(more)) => {
+                paths.extend(more);
+                if paths.len() > MAX_TARGETED_PATHS {
+                    RunCause::Events(format!("more than {MAX_TARGETED_PATHS} paths changed"))
+                } else {
+                    RunCause::Changed(paths)
+                }
+            }
+            (whole @ RunCause::Events(_), _) => whole,
+            (_, other) => other,
+        };
+    }
+}
+
+/// One collector: wait for its interval or for events on what it reads,
+/// run, record, forever (until stopped).
+#[allow(clippy::too_many_arguments)]
 async fn collector_loop(
     shared: Arc<Shared>,
     spec: CollectorSpec,
@@ -229,24 +281,64 @@ async fn collector_loop(
     mut stopped: watch::Receiver<bool>,
     changes_recorded: Arc<Notify>,
 ) {
+    let (trigger_sender, mut triggers) = tokio::sync::mpsc::unbounded_channel();
+    let _watch = if spec.watch {
+        match crate::watch::watch(&spec, &shared.machine, trigger_sender.clone()) {
+            Ok(Some(watch)) => {
+                tracing::info!(collector = %spec.name, "watching {} places for changes", watch.watched);
+                Some(watch)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(collector = %spec.name, "{error}; collected on its schedule only");
+                None
+            }
+        }
+    } else {
+        None
+    };
     // Spread first runs over a little time, then keep to the interval with jitter.
-    let mut delay = first_delay(interval);
+    let mut next_scheduled = tokio::time::Instant::now() + first_delay(interval);
+    let mut last_event_run: Option<tokio::time::Instant> = None;
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+        let cause = tokio::select! {
+            _ = tokio::time::sleep_until(next_scheduled) => RunCause::Scheduled,
+            Some(trigger) = triggers.recv() => {
+                // Let a burst of events settle, then take all of it.
+                tokio::time::sleep(DEBOUNCE).await;
+                let mut cause = RunCause::from_trigger(trigger);
+                while let Ok(more) = triggers.try_recv() {
+                    cause.absorb(more);
+                }
+                cause
+            }
             _ = stopped.changed() => return,
+        };
+        if let (RunCause::Events(_), Some(last)) = (&cause, last_event_run) {
+            tokio::select! {
+                _ = tokio::time::sleep_until(last + MIN_EVENT_GAP) => {}
+                _ = stopped.changed() => return,
+            }
         }
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit,
             _ = stopped.changed() => return,
         };
         let Ok(_permit) = permit else { return };
+        if let RunCause::Events(why) = &cause {
+            last_event_run = Some(tokio::time::Instant::now());
+            tracing::debug!(collector = %spec.name, "collecting now: {why}");
+        }
         let shared_run = shared.clone();
-        let (spec_run, plugin_run) = (spec.clone(), plugin.clone());
+        let (spec_run, plugin_run, cause_run) = (spec.clone(), plugin.clone(), cause.clone());
         let run = tokio::task::spawn_blocking(move || {
             let (mode, content) = {
                 let store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
-                (scan::mode(&store, &spec_run, false), store.content())
+                let mode = match cause_run {
+                    RunCause::Changed(paths) => scan::targeted_mode(&store, &spec_run, paths),
+                    RunCause::Scheduled | RunCause::Events(_) => scan::mode(&store, &spec_run, false),
+                };
+                (mode, store.content())
             };
             let started = timefmt::now();
             let clock = std::time::Instant::now();
@@ -266,7 +358,7 @@ async fn collector_loop(
         match run.await {
             Ok(report) => match &report.outcome {
                 Outcome::Collected { items, changes: 0, .. } => {
-                    tracing::debug!(collector = %spec.name, items, "collected, no changes")
+                    tracing::debug!(collector = %spec.name, items, ?cause, "collected, no changes")
                 }
                 Outcome::Collected { items, changes, .. } => {
                     tracing::info!(collector = %spec.name, items, changes, "collected");
@@ -277,7 +369,9 @@ async fn collector_loop(
             },
             Err(error) => tracing::error!(collector = %spec.name, "run failed: {error}"),
         }
-        delay = jittered(interval);
+        if cause == RunCause::Scheduled {
+            next_scheduled = tokio::time::Instant::now() + jittered(interval);
+        }
     }
 }
 
@@ -439,6 +533,29 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_gather_into_one_run() {
+        let changed = |p: &[&str]| Trigger::Changed(p.iter().map(|s| s.to_string()).collect());
+        let mut cause = RunCause::from_trigger(changed(&["/a"]));
+        cause.absorb(changed(&["/b", "/c"]));
+        assert_eq!(cause, RunCause::Changed(vec!["/a".into(), "/b".into(), "/c".into()]));
+        cause.absorb(Trigger::Rescan("overflow".into()));
+        assert_eq!(cause, RunCause::Events("overflow".into()));
+        cause.absorb(changed(&["/d"]));
+        assert_eq!(
+            cause,
+            RunCause::Events("overflow".into()),
+            "a whole collection covers later paths"
+        );
+        let many: Vec<String> = (0..=MAX_TARGETED_PATHS).map(|i| format!("/f{i}")).collect();
+        let mut cause = RunCause::from_trigger(changed(&["/x"]));
+        cause.absorb(Trigger::Changed(many));
+        assert!(
+            matches!(cause, RunCause::Events(_)),
+            "too many paths: re-check everything"
+        );
+    }
 
     #[test]
     fn jitter_stays_within_a_tenth() {

@@ -313,7 +313,8 @@ pub enum Mode {
     /// Everything.
     Full,
     /// Files collectors: only files whose stat differs from the last
-    /// collection's; the others are confirmed unchanged by the host.
+    /// collection's; the others are confirmed unchanged by the host. With a
+    /// focus (after file events), only the paths it names are looked at.
     Incremental(Arc<StatIndex>),
 }
 
@@ -327,6 +328,8 @@ pub enum RunOutcome {
         unchanged: Vec<String>,
         /// Whether this was a full collection.
         full: bool,
+        /// A targeted run's focus: the paths it looked at.
+        scope: Option<Vec<String>>,
     },
 }
 
@@ -364,6 +367,10 @@ pub fn run(
     let preopens = preopens(spec, machine);
     let probe_sandbox = probe_sandbox(spec, preopens.clone());
     let full = matches!(mode, Mode::Full);
+    let scope = match &mode {
+        Mode::Incremental(index) => index.focus().map(|f| f.paths().to_vec()),
+        Mode::Full => None,
+    };
     let collect_sandbox = Sandbox {
         preopens,
         limits: spec.limits.clone(),
@@ -418,6 +425,7 @@ pub fn run(
             summary,
             unchanged: observed.unchanged,
             full,
+            scope,
         })
     })
 }

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `cli` | the command line |
 //! | `agent` | `driftwatch run`: the scheduler, signals, reloads |
+//! | `watch` | file-system watches that trigger the agent's runs |
 //! | `alerts` | alert rules evaluated on new changes; webhook, exec and log actions |
 //! | `manifest` | which collectors run where, with what grants, limits and settings |
 //! | `machine` | the live machine or an offline image (`--root`) |
@@ -34,3 +35,4 @@ pub mod runtime;
 pub mod scan;
 pub mod store;
 pub mod timefmt;
+pub mod watch;

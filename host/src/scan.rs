@@ -9,7 +9,7 @@ use crate::kind::Kind;
 use crate::machine::Machine;
 use crate::manifest::{CollectorSpec, Manifest};
 use crate::runtime::bindings::types::Warning;
-use crate::runtime::{RunError, Runtime, StatIndex};
+use crate::runtime::{Focus, RunError, Runtime, StatIndex};
 use crate::store::{RunInfo, RunResult, Store};
 use crate::timefmt;
 
@@ -89,18 +89,7 @@ const FULL_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// under, and its last full collection is less than a day old; fully
 /// otherwise (or when `force_full`).
 pub fn mode(store: &Store, spec: &CollectorSpec, force_full: bool) -> Mode {
-    if spec.kind != Kind::Files || !spec.incremental || force_full {
-        return Mode::Full;
-    }
-    let Ok(Some((stored, Some(last_full)))) = store.baseline(&spec.name) else {
-        return Mode::Full;
-    };
-    let recent = last_full
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
-        .is_some_and(|age: Duration| age < FULL_EVERY);
-    if !recent || stored != collectors::baseline(spec) {
+    if force_full || !can_be_incremental(store, spec) {
         return Mode::Full;
     }
     let loading = Instant::now();
@@ -115,6 +104,40 @@ pub fn mode(store: &Store, spec: &CollectorSpec, force_full: bool) -> Mode {
             Mode::Full
         }
     }
+}
+
+/// How a run after file events collects: a targeted run that looks only at
+/// `paths` (and what is under them) when an incremental run is possible; a
+/// full one otherwise.
+pub fn targeted_mode(store: &Store, spec: &CollectorSpec, paths: Vec<String>) -> Mode {
+    if !can_be_incremental(store, spec) {
+        return Mode::Full;
+    }
+    let focus = Focus::new(paths);
+    match store.stat_keys_in_scope(&spec.name, focus.paths()) {
+        Ok(keys) => Mode::Incremental(Arc::new(StatIndex::new(keys).focused(focus))),
+        Err(error) => {
+            tracing::warn!(collector = %spec.name, "full collection: the stat index could not be read: {error}");
+            Mode::Full
+        }
+    }
+}
+
+/// A files collector, allowed to run incrementally, whose stored inventory
+/// was taken under its current settings less than a day after a full one.
+fn can_be_incremental(store: &Store, spec: &CollectorSpec) -> bool {
+    if spec.kind != Kind::Files || !spec.incremental {
+        return false;
+    }
+    let Ok(Some((stored, Some(last_full)))) = store.baseline(&spec.name) else {
+        return false;
+    };
+    let recent = last_full
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
+        .is_some_and(|age: Duration| age < FULL_EVERY);
+    recent && stored == collectors::baseline(spec)
 }
 
 /// Drops the stored inventory of collectors the manifest no longer tracks here.
@@ -252,6 +275,7 @@ pub fn record(
             summary,
             unchanged,
             full,
+            scope,
         }) => {
             let mut warnings = summary.warnings;
             warnings.extend(inventory.notes.iter().map(|message| Warning {
@@ -266,6 +290,7 @@ pub fn record(
                 complete: summary.incomplete.is_none(),
                 retained: &unchanged,
                 full,
+                scope: scope.as_deref(),
                 warnings: warnings.len(),
             };
             match store.record(&run, result) {

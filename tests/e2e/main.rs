@@ -10,4 +10,5 @@ mod dpkg;
 mod history;
 mod linux;
 mod sandbox;
+mod watch;
 mod windows;

@@ -15,6 +15,7 @@
 //! plugin = "packages-dpkg"      # a bundled plugin, or a path to a .wasm file
 //! os = ["linux"]                # where it may run (default: anywhere)
 //! interval = "5m"
+//! watch = true                  # the agent collects as soon as what it reads changes
 //! grants = ["/var/lib/dpkg"]    # directories it may read, read-only
 //! options = { admindir = "/var/lib/dpkg" }
 //! ```
@@ -84,6 +85,9 @@ pub struct CollectorSpec {
     /// Files collectors: re-read only files whose stat changed since the last
     /// collection (a full collection still happens daily).
     pub incremental: bool,
+    /// The agent watches what it reads and collects when that changes (a
+    /// targeted re-check of the changed paths for files collectors).
+    pub watch: bool,
 }
 
 /// A tracked path of a files collector.
@@ -306,6 +310,7 @@ fn collector(
         paths,
         keys,
         incremental: entry.incremental.as_ref().is_none_or(|i| *i.get_ref()),
+        watch: entry.watch,
     })
 }
 

@@ -62,6 +62,9 @@ pub struct CollectorEntry {
     pub paths: Option<Spanned<Vec<PathEntry>>>,
     /// Files collectors: skip files whose stat is unchanged (default true).
     pub incremental: Option<Spanned<bool>>,
+    /// `driftwatch run`: collect as soon as what it reads changes (default true).
+    #[serde(default = "yes")]
+    pub watch: bool,
     pub keys: Option<Spanned<Vec<KeyEntry>>>,
 }
 

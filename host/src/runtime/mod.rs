@@ -36,7 +36,7 @@ pub use artifact_cache::Origin;
 pub use bindings::machine::MachineFacts;
 pub use engine::RUN_THREAD_STACK;
 pub use error::{LoadError, RunError, bytes, humanize};
-pub use fs_import::{CaptureRule, Captured, ContentCapture, Observed, StatIndex};
+pub use fs_import::{CaptureRule, Captured, ContentCapture, Focus, Observed, StatIndex};
 pub use plugin::{CONTRACT_VERSION, Collected, Plugin, PluginInfo, Probe, Records, Settings};
 pub use state::{Limits, Sandbox};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
 use rustc_hash::FxHashSet;
 
-use super::inventory::{delete_items, load_items, load_items_except, write_items};
+use super::inventory::{delete_items, load_items, load_items_except, load_items_in_scope, write_items};
 use super::{Store, StoreError, to_sql};
 use crate::change_engine::{self, Baseline, Change, Coverage};
 use crate::inventory::{DataType, Inventory};
@@ -38,6 +38,9 @@ pub enum RunResult<'a> {
         retained: &'a [String],
         /// A full collection, not an incremental one.
         full: bool,
+        /// A targeted run (after file events): only items at or under these
+        /// paths were looked at; the rest of the inventory stands.
+        scope: Option<&'a [String]>,
         warnings: usize,
     },
     Skipped(&'a str),
@@ -89,6 +92,7 @@ impl Store {
                 complete,
                 retained,
                 full,
+                scope,
                 warnings,
             } => record_collection(
                 tx,
@@ -99,6 +103,7 @@ impl Store {
                     complete,
                     retained,
                     full,
+                    scope,
                 },
                 warnings,
             ),
@@ -201,6 +206,7 @@ struct Completeness<'a> {
     complete: bool,
     retained: &'a [String],
     full: bool,
+    scope: Option<&'a [String]>,
 }
 
 fn record_collection(
@@ -212,8 +218,13 @@ fn record_collection(
     warnings: usize,
 ) -> rusqlite::Result<Recorded> {
     let data_type = inventory.data_type;
+    let clock = std::time::Instant::now();
     let before = load_baseline(tx, run.collector)?;
-    if inventory.items.is_empty() && !coverage.retained.is_empty() && before.as_ref() == Some(baseline) {
+    if inventory.items.is_empty()
+        && !coverage.retained.is_empty()
+        && coverage.scope.is_none()
+        && before.as_ref() == Some(baseline)
+    {
         // An incremental run that found every stored item unchanged: nothing
         // to compare, as long as nothing else is stored for the collector.
         let stored: i64 = tx.query_row(
@@ -240,13 +251,17 @@ fn record_collection(
         }
     }
     let retained: FxHashSet<String> = coverage.retained.iter().cloned().collect();
-    let previous = if retained.is_empty() {
-        load_items(tx, run.collector, data_type)?
-    } else {
-        load_items_except(tx, run.collector, data_type, &retained)?
+    let previous = match coverage.scope {
+        // A targeted run without a baseline to compare with is not one.
+        Some(scope) if before.as_ref() == Some(baseline) => {
+            load_items_in_scope(tx, run.collector, data_type, scope, &retained)?
+        }
+        _ if retained.is_empty() => load_items(tx, run.collector, data_type)?,
+        _ => load_items_except(tx, run.collector, data_type, &retained)?,
     };
     let complete = coverage.complete;
     let collected = inventory.items.len();
+    let loaded = clock.elapsed();
     let plan = change_engine::plan(
         data_type,
         previous,
@@ -259,17 +274,28 @@ fn record_collection(
         },
     );
     let outcome = if complete { "Succeeded" } else { "Partial" };
+    let planned = clock.elapsed();
+    write_items(tx, run.collector, data_type, run.computer, run.started, &plan.writes)?;
+    delete_items(tx, run.collector, &plan.deletes)?;
+    let items = match coverage.scope {
+        // A targeted run saw a few items: count the whole inventory.
+        Some(_) => tx.query_row(
+            "SELECT COUNT(*) FROM ConfigurationData WHERE Collector = ?1",
+            [run.collector],
+            |row| row.get::<_, i64>(0),
+        )? as usize,
+        None => collected + coverage.retained.len(),
+    };
+    tracing::debug!(collector = run.collector, ?loaded, ?planned, written = ?clock.elapsed(), "recording");
     let run_id = insert_run(
         tx,
         run,
         outcome,
         None,
-        Some(collected + coverage.retained.len()),
+        Some(items),
         Some(plan.changes.len()),
         Some(warnings),
     )?;
-    write_items(tx, run.collector, data_type, run.computer, run.started, &plan.writes)?;
-    delete_items(tx, run.collector, &plan.deletes)?;
     for change in &plan.changes {
         insert_change(tx, run_id, run, data_type, change)?;
     }

@@ -104,6 +104,63 @@ pub(super) fn load_items_except(
 }
 
 /// Inserts or replaces items of one collector.
+/// The key ranges of what is at or under `path`: the path itself, `path/`
+/// up to `path0` and `path\\` up to `path]` (the characters after `/` and
+/// `\\`). Each range is its own query: SQLite answers one from the primary
+/// key index, where an `OR` of them would make it scan the collector.
+fn scope_ranges(path: &str) -> [(String, String); 3] {
+    let base = path.trim_end_matches(['/', '\\']);
+    [
+        (path.to_string(), format!("{path}\0")),
+        (format!("{base}/"), format!("{base}0")),
+        (format!("{base}\\"), format!("{base}]")),
+    ]
+}
+
+const IN_RANGE: &str = "ItemKey >= ?2 AND ItemKey < ?3";
+
+/// The stored items at or under the paths of `scope` (a targeted run's
+/// focus), except `skip`, sorted by key. Items are files keyed by path, so
+/// what lies under a directory is a key range: `dir/` up to `dir0` (and
+/// `dir\\` up to `dir]` for Windows paths).
+pub(super) fn load_items_in_scope(
+    tx: &Transaction,
+    collector: &str,
+    data_type: DataType,
+    scope: &[String],
+    skip: &FxHashSet<String>,
+) -> rusqlite::Result<Vec<Item>> {
+    let columns = data_type.columns();
+    let sql = format!(
+        "SELECT ItemKey, {} FROM ConfigurationData WHERE Collector = ?1 AND {IN_RANGE}",
+        columns.join(", ")
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut found = std::collections::BTreeMap::new();
+    for (from, to) in scope.iter().flat_map(|path| scope_ranges(path)) {
+        let mut rows = stmt.query([collector, &from, &to])?;
+        while let Some(row) = rows.next()? {
+            let key: String = row.get(0)?;
+            if skip.contains(&key) || found.contains_key(&key) {
+                continue;
+            }
+            let mut fields = Vec::with_capacity(columns.len());
+            for (i, column) in columns.iter().enumerate() {
+                fields.push((*column, from_sql(row.get_ref(i + 1)?)));
+            }
+            found.insert(
+                key.clone(),
+                Item {
+                    key,
+                    fields,
+                    keep_previous: false,
+                },
+            );
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
 pub(super) fn write_items(
     tx: &Transaction,
     collector: &str,
@@ -152,6 +209,31 @@ pub(super) fn delete_items(tx: &Transaction, collector: &str, keys: &[String]) -
 }
 
 impl Store {
+    /// The stat keys of the files at or under `scope`'s paths.
+    pub fn stat_keys_in_scope(
+        &self,
+        collector: &str,
+        scope: &[String],
+    ) -> Result<rustc_hash::FxHashMap<String, i64>, StoreError> {
+        let sql = format!(
+            "SELECT ItemKey, StatKey FROM ConfigurationData WHERE Collector = ?1 AND StatKey IS NOT NULL AND {IN_RANGE}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error(e))?;
+        let mut keys = rustc_hash::FxHashMap::default();
+        for (from, to) in scope.iter().flat_map(|path| scope_ranges(path)) {
+            let rows = stmt
+                .query_map([collector, &from, &to], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(|e| self.error(e))?;
+            for row in rows {
+                let (key, stat) = row.map_err(|e| self.error(e))?;
+                keys.insert(key, stat);
+            }
+        }
+        Ok(keys)
+    }
+
     /// The stat hashes of a collector's stored files, by path.
     pub fn stat_keys(&self, collector: &str) -> Result<rustc_hash::FxHashMap<String, i64>, StoreError> {
         let mut stmt = self

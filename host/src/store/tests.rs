@@ -52,6 +52,7 @@ fn collect(store: &mut Store, time: &str, items: &[(&str, &str)], complete: bool
                 complete,
                 retained: &[],
                 full: true,
+                scope: None,
                 warnings: 0,
             },
         )

@@ -217,6 +217,7 @@ impl Lister {
             return;
         };
         let dir = Arc::new(dir);
+        let focus = self.index.as_ref().and_then(|index| index.focus());
         let separator = if guest.ends_with(['/', '\\']) {
             ""
         } else if is_drive_path(guest) {
@@ -234,13 +235,25 @@ impl Lister {
                     kind,
                     follow: false,
                 })
+                // A targeted run lists only the way to the paths in focus.
+                .filter(|found| focus.is_none_or(|f| f.covers(&found.guest) || f.leads_to(&found.guest)))
                 .collect(),
         );
     }
 
     /// Decides what a listed path is: descended into (directories), reported,
     /// or skipped. Returns what to stat as an entry.
-    fn visit(&mut self, mut found: Found) -> Option<Found> {
+    fn visit(&mut self, found: Found) -> Option<Found> {
+        // Out of a targeted run's focus, a path is only a way through.
+        let in_focus = self
+            .index
+            .as_ref()
+            .and_then(|index| index.focus())
+            .is_none_or(|focus| focus.covers(&found.guest));
+        self.visit_path(found).filter(|_| in_focus)
+    }
+
+    fn visit_path(&mut self, mut found: Found) -> Option<Found> {
         let name = found.name.to_string_lossy().into_owned();
         let kind = match found.kind {
             Some(kind) if kind.is_symlink() => Kind::Symlink,

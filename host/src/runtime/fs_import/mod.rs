@@ -98,14 +98,29 @@ fn join_below(host: &Path, rest: &str, fold_case: bool) -> PathBuf {
 /// What the last collection saw of each file (a hash of its stat), by path.
 /// During an incremental run, files whose stat is unchanged are withheld
 /// from the plugin and not hashed again: the host keeps their records.
+/// A targeted run (after file events) also has a [`Focus`]: walks then look
+/// only at the paths it names.
 #[derive(Debug, Default)]
 pub struct StatIndex {
     keys: FxHashMap<String, i64>,
+    focus: Option<Focus>,
 }
 
 impl StatIndex {
     pub fn new(keys: FxHashMap<String, i64>) -> StatIndex {
-        StatIndex { keys }
+        StatIndex { keys, focus: None }
+    }
+
+    /// Limits the walks of the run to `focus`.
+    pub fn focused(self, focus: Focus) -> StatIndex {
+        StatIndex {
+            focus: Some(focus),
+            ..self
+        }
+    }
+
+    pub fn focus(&self) -> Option<&Focus> {
+        self.focus.as_ref()
     }
 
     pub fn len(&self) -> usize {
@@ -118,6 +133,55 @@ impl StatIndex {
 
     pub(crate) fn matches(&self, path: &str, key: i64) -> bool {
         self.keys.get(path) == Some(&key)
+    }
+}
+
+/// The paths (files or directories, as the plugin names them) that events
+/// said changed: a targeted run re-checks these and what is under them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Focus {
+    /// Sorted, for finding what lies under a directory.
+    paths: Vec<String>,
+}
+
+impl Focus {
+    pub fn new(paths: impl IntoIterator<Item = String>) -> Focus {
+        let mut paths: Vec<String> = paths
+            .into_iter()
+            .map(|p| match p.trim_end_matches(['/', '\\']) {
+                "" => p,
+                trimmed => trimmed.to_string(),
+            })
+            .collect();
+        paths.sort();
+        paths.dedup();
+        Focus { paths }
+    }
+
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// Whether `path` is one of the paths or lies under one.
+    pub fn covers(&self, path: &str) -> bool {
+        let path = path.trim_end_matches(['/', '\\']);
+        let contains = |p: &str| self.paths.binary_search_by(|x| x.as_str().cmp(p)).is_ok();
+        if contains(path) {
+            return true;
+        }
+        path.char_indices()
+            .filter(|(_, c)| matches!(c, '/' | '\\'))
+            .any(|(i, _)| contains(&path[..i]) || (i == 0 && contains(&path[..1])))
+    }
+
+    /// Whether one of the paths lies under the directory `path`.
+    pub fn leads_to(&self, path: &str) -> bool {
+        let base = path.trim_end_matches(['/', '\\']);
+        ['/', '\\'].iter().any(|separator| {
+            let prefix = format!("{base}{separator}");
+            let first = self.paths.partition_point(|p| p.as_str() < prefix.as_str());
+            self.paths.get(first).is_some_and(|p| p.starts_with(&prefix))
+        })
     }
 }
 
@@ -174,14 +238,20 @@ impl Walker {
         let mut lister = Lister::new(request, located.grant.host.canonicalize().ok(), index);
         lister.fold_case = located.grant.fold_case;
         lister.capture = capture;
+        let focus = lister.index.as_deref().and_then(StatIndex::focus);
+        let dir_wanted = focus.is_none_or(|f| f.covers(&guest) || f.leads_to(&guest));
+        let file_wanted = focus.is_none_or(|f| f.covers(&guest));
+        let ignored_link = meta.file_type().is_symlink() && lister.request.links == LinkMode::Ignore;
         if meta.is_dir() {
-            let stat = Stat::from_metadata(&meta);
-            lister.enter(
-                Dir::open(&located.host).map_err(io)?,
-                &guest,
-                Some((stat.device, stat.inode)),
-            );
-        } else if !(meta.file_type().is_symlink() && lister.request.links == LinkMode::Ignore) {
+            if dir_wanted {
+                let stat = Stat::from_metadata(&meta);
+                lister.enter(
+                    Dir::open(&located.host).map_err(io)?,
+                    &guest,
+                    Some((stat.device, stat.inode)),
+                );
+            }
+        } else if !ignored_link && file_wanted {
             // A single file named by the request: reported whatever the pattern.
             let parent = located.host.parent().unwrap_or(Path::new("/"));
             let name = located.host.file_name().map(|n| n.to_os_string()).unwrap_or_default();

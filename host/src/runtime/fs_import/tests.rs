@@ -350,3 +350,58 @@ fn a_capturing_walk_keeps_text_contents_read_with_the_digest() {
     assert_eq!(store.get(a).unwrap(), b"a");
     assert_eq!(observed.captured["/etc/blob.conf"], Captured::Binary);
 }
+
+#[test]
+fn a_focus_covers_paths_and_leads_to_them() {
+    let focus = Focus::new(["/etc/ssh/".to_string(), "/etc/hosts".to_string()]);
+    assert!(focus.covers("/etc/hosts"));
+    assert!(focus.covers("/etc/ssh"));
+    assert!(focus.covers("/etc/ssh/sshd_config"));
+    assert!(!focus.covers("/etc/hosts.allow"));
+    assert!(!focus.covers("/etc"));
+    assert!(focus.leads_to("/etc"));
+    assert!(focus.leads_to("/"));
+    assert!(!focus.leads_to("/etc/ssh/sshd_config"));
+    assert!(!focus.leads_to("/var"));
+    let root = Focus::new(["/".to_string()]);
+    assert!(root.covers("/anything/at/all"));
+    let windows = Focus::new([r"C:\Windows\System32\drivers\etc\hosts".to_string()]);
+    assert!(windows.leads_to(r"C:\Windows"));
+    assert!(windows.covers(r"C:\Windows\System32\drivers\etc\hosts"));
+}
+
+#[test]
+fn a_targeted_walk_looks_only_at_its_focus() {
+    let dir = tree();
+    let grants = [grant(&dir.path().join("etc"), "/etc")];
+    let focus = Focus::new([
+        "/etc/ssh".to_string(),
+        "/etc/b.conf".to_string(),
+        "/etc/vanished".to_string(),
+    ]);
+    let index = Arc::new(StatIndex::new(Default::default()).focused(focus));
+    let walk = |request: WalkRequest| {
+        let mut walker = Walker::start(&grants, request, Some(index.clone()), None).unwrap();
+        let mut observed = Observed::default();
+        let mut handed = Vec::new();
+        while let Some(batch) = walker.next_batch(&mut observed) {
+            handed.extend(batch);
+        }
+        handed
+    };
+    let recursive = walk(WalkRequest {
+        recurse: true,
+        ..request("/etc")
+    });
+    let mut found = paths(&recursive);
+    found.sort();
+    assert_eq!(found, ["/etc/b.conf", "/etc/ssh/sshd_config", "/etc/ssh/x.conf"]);
+    // The rule's own limits still hold: not recursive, only *.conf.
+    let flat = walk(WalkRequest {
+        pattern: Some("*.conf".into()),
+        ..request("/etc")
+    });
+    assert_eq!(paths(&flat), ["/etc/b.conf"]);
+    // A single-file rule outside the focus yields nothing.
+    assert!(walk(request("/etc/hosts")).is_empty());
+}

@@ -1,0 +1,206 @@
+//! File-system watches for the agent: what a collector reads is watched
+//! (inotify on Linux, through `notify`), and events become triggers for a
+//! run of that collector — a targeted re-check of the paths that changed for
+//! a files collector, a collection for the others (package databases, unit
+//! and init directories are small to read again).
+//!
+//! Watches cover each collector's grants as resolved for the run (under
+//! `--root` too): a granted directory is watched, recursively where a
+//! collector reads below it; a granted file is watched through its
+//! directory, so that editors replacing it by a rename are seen. A lost
+//! event (the kernel queue overflowed) or a watch that cannot be set (the
+//! watch limit) asks for a full scan and says so in the log: scheduled scans
+//! stay the safety net either way. Kernel file systems (`/sys`, `/proc`)
+//! are not watched.
+
+use std::path::{Path, PathBuf};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::collectors;
+use crate::kind::Kind;
+use crate::machine::Machine;
+use crate::manifest::CollectorSpec;
+use crate::runtime::grants::Preopen;
+
+/// What watching asks of a collector's loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// These paths (as the plugin names them) changed.
+    Changed(Vec<String>),
+    /// Something changed where the collector reads (not a files collector).
+    Collect,
+    /// Events were lost or cannot be watched for: scan everything.
+    Rescan(String),
+}
+
+/// Live watches of one collector; dropping it ends them.
+pub struct CollectorWatch {
+    _watcher: notify::RecommendedWatcher,
+    /// Where the watches are, for the log.
+    pub watched: usize,
+}
+
+/// One watched place: the host directory, and the grant it serves.
+struct Target {
+    dir: PathBuf,
+    recursive: bool,
+    preopen: Preopen,
+}
+
+/// Starts watching what `spec` reads on `machine`. Triggers go to
+/// `triggers`. `None` when there is nothing to watch.
+pub fn watch(
+    spec: &CollectorSpec,
+    machine: &Machine,
+    triggers: UnboundedSender<Trigger>,
+) -> Result<Option<CollectorWatch>, String> {
+    let targets = targets(spec, machine);
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let preopens: Vec<Preopen> = targets.iter().map(|t| t.preopen.clone()).collect();
+    let files = spec.kind == Kind::Files;
+    let name = spec.name.clone();
+    let sender = triggers.clone();
+    let handler = move |event: notify::Result<notify::Event>| {
+        let trigger = match event {
+            Ok(event) if event.need_rescan() => Some(Trigger::Rescan("the kernel's event queue overflowed".into())),
+            Ok(event) if matches!(event.kind, EventKind::Access(_)) => None,
+            Ok(event) => {
+                let paths: Vec<String> = event.paths.iter().filter_map(|p| guest_path(&preopens, p)).collect();
+                match (paths.is_empty(), files) {
+                    (true, _) => None,
+                    (false, true) => Some(Trigger::Changed(paths)),
+                    (false, false) => Some(Trigger::Collect),
+                }
+            }
+            Err(error) => Some(Trigger::Rescan(format!("watching failed: {error}"))),
+        };
+        if let Some(trigger) = trigger {
+            if let Trigger::Rescan(why) = &trigger {
+                tracing::warn!(collector = %name, "{why}: a full scan follows");
+            }
+            let _ = sender.send(trigger);
+        }
+    };
+    let mut watcher = notify::recommended_watcher(handler).map_err(|e| format!("cannot watch: {e}"))?;
+    let mut watched = 0;
+    for target in &targets {
+        let mode = if target.recursive {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
+        match watcher.watch(&target.dir, mode) {
+            Ok(()) => watched += 1,
+            Err(error) => {
+                let why = match error.kind {
+                    notify::ErrorKind::MaxFilesWatch => format!(
+                        "the watch limit was reached under {} (raise fs.inotify.max_user_watches); \
+                         changes there are found by scheduled scans",
+                        target.dir.display()
+                    ),
+                    _ => format!("cannot watch {}: {error}", target.dir.display()),
+                };
+                tracing::warn!(collector = %spec.name, "{why}: a full scan follows");
+                let _ = triggers.send(Trigger::Rescan(why));
+            }
+        }
+    }
+    Ok(Some(CollectorWatch {
+        _watcher: watcher,
+        watched,
+    }))
+}
+
+/// The directories to watch for a collector: its present grants.
+fn targets(spec: &CollectorSpec, machine: &Machine) -> Vec<Target> {
+    let deep = spec.kind != Kind::Files || spec.paths.iter().any(|r| r.enabled && r.recurse);
+    let mut targets: Vec<Target> = Vec::new();
+    for preopen in collectors::preopens(spec, machine)
+        .into_iter()
+        .filter(|p| p.present && !is_pseudo_fs(&p.guest))
+    {
+        let (dir, recursive) = if preopen.is_dir {
+            (preopen.host.clone(), deep)
+        } else {
+            match preopen.host.parent() {
+                Some(parent) => (parent.to_path_buf(), false),
+                None => continue,
+            }
+        };
+        // A directory already watched recursively covers what is under it.
+        if targets
+            .iter()
+            .any(|t| t.recursive && dir.starts_with(&t.dir) && t.dir != dir)
+        {
+            continue;
+        }
+        targets.push(Target {
+            dir,
+            recursive,
+            preopen,
+        });
+    }
+    targets
+}
+
+/// Kernel file systems (`/sys`, `/proc`): read for live state, but their
+/// "files" change all the time without events worth a collection.
+fn is_pseudo_fs(guest: &str) -> bool {
+    ["/sys", "/proc"]
+        .iter()
+        .any(|p| guest == *p || guest.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// The path the plugin knows for a host path, if a grant covers it.
+fn guest_path(preopens: &[Preopen], host: &Path) -> Option<String> {
+    preopens.iter().find_map(|preopen| {
+        let rest = host.strip_prefix(&preopen.host).ok()?;
+        let windows = crate::runtime::grants::is_drive_path(&preopen.guest);
+        let separator = if windows { '\\' } else { '/' };
+        let mut guest = preopen.guest.trim_end_matches(['/', '\\']).to_string();
+        for part in rest.components() {
+            guest.push(separator);
+            guest.push_str(&part.as_os_str().to_string_lossy());
+        }
+        if guest.is_empty() {
+            guest.push(separator);
+        }
+        Some(guest)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preopen(host: &str, guest: &str) -> Preopen {
+        Preopen {
+            host: host.into(),
+            guest: guest.into(),
+            is_dir: true,
+            present: true,
+            fold_case: false,
+        }
+    }
+
+    #[test]
+    fn host_paths_become_guest_paths() {
+        let grants = [preopen("/img/etc", "/etc"), preopen("/img/data/", "/data/")];
+        assert_eq!(
+            guest_path(&grants, Path::new("/img/etc/ssh/sshd_config")).unwrap(),
+            "/etc/ssh/sshd_config"
+        );
+        assert_eq!(guest_path(&grants, Path::new("/img/etc")).unwrap(), "/etc");
+        assert_eq!(guest_path(&grants, Path::new("/img/data/x")).unwrap(), "/data/x");
+        assert_eq!(guest_path(&grants, Path::new("/elsewhere/x")), None);
+        let windows = [preopen("/mnt/c/Windows", r"C:\Windows")];
+        assert_eq!(
+            guest_path(&windows, Path::new("/mnt/c/Windows/System32/drivers/etc/hosts")).unwrap(),
+            r"C:\Windows\System32\drivers\etc\hosts"
+        );
+    }
+}
