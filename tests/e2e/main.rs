@@ -4,6 +4,7 @@ mod support;
 
 mod agent;
 mod alerts;
+mod churn;
 mod cli;
 mod content;
 mod dpkg;

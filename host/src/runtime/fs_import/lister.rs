@@ -145,12 +145,8 @@ impl Lister {
         let digest_cap = self.request.max_digest_size;
         stated
             .par_iter_mut()
-            .filter_map(|(entry, hash_from, _)| {
+            .filter_map(|(entry, hash_from, key)| {
                 let (dir, name) = hash_from.as_ref()?;
-                let algorithm = self
-                    .request
-                    .digest
-                    .filter(|_| digest_cap == 0 || entry.size <= digest_cap);
                 let file = match dir.open_file(name, follow) {
                     Ok(file) => file,
                     Err(e) => {
@@ -158,6 +154,29 @@ impl Lister {
                         return None;
                     }
                 };
+                // The file read may not be the one stat'ed (replaced or
+                // rewritten since): describe what is read.
+                if let Ok(meta) = file.metadata() {
+                    let opened = Stat::from_metadata(&meta);
+                    if opened.kind != Kind::File {
+                        entry.error = Some("replaced by something else while being read".into());
+                        return None;
+                    }
+                    let time = |t: &Option<crate::runtime::bindings::types::Timestamp>| {
+                        t.as_ref().map(|t| (t.seconds, t.nanoseconds))
+                    };
+                    if (opened.size, time(&opened.modified), opened.inode)
+                        != (entry.size, time(&entry.modified), entry.inode)
+                    {
+                        let link_target = entry.link_target.take();
+                        *key = Some(stat_key(&opened, link_target.as_deref()));
+                        *entry = entry_from(std::mem::take(&mut entry.path), &opened, link_target);
+                    }
+                }
+                let algorithm = self
+                    .request
+                    .digest
+                    .filter(|_| digest_cap == 0 || entry.size <= digest_cap);
                 match (&self.capture, algorithm) {
                     (Some((rule, store)), _) => match digest_and_capture(file, algorithm, *rule, store) {
                         Ok((digest, captured)) => {
@@ -358,6 +377,11 @@ fn stat_all(found: Vec<Found>, request: &WalkRequest, capturing: bool, index: Op
             } else {
                 (lstat, None)
             };
+            if stat.kind == Kind::Dir && !request.include_directories {
+                // Listed as a file, a directory by now: the file is gone.
+                let gone = std::io::Error::new(std::io::ErrorKind::NotFound, "replaced by a directory");
+                return Statted::Entry(Box::new((error_entry(&found.guest, &gone), None, None)));
+            }
             let key = stat_key(&stat, target.as_deref());
             if index.is_some_and(|i| i.matches(&found.guest, key)) {
                 return Statted::Unchanged(found.guest);
