@@ -222,3 +222,84 @@ fn plugin_output_is_captured_into_the_log_with_the_plugin_name() {
         "plugin output leaked onto stdout"
     );
 }
+
+/// Fault injection mid-scan: the same hostile collector, healthy at first,
+/// then trapping, looping, exhausting memory, sleeping past its deadline,
+/// returning malformed or enormous results, or opening a socket. Each time
+/// the host survives, the healthy collector's new results are stored, the
+/// faulty collector's inventory stays as it was, and `status` shows why.
+#[cfg(unix)]
+#[test]
+fn a_faulty_collector_keeps_its_inventory_and_shows_in_status() {
+    let env = Env::new();
+    let plugin = hostile_plugin().display().to_string();
+    let manifest = env
+        .write(
+            "manifest.toml",
+            format!(
+                "[defaults]\ntimeout = \"2s\"\nmemory = \"64MiB\"\n\n\
+                 [[collector]]\nname = \"dpkg\"\nkind = \"packages\"\nplugin = \"packages-dpkg\"\ngrants = [\"/var/lib/dpkg\"]\n\n\
+                 [[collector]]\nname = \"faulty\"\nkind = \"packages\"\nplugin = {plugin:?}\ngrants = [\"/data\"]\n\
+                 max_items = 1000\noptions = {{ behaviour = \"from-file\", path = \"/data/mode\" }}\n"
+            ),
+        )
+        .display()
+        .to_string();
+    let root = env.path("root").display().to_string();
+    let mut status = stanza("bash", "install ok installed", "5.2", "amd64");
+    env.write("root/var/lib/dpkg/status", &status);
+    env.write("root/data/mode", "ok");
+    let scan = |env: &Env| env.run(&["--manifest", &manifest, "--root", &root, "scan", "--json"]);
+    assert_eq!(exit_code(&scan(&env)), 0);
+
+    let faults = [
+        ("trap", "wasm trap: wasm `unreachable` instruction executed"),
+        ("loop", "exceeded its time limit of 2 s"),
+        ("memory-bomb", "exceeded its memory limit of 64 MiB"),
+        ("sleep 30", "abandoned"),
+        ("empty-name", "malformed result"),
+        ("huge-field 2000000", "oversized result"),
+        ("many-batches 1001", "oversized result: more than 1000 records"),
+        ("socket", "denied: cannot connect"),
+        ("panic", "plugin panicked"),
+    ];
+    for (round, (fault, expected)) in faults.iter().enumerate() {
+        env.write("root/data/mode", fault);
+        // The healthy collector has something new to record each round.
+        status.push_str(&format!(
+            "\n{}",
+            stanza(&format!("pkg{round}"), "install ok installed", "1.0", "amd64")
+        ));
+        env.write("root/var/lib/dpkg/status", &status);
+        let out = scan(&env);
+        assert_eq!(exit_code(&out), 3, "{fault}: {}", stderr(&out));
+        let reports = json_lines(&out);
+        let report = |name: &str| reports.iter().find(|r| r["Collector"] == name).cloned().unwrap();
+        assert_eq!(report("dpkg")["Changes"], 1, "{fault}: the healthy result is stored");
+        let faulty = report("faulty");
+        assert_eq!(faulty["Outcome"], "failed", "{fault}");
+        assert!(
+            faulty["Error"].as_str().unwrap().contains(expected),
+            "{fault}: {faulty}"
+        );
+
+        let inventory = json_lines(&env.run(&["inventory", "--json"]));
+        let names: Vec<&str> = inventory.iter().filter_map(|i| i["SoftwareName"].as_str()).collect();
+        assert!(
+            names.contains(&"hostile-ok"),
+            "{fault}: the faulty collector's inventory stays: {names:?}"
+        );
+        assert_eq!(names.len(), round + 3, "{fault}: {names:?}");
+        let status_out = json_lines(&env.run(&["--manifest", &manifest, "--root", &root, "status", "--json"]));
+        let faulty = status_out.iter().find(|s| s["Collector"] == "faulty").unwrap();
+        assert_eq!(faulty["Outcome"], "Failed", "{fault}: {faulty}");
+        assert!(
+            faulty["Error"].as_str().unwrap().contains(expected),
+            "{fault}: {faulty}"
+        );
+    }
+    // No Removed rows came of the failures.
+    let changes = json_lines(&env.run(&["changes", "--json"]));
+    assert!(changes.iter().all(|c| c["ChangeCategory"] == "Added"), "{changes:?}");
+    assert_eq!(changes.len(), faults.len());
+}

@@ -40,8 +40,41 @@ impl Guest for Hostile {
         let option = |key: &str| driftwatch_sdk::option(&settings.options, key).map(str::to_string);
         let path = option("path").unwrap_or_default();
         let count: usize = option("count").and_then(|c| c.parse().ok()).unwrap_or(1);
-        let batches = match option("behaviour").as_deref().unwrap_or("ok") {
+        let behaviour = option("behaviour").unwrap_or_else(|| "ok".into());
+        let batches = misbehave(&behaviour, &path, count)?;
+        Ok(Batches::new(Canned(RefCell::new(batches))))
+    }
+}
+
+/// Does what `behaviour` says; `from-file` reads "BEHAVIOUR [COUNT]" from
+/// `path`, so that a test can change it between runs without touching the
+/// manifest.
+fn misbehave(behaviour: &str, path: &str, count: usize) -> Result<Vec<Vec<Package>>, CollectError> {
+    Ok({
+        match behaviour {
+            "from-file" => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| CollectError::Failed(format!("cannot read {path}: {e}")))?;
+                let mut words = text.split_whitespace();
+                let behaviour = words.next().unwrap_or("ok").to_string();
+                let count = words.next().and_then(|c| c.parse().ok()).unwrap_or(1);
+                return misbehave(&behaviour, path, count);
+            }
             "ok" => vec![vec![package("hostile-ok")]],
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(count as u64));
+                vec![vec![package("slept")]]
+            }
+            "trap" => {
+                #[cfg(target_arch = "wasm32")]
+                core::arch::wasm32::unreachable();
+                #[cfg(not(target_arch = "wasm32"))]
+                unreachable!("traps only in wasm")
+            }
+            "socket" => match std::net::TcpStream::connect(("127.0.0.1", 9)) {
+                Ok(_) => vec![vec![package("ESCAPED connected to 127.0.0.1:9")]],
+                Err(e) => return Err(CollectError::Failed(format!("denied: cannot connect: {e}"))),
+            },
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
@@ -66,18 +99,18 @@ impl Guest for Hostile {
                 }
                 vec![vec![package(&deeper(0).to_string())]]
             }
-            "read" => match std::fs::read(&path) {
+            "read" => match std::fs::read(path) {
                 Ok(bytes) => vec![vec![package(&format!("ESCAPED read {path} ({} bytes)", bytes.len()))]],
                 Err(e) => return Err(CollectError::Failed(format!("denied: cannot read {path}: {e}"))),
             },
-            "list" => match std::fs::read_dir(&path) {
+            "list" => match std::fs::read_dir(path) {
                 Ok(entries) => vec![vec![package(&format!(
                     "ESCAPED listed {path} ({} entries)",
                     entries.count()
                 ))]],
                 Err(e) => return Err(CollectError::Failed(format!("denied: cannot list {path}: {e}"))),
             },
-            "write" => match std::fs::write(&path, b"written from inside the sandbox") {
+            "write" => match std::fs::write(path, b"written from inside the sandbox") {
                 Ok(()) => vec![vec![package(&format!("ESCAPED wrote {path}"))]],
                 Err(e) => return Err(CollectError::Failed(format!("denied: cannot write {path}: {e}"))),
             },
@@ -107,9 +140,8 @@ impl Guest for Hostile {
                 vec![vec![package("chatty")]]
             }
             other => return Err(CollectError::InvalidSettings(format!("unknown behaviour {other:?}"))),
-        };
-        Ok(Batches::new(Canned(RefCell::new(batches))))
-    }
+        }
+    })
 }
 
 /// Batches prepared in advance, handed out as they are, whatever their size.
