@@ -295,3 +295,26 @@ fn filetimes_become_unix_time() {
     assert_eq!(crate::filetime_to_unix(116_444_736_000_000_001), Some((0, 100)));
     assert_eq!(crate::filetime_to_unix(0), None);
 }
+
+/// The seeds `fuzz/` mutates: the sample hive in two list layouts, read
+/// back here; with `DRIFTWATCH_FUZZ_SEEDS=<dir>` also written there
+/// (`DRIFTWATCH_FUZZ_SEEDS=$PWD/fuzz/seeds cargo test -p regf --features writer fuzz_seeds`).
+#[test]
+fn fuzz_seeds_read_back() {
+    for (name, lists) in [("sample-lh", ListKind::Lh), ("sample-ri", ListKind::Ri)] {
+        let bytes = write(
+            &sample(),
+            Options {
+                lists,
+                ..Options::default()
+            },
+        );
+        let hive = Hive::from_bytes(bytes.clone()).unwrap();
+        assert!(hive.key("ControlSet001\\Services\\Dhcp").unwrap().is_some(), "{name}");
+        if let Some(dir) = std::env::var_os("DRIFTWATCH_FUZZ_SEEDS") {
+            let dir = std::path::Path::new(&dir).join("regf-hive");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+}
