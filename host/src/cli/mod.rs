@@ -68,7 +68,8 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
-    /// Run as an agent: every collector on its interval, until SIGTERM or SIGINT
+    /// Run as an agent: every collector on its interval and, between intervals,
+    /// as soon as what it reads changes (file watches), until SIGTERM or SIGINT
     /// (SIGHUP or an edit of the manifest file reloads it)
     Run,
     /// Show the stored inventory
