@@ -73,7 +73,7 @@ impl LoadedPlugins {
 pub enum Selection {
     /// `enabled = false`.
     Disabled,
-    /// Its `os` list leaves this machine out.
+    /// Its `os` list, or its plugin's platforms, leave this machine out.
     OtherOs(Vec<Os>),
     /// The plugin cannot be used.
     Unusable(String),
@@ -95,6 +95,10 @@ pub fn select(spec: &CollectorSpec, machine: &Machine, plugins: &LoadedPlugins) 
             plugin.kind(),
             spec.kind
         )),
+        // A plugin declares the systems it serves: elsewhere it is not even probed.
+        Ok(plugin) if !plugin.info().platforms.is_empty() && !plugin.info().platforms.contains(&machine.os) => {
+            Selection::OtherOs(plugin.info().platforms.clone())
+        }
         Ok(plugin) => Selection::Ready(plugin.clone()),
     }
 }
