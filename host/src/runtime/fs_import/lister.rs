@@ -30,6 +30,8 @@ pub(super) struct Lister {
     pub ready: VecDeque<Stated>,
     /// Directories already entered (device, inode), against link loops.
     pub visited: HashSet<(u64, u64)>,
+    /// The same, by resolved path, where a platform has no inode numbers.
+    pub visited_paths: HashSet<PathBuf>,
     /// The last collection's stat of each file, in an incremental run.
     pub index: Option<Arc<StatIndex>>,
     /// Windows path semantics: patterns match in any letter case, `\\` joins names.
@@ -61,6 +63,7 @@ impl Lister {
             pending: Vec::new(),
             ready: VecDeque::new(),
             visited: HashSet::new(),
+            visited_paths: HashSet::new(),
             index,
             fold_case: false,
             capture: None,
@@ -226,9 +229,17 @@ impl Lister {
 
     /// Lists a directory's children (sorted, for a stable order) into a new frame.
     pub fn enter(&mut self, dir: Dir, guest: &str, id: Option<(u64, u64)>) {
-        if let Some(id) = id
-            && !self.visited.insert(id)
-        {
+        // Against link loops, a directory is entered once: known by device
+        // and inode, or, where the platform gives none (Windows reports 0),
+        // by its resolved path.
+        let first_visit = match id.filter(|&(device, inode)| device != 0 || inode != 0) {
+            Some(id) => self.visited.insert(id),
+            None => match std::fs::canonicalize(&dir.path) {
+                Ok(real) => self.visited_paths.insert(real),
+                Err(_) => true,
+            },
+        };
+        if !first_visit {
             return;
         }
         let Ok(children) = dir.list() else {
