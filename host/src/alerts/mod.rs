@@ -50,10 +50,14 @@ pub struct Raised {
 /// A rule whose query fails is reported and left where it was; the others
 /// still run.
 pub fn evaluate(store: &mut Store, rules: &[AlertRule], computer: &str) -> Result<Vec<Raised>, StoreError> {
+    let mut raised = Vec::new();
+    // Runs after every collection that recorded changes: with no rules, nothing to read.
+    if rules.is_empty() {
+        return Ok(raised);
+    }
     let upto = store.last_change_id()?;
     let marks = store.alert_marks()?;
-    let catalog = store.catalog()?;
-    let mut raised = Vec::new();
+    let mut catalog = None;
     for rule in rules {
         let mark = marks.get(&rule.name).copied();
         // A new rule watches from now on; a disabled one lets changes pass,
@@ -71,7 +75,11 @@ pub fn evaluate(store: &mut Store, rules: &[AlertRule], computer: &str) -> Resul
             change_window: Some((after, upto)),
             now: jiff::Timestamp::now(),
         };
-        let result = match query::compile(&rule.query, &catalog, &source) {
+        let catalog = match &catalog {
+            Some(catalog) => catalog,
+            None => catalog.insert(store.catalog()?),
+        };
+        let result = match query::compile(&rule.query, catalog, &source) {
             Ok(compiled) => store.query(&compiled)?,
             Err(error) => {
                 tracing::error!(alert = %rule.name, "not evaluated: query {error}");
