@@ -244,7 +244,7 @@ impl Context<'_> {
                 .rules
                 .keys()
                 .chain(self.before.into_iter().flat_map(|b| b.rules.keys()))
-                .filter(|rule| is_key_prefix(rule, key))
+                .filter(|rule| windows_paths::registry_key::is_within(key, rule))
                 .max_by_key(|rule| rule.len())
                 .cloned(),
             _ => None,
@@ -368,15 +368,6 @@ fn removed_columns(item: &Item) -> Vec<(&'static str, Value)> {
             other => (change_column(other), value.clone()),
         })
         .collect()
-}
-
-/// `HKEY_LOCAL_MACHINE\Software` is a prefix of `HKEY_LOCAL_MACHINE\SOFTWARE\X`
-/// (registry names ignore case), but not of `HKEY_LOCAL_MACHINE\SoftwareX`.
-fn is_key_prefix(rule: &str, key: &str) -> bool {
-    key.len() >= rule.len()
-        && key.is_char_boundary(rule.len())
-        && key[..rule.len()].eq_ignore_ascii_case(rule)
-        && (key.len() == rule.len() || key[rule.len()..].starts_with('\\'))
 }
 
 #[cfg(test)]

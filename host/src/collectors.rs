@@ -138,7 +138,7 @@ pub fn grants(spec: &CollectorSpec, machine: &Machine) -> Vec<String> {
         Kind::Files => {
             for rule in spec.paths.iter().filter(|r| r.enabled) {
                 let path = rule_path(rule, machine);
-                let grant = if !files::has_windows_var(&path) {
+                let grant = if !windows_paths::env_vars::has_var(&path) {
                     files::grant_for(&path)
                 } else if machine.is_live() {
                     // Unknown to the agent's environment: the plugin reports it.
@@ -175,7 +175,7 @@ fn registry_grants(spec: &CollectorSpec) -> RegistryGrants {
 /// plugin expands them from the image's own registry).
 fn rule_path(rule: &FileRule, machine: &Machine) -> String {
     if machine.is_live() {
-        files::expand_windows_vars(&rule.path, |name| std::env::var(name).ok())
+        windows_paths::env_vars::expand(&rule.path, |name| std::env::var(name).ok())
     } else {
         rule.path.clone()
     }

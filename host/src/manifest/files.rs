@@ -1,8 +1,10 @@
 //! Tracked file paths: environment variables, wildcards, and the grants they imply.
 
+use windows_paths::env_vars;
+
 /// Expands `$VAR` and `${VAR}` from the agent's own environment — never the
 /// plugin's, which has none. Windows' `%VAR%` stays: it belongs to the
-/// machine being collected (see [`expand_windows_vars`]).
+/// machine being collected (see `windows_paths::env_vars`).
 pub fn expand_env(path: &str) -> Result<String, String> {
     let mut out = String::with_capacity(path.len());
     let mut rest = path;
@@ -31,41 +33,6 @@ pub fn expand_env(path: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Replaces each `%NAME%` that `lookup` knows; the others stay as written.
-pub fn expand_windows_vars(path: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut rest = path;
-    while let Some(start) = rest.find('%') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        match after.find('%') {
-            Some(end) if end > 0 && is_name(&after[..end]) => {
-                match lookup(&after[..end]) {
-                    Some(value) => out.push_str(&value),
-                    None => out.push_str(&rest[start..start + end + 2]),
-                }
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push('%');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Whether a path still holds a `%NAME%`.
-pub fn has_windows_var(path: &str) -> bool {
-    expand_windows_vars(path, |_| Some(String::new())) != path
-}
-
-/// A variable name, `ProgramFiles(x86)` included.
-fn is_name(text: &str) -> bool {
-    text.chars().all(|c| c.is_ascii_alphanumeric() || "_()".contains(c))
-}
-
 fn has_wildcard(text: &str) -> bool {
     text.contains(['*', '?'])
 }
@@ -73,7 +40,7 @@ fn has_wildcard(text: &str) -> bool {
 /// An absolute path with wildcards in its last segment only (`/etc/*.conf`);
 /// a Windows path may start with a variable (`%WINDIR%\\System32`).
 pub fn check_path(path: &str) -> Result<(), String> {
-    let starts_with_var = path.starts_with('%') && has_windows_var(path.split(['\\', '/']).next().unwrap_or_default());
+    let starts_with_var = path.starts_with('%') && env_vars::has_var(path.split(['\\', '/']).next().unwrap_or_default());
     if !path.starts_with('/') && !looks_like_windows_absolute(path) && !starts_with_var {
         return Err(format!("tracked path {path:?} is not absolute"));
     }
@@ -132,17 +99,10 @@ mod tests {
     }
 
     #[test]
-    fn windows_variables_expand_where_known() {
-        let lookup = |name: &str| (name.eq_ignore_ascii_case("windir")).then(|| "C:\\Windows".to_string());
-        assert_eq!(
-            expand_windows_vars("%WINDIR%\\System32\\*.dll", lookup),
-            "C:\\Windows\\System32\\*.dll"
-        );
-        assert_eq!(expand_windows_vars("%NOPE%\\x", lookup), "%NOPE%\\x");
-        assert_eq!(expand_windows_vars("C:\\100%\\a%", lookup), "C:\\100%\\a%");
-        assert!(has_windows_var("%ProgramFiles%\\App") && !has_windows_var("C:\\50% off"));
+    fn a_windows_path_may_start_with_a_variable() {
         assert!(check_path("%WINDIR%\\System32\\drivers\\etc\\hosts").is_ok());
         assert!(check_path("%WINDIR%\\*\\x").is_err());
+        assert!(check_path("%NOT A VAR%\\x").unwrap_err().contains("not absolute"));
     }
 
     #[test]

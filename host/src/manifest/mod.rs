@@ -246,7 +246,7 @@ fn collector(
     let mut registry_grants = Vec::new();
     for grant in &entry.grants {
         if registry_import::looks_like_key(grant.get_ref()) {
-            registry_grants.push(registry_import::normalize(grant.get_ref()).map_err(|e| (grant.span(), e))?);
+            registry_grants.push(registry_import::normalize(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?);
         } else {
             grants::check_form(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?;
             grants.push(grant.get_ref().clone());
@@ -387,7 +387,7 @@ fn file_rule(p: &raw::PathEntry) -> Result<FileRule, Located> {
 }
 
 fn key_rule(k: &raw::KeyEntry) -> Result<KeyRule, Located> {
-    let key = registry_import::normalize(k.key.get_ref()).map_err(|e| (k.key.span(), e))?;
+    let key = registry_import::normalize(k.key.get_ref()).map_err(|e| (k.key.span(), e.to_string()))?;
     Ok(KeyRule {
         name: k.name.clone().unwrap_or_else(|| key.clone()),
         group_tag: k.group_tag.clone(),

@@ -88,34 +88,8 @@ impl Environment {
 
     /// `path` with its `%VAR%`s replaced; the first unknown name is the error.
     pub fn expand(&self, path: &str) -> Result<String, String> {
-        let mut out = String::with_capacity(path.len());
-        let mut rest = path;
-        while let Some(start) = rest.find('%') {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 1..];
-            match after.find('%') {
-                Some(end) if end > 0 && is_name(&after[..end]) => {
-                    let name = &after[..end];
-                    let value = self
-                        .variables
-                        .get(&name.to_uppercase())
-                        .ok_or_else(|| name.to_string())?;
-                    out.push_str(value);
-                    rest = &after[end + 1..];
-                }
-                _ => {
-                    out.push('%');
-                    rest = after;
-                }
-            }
-        }
-        out.push_str(rest);
-        Ok(out)
+        windows_paths::env_vars::expand_all(path, |name| self.variables.get(&name.to_uppercase()).cloned())
     }
-}
-
-fn is_name(text: &str) -> bool {
-    text.chars().all(|c| c.is_ascii_alphanumeric() || "_()".contains(c))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Registry grants: the keys a collector may read from the live registry.
 
-use crate::runtime::registry_import::path::normalize;
+use windows_paths::registry_key::normalize;
 
 /// How much of a key a collector may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

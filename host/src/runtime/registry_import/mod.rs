@@ -5,14 +5,13 @@
 //! files (offline images) are parsed by plugins inside the sandbox.
 
 mod grants;
-mod path;
 #[cfg(windows)]
 mod windows;
 
 use std::sync::Arc;
 
 pub use grants::{Access, RegistryGrants};
-pub use path::{looks_like_key, normalize};
+pub use windows_paths::registry_key::{looks_like_key, normalize};
 
 use super::bindings::registry_access::{Key, RawValue, RegistryError, View};
 use super::bindings::types::Timestamp;
@@ -80,7 +79,7 @@ impl LiveRegistry {
             LiveRegistry::Available(backend) => backend,
             LiveRegistry::Unavailable(why) => return Err(RegistryError::Unavailable(why.clone())),
         };
-        let path = normalize(path).map_err(RegistryError::NotFound)?;
+        let path = normalize(path).map_err(|e| RegistryError::NotFound(e.to_string()))?;
         let cap = max_keys.clamp(1, MAX_KEYS_PER_CALL) as usize;
         let mut keys = Vec::new();
         // (path, levels left); popped from the end, pushed in reverse for a depth-first order.

@@ -24,13 +24,16 @@
 
 mod live;
 mod offline;
-mod path;
 
 use std::path::PathBuf;
 
 use crate::Timestamp;
 pub use crate::bindings::registry_access::View;
-pub use path::normalize;
+
+/// `HKLM\Software\X\` → `HKEY_LOCAL_MACHINE\Software\X`.
+pub fn normalize(path: &str) -> Result<String, RegistryError> {
+    windows_paths::registry_key::normalize(path).map_err(|e| RegistryError::Unavailable(e.to_string()))
+}
 
 /// Why a key could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
