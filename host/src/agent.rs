@@ -4,8 +4,9 @@
 //! - Each collector has one loop task, so two runs of one collector never
 //!   overlap. Runs start with jitter so that a fleet does not move in step.
 //! - A semaphore bounds how many plugins run at once.
-//! - Runs come on each collector's interval (capped at 24 hours, so that a
-//!   full snapshot is taken at least daily) and on file events: what a
+//! - Runs come on each collector's interval (capped at
+//!   `manifest::FULL_RUN_CAP`, so that a full snapshot is taken at least
+//!   daily) and on file events: what a
 //!   collector reads is watched (see `watch`), and a change triggers, after
 //!   a short debounce, a targeted re-check of the changed paths (files) or a
 //!   collection (packages, services). `watch = false` turns that off.
@@ -15,10 +16,11 @@
 //! - SIGHUP, or a change of the manifest file: reload it. Collectors whose
 //!   settings changed are re-baselined by the change engine; collectors that
 //!   left the manifest have their inventory dropped without `Removed` rows.
-//! - Alerts: one task evaluates the alert rules after every run that recorded
-//!   changes (and once at start, for changes recorded while the agent was
-//!   down), then delivers what they raised, retrying with backoff without
-//!   holding up collection.
+//! - Every run goes through `pipeline::run_collector`; its run-completed hook
+//!   wakes the alert task when a run recorded changes. That task evaluates
+//!   the alert rules (also once at start, for changes recorded while the
+//!   agent was down), then delivers what they raised, retrying with backoff
+//!   without holding up collection.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,17 +30,15 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::collectors::{self, LoadedPlugins, Selection};
+use crate::collectors::{LoadedPlugins, Selection, select};
 use crate::machine::Machine;
 use crate::manifest::{CollectorSpec, Manifest};
+use crate::pipeline::{self, CollectorReport, Request, RunHook};
 use crate::runtime::{Plugin, Runtime};
-use crate::scan::{self, Outcome};
+use crate::scan;
 use crate::store::Store;
 use crate::timefmt;
-use crate::watch::Trigger;
-
-/// The longest time between two full collections of a collector.
-const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+use crate::watch::{CollectorWatch, Trigger};
 /// How long in-flight runs may take to finish after a stop signal.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long events may gather before the run they trigger.
@@ -181,27 +181,30 @@ async fn start_schedule(
     let permits = Arc::new(Semaphore::new(parallel));
     let (stop, stopped) = watch::channel(false);
     let mut schedule = JoinSet::new();
-    let changes_recorded = Arc::new(Notify::new());
+    let alerts = Arc::new(AlertWake(Notify::new()));
     schedule.spawn(alert_loop(
         shared.clone(),
         Arc::new(manifest.alerts.clone()),
-        changes_recorded.clone(),
+        alerts.clone(),
         stopped.clone(),
     ));
+    if manifest.collectors.is_empty() {
+        tracing::warn!("the manifest {} has no collectors: nothing to collect", manifest.source);
+    }
     for spec in &manifest.collectors {
-        match collectors::select(spec, &shared.machine, &plugins) {
+        match select(spec, &shared.machine, &plugins) {
             Selection::Ready(plugin) => {
-                let interval = spec.interval_on(shared.machine.os).min(MAX_INTERVAL);
-                tracing::info!(collector = %spec.name, "scheduled every {}", crate::runtime::humanize(interval));
-                schedule.spawn(collector_loop(
-                    shared.clone(),
-                    spec.clone(),
+                let task = CollectorTask {
+                    shared: shared.clone(),
+                    interval: spec.interval_on(shared.machine.os),
+                    spec: spec.clone(),
                     plugin,
-                    interval,
-                    permits.clone(),
-                    stopped.clone(),
-                    changes_recorded.clone(),
-                ));
+                    permits: permits.clone(),
+                    stopped: stopped.clone(),
+                    alerts: alerts.clone(),
+                };
+                tracing::info!(collector = %spec.name, "scheduled every {}", crate::runtime::humanize(task.interval));
+                schedule.spawn(task.run());
             }
             Selection::Unusable(error) => tracing::error!(collector = %spec.name, "not scheduled: {error}"),
             Selection::Disabled | Selection::OtherOs(_) => {
@@ -211,7 +214,7 @@ async fn start_schedule(
     }
     tracing::info!(
         "agent running {} collectors, at most {parallel} at once",
-        schedule.len()
+        schedule.len() - 1
     );
     Ok((stop, schedule))
 }
@@ -269,109 +272,125 @@ impl RunCause {
     }
 }
 
-/// One collector: wait for its interval or for events on what it reads,
-/// run, record, forever (until stopped).
-#[allow(clippy::too_many_arguments)]
-async fn collector_loop(
+impl RunCause {
+    /// What the run asks of the pipeline.
+    fn request(self) -> Request {
+        match self {
+            RunCause::Changed(paths) => Request::Changed(paths),
+            RunCause::Scheduled | RunCause::Events(_) => Request::Scheduled,
+        }
+    }
+}
+
+/// Wakes the alert task when a run recorded changes: the agent's
+/// run-completed hook.
+struct AlertWake(Notify);
+
+impl RunHook for AlertWake {
+    fn run_completed(&self, report: &CollectorReport) {
+        if report.changes() > 0 {
+            self.0.notify_one();
+        }
+    }
+}
+
+/// One collector's loop: wait for its interval or for events on what it
+/// reads, run, record, until stopped.
+struct CollectorTask {
     shared: Arc<Shared>,
     spec: CollectorSpec,
     plugin: Arc<Plugin>,
     interval: Duration,
+    /// Bounds how many collectors run at once.
     permits: Arc<Semaphore>,
-    mut stopped: watch::Receiver<bool>,
-    changes_recorded: Arc<Notify>,
-) {
-    let (trigger_sender, mut triggers) = tokio::sync::mpsc::unbounded_channel();
-    let _watch = if spec.watch {
-        match crate::watch::watch(&spec, &shared.machine, trigger_sender.clone()) {
+    stopped: watch::Receiver<bool>,
+    alerts: Arc<AlertWake>,
+}
+
+impl CollectorTask {
+    async fn run(mut self) {
+        let (trigger_sender, mut triggers) = tokio::sync::mpsc::unbounded_channel();
+        let _watch = self.watch(trigger_sender);
+        // Spread first runs over a little time, then keep to the interval with jitter.
+        let mut next_scheduled = tokio::time::Instant::now() + first_delay(self.interval);
+        let mut last_event_run: Option<tokio::time::Instant> = None;
+        loop {
+            let cause = tokio::select! {
+                _ = tokio::time::sleep_until(next_scheduled) => RunCause::Scheduled,
+                Some(trigger) = triggers.recv() => {
+                    // Let a burst of events settle, then take all of it.
+                    tokio::time::sleep(DEBOUNCE).await;
+                    let mut cause = RunCause::from_trigger(trigger);
+                    while let Ok(more) = triggers.try_recv() {
+                        cause.absorb(more);
+                    }
+                    cause
+                }
+                _ = self.stopped.changed() => return,
+            };
+            if let (RunCause::Events(_), Some(last)) = (&cause, last_event_run) {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(last + MIN_EVENT_GAP) => {}
+                    _ = self.stopped.changed() => return,
+                }
+            }
+            if let RunCause::Events(why) = &cause {
+                last_event_run = Some(tokio::time::Instant::now());
+                tracing::debug!(collector = %self.spec.name, "collecting now: {why}");
+            }
+            let scheduled = cause == RunCause::Scheduled;
+            if !self.run_once(cause).await {
+                return;
+            }
+            if scheduled {
+                next_scheduled = tokio::time::Instant::now() + jittered(self.interval);
+            }
+        }
+    }
+
+    /// Watches what the collector reads, unless `watch = false`.
+    fn watch(&self, triggers: tokio::sync::mpsc::UnboundedSender<Trigger>) -> Option<CollectorWatch> {
+        if !self.spec.watch {
+            return None;
+        }
+        match crate::watch::watch(&self.spec, &self.shared.machine, triggers) {
             Ok(Some(watch)) => {
-                tracing::info!(collector = %spec.name, "watching {} places for changes", watch.watched);
+                tracing::info!(collector = %self.spec.name, "watching {} places for changes", watch.watched);
                 Some(watch)
             }
             Ok(None) => None,
             Err(error) => {
-                tracing::warn!(collector = %spec.name, "{error}; collected on its schedule only");
+                tracing::warn!(collector = %self.spec.name, "{error}; collected on its schedule only");
                 None
             }
         }
-    } else {
-        None
-    };
-    // Spread first runs over a little time, then keep to the interval with jitter.
-    let mut next_scheduled = tokio::time::Instant::now() + first_delay(interval);
-    let mut last_event_run: Option<tokio::time::Instant> = None;
-    loop {
-        let cause = tokio::select! {
-            _ = tokio::time::sleep_until(next_scheduled) => RunCause::Scheduled,
-            Some(trigger) = triggers.recv() => {
-                // Let a burst of events settle, then take all of it.
-                tokio::time::sleep(DEBOUNCE).await;
-                let mut cause = RunCause::from_trigger(trigger);
-                while let Ok(more) = triggers.try_recv() {
-                    cause.absorb(more);
-                }
-                cause
-            }
-            _ = stopped.changed() => return,
-        };
-        if let (RunCause::Events(_), Some(last)) = (&cause, last_event_run) {
-            tokio::select! {
-                _ = tokio::time::sleep_until(last + MIN_EVENT_GAP) => {}
-                _ = stopped.changed() => return,
-            }
-        }
+    }
+
+    /// One run, once a permit is free; false when the agent stops first.
+    async fn run_once(&mut self, cause: RunCause) -> bool {
         let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => permit,
-            _ = stopped.changed() => return,
+            permit = self.permits.clone().acquire_owned() => permit,
+            _ = self.stopped.changed() => return false,
         };
-        let Ok(_permit) = permit else { return };
-        if let RunCause::Events(why) = &cause {
-            last_event_run = Some(tokio::time::Instant::now());
-            tracing::debug!(collector = %spec.name, "collecting now: {why}");
-        }
-        let shared_run = shared.clone();
-        let (spec_run, plugin_run, cause_run) = (spec.clone(), plugin.clone(), cause.clone());
+        let Ok(_permit) = permit else { return false };
+        let (shared, spec, plugin, alerts) = (
+            self.shared.clone(),
+            self.spec.clone(),
+            self.plugin.clone(),
+            self.alerts.clone(),
+        );
         let run = tokio::task::spawn_blocking(move || {
-            let (mode, content) = {
-                let store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
-                let mode = match cause_run {
-                    RunCause::Changed(paths) => scan::targeted_mode(&store, &spec_run, paths),
-                    RunCause::Scheduled | RunCause::Events(_) => scan::mode(&store, &spec_run, false),
-                };
-                (mode, store.content())
+            let ctx = pipeline::Context {
+                machine: &shared.machine,
+                store: &shared.store,
+                hook: &*alerts,
             };
-            let started = timefmt::now();
-            let clock = std::time::Instant::now();
-            let outcome = collectors::run(&plugin_run, &spec_run, &shared_run.machine, mode, &content);
-            let info = plugin_run.info();
-            let mut store = shared_run.store.lock().unwrap_or_else(|p| p.into_inner());
-            scan::record(
-                &mut store,
-                &spec_run,
-                &shared_run.machine,
-                (&info.name, &info.version),
-                started,
-                clock.elapsed(),
-                outcome,
-            )
+            pipeline::run_collector(&ctx, &spec, &plugin, cause.request());
         });
-        match run.await {
-            Ok(report) => match &report.outcome {
-                Outcome::Collected { items, changes: 0, .. } => {
-                    tracing::debug!(collector = %spec.name, items, ?cause, "collected, no changes")
-                }
-                Outcome::Collected { items, changes, .. } => {
-                    tracing::info!(collector = %spec.name, items, changes, "collected");
-                    changes_recorded.notify_one();
-                }
-                Outcome::Skipped(why) => tracing::debug!(collector = %spec.name, "skipped: {why}"),
-                Outcome::Failed(_) => {}
-            },
-            Err(error) => tracing::error!(collector = %spec.name, "run failed: {error}"),
+        if let Err(error) = run.await {
+            tracing::error!(collector = %self.spec.name, "run failed: {error}");
         }
-        if cause == RunCause::Scheduled {
-            next_scheduled = tokio::time::Instant::now() + jittered(interval);
-        }
+        true
     }
 }
 
@@ -381,7 +400,7 @@ async fn collector_loop(
 async fn alert_loop(
     shared: Arc<Shared>,
     rules: Arc<Vec<crate::manifest::alerts::AlertRule>>,
-    changes_recorded: Arc<Notify>,
+    changes_recorded: Arc<AlertWake>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -410,7 +429,7 @@ async fn alert_loop(
             }
         }
         tokio::select! {
-            _ = changes_recorded.notified() => {}
+            _ = changes_recorded.0.notified() => {}
             _ = stopped.changed() => return,
         }
     }

@@ -16,8 +16,11 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashSet;
 use std::fmt;
+
+mod scope;
+
+pub use scope::{RECORDED_PATHS, Scope};
 
 use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
 
@@ -123,6 +126,25 @@ pub struct Baseline {
     pub rules: BTreeMap<String, String>,
 }
 
+impl Baseline {
+    /// A baseline stored under an older fingerprint scheme, in today's
+    /// terms: each hash equal to its `old` counterpart becomes its `new`
+    /// one; the others stay (and so differ, as the settings behind them do).
+    pub fn translate(mut self, old: &Baseline, new: &Baseline) -> Baseline {
+        if self.config == old.config {
+            self.config = new.config.clone();
+        }
+        for (rule, hash) in &mut self.rules {
+            if let (Some(old), Some(new)) = (old.rules.get(rule), new.rules.get(rule))
+                && hash == old
+            {
+                *hash = new.clone();
+            }
+        }
+        self
+    }
+}
+
 /// One change to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -134,139 +156,160 @@ pub struct Change {
     pub columns: Vec<(&'static str, Value)>,
 }
 
-/// What to do with the stored inventory and which changes to record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
-    pub changes: Vec<Change>,
-    /// Items to insert or replace.
-    pub writes: Vec<Item>,
-    /// Keys of items to delete.
-    pub deletes: Vec<String>,
-    /// Why the whole collection is a baseline, when it is.
-    pub baseline: Option<&'static str>,
+/// What becomes of one item: the change to report, if any, and what to do
+/// with the stored row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub change: Option<Change>,
+    pub action: Action,
 }
 
-/// How much of the inventory a collection covers.
-#[derive(Debug, Clone, Copy)]
-pub struct Coverage<'a> {
-    /// False when part of the source could not be read: nothing is removed.
-    pub complete: bool,
-    /// Items confirmed unchanged without being collected again (incremental
-    /// file scans): kept as stored.
-    pub retained: &'a FxHashSet<String>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The stored row stands as it is.
+    Keep,
+    /// Insert or replace the stored row with this item.
+    Write(Item),
+    /// Delete the stored row.
+    Delete,
 }
 
-impl Coverage<'static> {
-    /// A complete collection of everything.
-    pub fn full() -> Coverage<'static> {
-        static NOTHING: std::sync::OnceLock<FxHashSet<String>> = std::sync::OnceLock::new();
-        Coverage {
-            complete: true,
-            retained: NOTHING.get_or_init(Default::default),
-        }
-    }
-}
-
-/// Compares `previous` (the stored inventory, sorted by key) with `current`
-/// (a normalised collection) under the two baselines.
-pub fn plan(
-    data_type: DataType,
-    previous: Vec<Item>,
-    current: Vec<Item>,
-    before: Option<&Baseline>,
-    now: &Baseline,
-    coverage: Coverage,
-) -> Plan {
-    let baseline = match before {
-        None => Some("first collection"),
-        Some(b) if b.config != now.config => Some("collector settings changed"),
-        Some(_) => None,
-    };
-    let context = Context {
-        data_type,
-        before,
-        now,
-        whole: baseline.is_none(),
-    };
-    let mut plan = Plan {
-        baseline,
-        ..Plan::default()
-    };
-    let mut previous = previous.into_iter().peekable();
-    let mut current = current.into_iter().peekable();
-    loop {
-        let order = match (previous.peek(), current.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(p), Some(c)) => p.key.cmp(&c.key),
-        };
-        match order {
-            std::cmp::Ordering::Equal => {
-                let (p, c) = (previous.next(), current.next());
-                if let (Some(p), Some(c)) = (p, c) {
-                    context.both(p, c, &mut plan);
-                }
-            }
-            std::cmp::Ordering::Greater => {
-                if let Some(c) = current.next() {
-                    context.added(c, &mut plan);
-                }
-            }
-            std::cmp::Ordering::Less => {
-                if let Some(p) = previous.next()
-                    && !coverage.retained.contains(&p.key)
-                {
-                    context.missing(p, coverage.complete, &mut plan);
-                }
-            }
-        }
-    }
-    plan
-}
-
-struct Context<'a> {
+/// One collection compared with the stored inventory, an item at a time,
+/// under the baseline it was stored with (`before`) and today's (`now`).
+pub struct Comparison<'a> {
     data_type: DataType,
     before: Option<&'a Baseline>,
     now: &'a Baseline,
-    /// Whether changes may be reported at all (not a collector-wide baseline).
-    whole: bool,
+    baseline: Option<&'static str>,
 }
 
-impl Context<'_> {
-    /// The id of the tracking rule an item belongs to, for types with rules:
-    /// a file's rule name; the longest tracked key that contains a registry value.
-    fn rule_id(&self, item: &Item) -> Option<String> {
-        match (self.data_type, &self.fields_for_rules(item)) {
-            (DataType::Files, Some(name)) => Some(name.to_string()),
-            (DataType::Registry, Some(key)) => self
-                .now
-                .rules
-                .keys()
-                .chain(self.before.into_iter().flat_map(|b| b.rules.keys()))
-                .filter(|rule| windows_paths::registry_key::is_within(key, rule))
-                .max_by_key(|rule| rule.len())
-                .cloned(),
-            _ => None,
+impl<'a> Comparison<'a> {
+    pub fn new(data_type: DataType, before: Option<&'a Baseline>, now: &'a Baseline) -> Comparison<'a> {
+        let baseline = match before {
+            None => Some("first collection"),
+            Some(b) if b.config != now.config => Some("collector settings changed"),
+            Some(_) => None,
+        };
+        Comparison {
+            data_type,
+            before,
+            now,
+            baseline,
         }
     }
 
-    fn fields_for_rules<'i>(&self, item: &'i Item) -> Option<&'i str> {
+    /// Why the whole collection is a baseline (nothing is reported), when it is.
+    pub fn baseline(&self) -> Option<&'static str> {
+        self.baseline
+    }
+
+    /// An item the collection returned, and its stored row if there is one.
+    pub fn present(&self, stored: Option<&Item>, current: Item) -> Verdict {
+        let Some(stored) = stored else {
+            let change = self.stable(&current).then(|| Change {
+                category: Category::Added,
+                key: current.key.clone(),
+                fields_changed: Vec::new(),
+                columns: change_columns(&current),
+            });
+            return Verdict {
+                change,
+                action: Action::Write(current),
+            };
+        };
+        if current.keep_previous {
+            return Verdict {
+                change: None,
+                action: Action::Keep,
+            };
+        }
+        let changed: Vec<(&'static str, &'static str)> = tracked(self.data_type)
+            .iter()
+            .copied()
+            .filter(|(column, _)| stored.get(column) != current.get(column))
+            .collect();
+        let reported = !changed.is_empty()
+            && self.stable(stored)
+            && self.stable(&current)
+            && self.rule_id(stored) == self.rule_id(&current);
+        let change = reported.then(|| {
+            let mut columns = change_columns(&current);
+            columns.extend(
+                changed
+                    .iter()
+                    .chain(carried(self.data_type))
+                    .map(|(column, previous)| (*previous, stored.get(column).cloned().unwrap_or(Value::Null))),
+            );
+            Change {
+                category: Category::Modified,
+                key: current.key.clone(),
+                fields_changed: changed.iter().map(|(column, _)| *column).collect(),
+                columns,
+            }
+        });
+        let action = if stored.fields == current.fields {
+            Action::Keep
+        } else {
+            Action::Write(current)
+        };
+        Verdict { change, action }
+    }
+
+    /// A stored item the collection did not return. Without a `complete`
+    /// collection nothing is removed, except what is no longer tracked.
+    pub fn absent(&self, stored: &Item, complete: bool) -> Verdict {
+        if self.untracked(stored) {
+            return Verdict {
+                change: None,
+                action: Action::Delete,
+            };
+        }
+        if !complete {
+            return Verdict {
+                change: None,
+                action: Action::Keep,
+            };
+        }
+        let change = self.stable(stored).then(|| Change {
+            category: Category::Removed,
+            key: stored.key.clone(),
+            fields_changed: Vec::new(),
+            columns: removed_columns(stored),
+        });
+        Verdict {
+            change,
+            action: Action::Delete,
+        }
+    }
+
+    /// The id of the tracking rule an item belongs to, for types with rules:
+    /// a file's rule name; the longest tracked key that contains a registry value.
+    fn rule_id(&self, item: &Item) -> Option<String> {
         let column = match self.data_type {
             DataType::Files => "ItemName",
             DataType::Registry => "RegistryKey",
             _ => return None,
         };
-        match item.get(column) {
-            Some(Value::Text(text)) => Some(text),
-            _ => None,
+        let Some(Value::Text(text)) = item.get(column) else {
+            return None;
+        };
+        match self.data_type {
+            DataType::Files => Some(text.clone()),
+            _ => self
+                .now
+                .rules
+                .keys()
+                .chain(self.before.into_iter().flat_map(|b| b.rules.keys()))
+                .filter(|rule| windows_paths::registry_key::is_within(text, rule))
+                .max_by_key(|rule| rule.len())
+                .cloned(),
         }
     }
 
     /// Whether changes to this item can be reported: the collector is not
     /// being re-baselined and the item's rule is the same as before.
     fn stable(&self, item: &Item) -> bool {
-        if !self.whole {
+        if self.baseline.is_some() {
             return false;
         }
         match (self.rule_id(item), self.before) {
@@ -284,66 +327,6 @@ impl Context<'_> {
     fn untracked(&self, item: &Item) -> bool {
         self.rule_id(item)
             .is_some_and(|rule| !self.now.rules.contains_key(&rule))
-    }
-
-    fn both(&self, p: Item, c: Item, plan: &mut Plan) {
-        if c.keep_previous {
-            return;
-        }
-        let changed: Vec<(&'static str, &'static str)> = tracked(self.data_type)
-            .iter()
-            .copied()
-            .filter(|(column, _)| p.get(column) != c.get(column))
-            .collect();
-        if !changed.is_empty() && self.stable(&p) && self.stable(&c) && self.rule_id(&p) == self.rule_id(&c) {
-            let mut columns = change_columns(&c);
-            columns.extend(
-                changed
-                    .iter()
-                    .chain(carried(self.data_type))
-                    .map(|(column, previous)| (*previous, p.get(column).cloned().unwrap_or(Value::Null))),
-            );
-            plan.changes.push(Change {
-                category: Category::Modified,
-                key: c.key.clone(),
-                fields_changed: changed.iter().map(|(column, _)| *column).collect(),
-                columns,
-            });
-        }
-        if p.fields != c.fields {
-            plan.writes.push(c);
-        }
-    }
-
-    fn added(&self, c: Item, plan: &mut Plan) {
-        if self.stable(&c) {
-            plan.changes.push(Change {
-                category: Category::Added,
-                key: c.key.clone(),
-                fields_changed: Vec::new(),
-                columns: change_columns(&c),
-            });
-        }
-        plan.writes.push(c);
-    }
-
-    fn missing(&self, p: Item, complete: bool, plan: &mut Plan) {
-        if self.untracked(&p) {
-            plan.deletes.push(p.key);
-            return;
-        }
-        if !complete {
-            return;
-        }
-        if self.stable(&p) {
-            plan.changes.push(Change {
-                category: Category::Removed,
-                key: p.key.clone(),
-                fields_changed: Vec::new(),
-                columns: removed_columns(&p),
-            });
-        }
-        plan.deletes.push(p.key);
     }
 }
 

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::kind::Os;
+use crate::kind::{Kind, Os};
 use crate::runtime::Records;
 use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
 use crate::timefmt;
@@ -43,6 +43,18 @@ impl DataType {
             DataType::Daemons => "Daemons",
             DataType::WindowsServices => "WindowsServices",
             DataType::Registry => "Registry",
+        }
+    }
+
+    /// What a collector of `kind` records on a machine running `os`:
+    /// services are `Daemons`, or `WindowsServices` on Windows.
+    pub fn of(kind: Kind, os: Os) -> DataType {
+        match kind {
+            Kind::Packages => DataType::Software,
+            Kind::Services if os == Os::Windows => DataType::WindowsServices,
+            Kind::Services => DataType::Daemons,
+            Kind::Files => DataType::Files,
+            Kind::Registry => DataType::Registry,
         }
     }
 
@@ -156,20 +168,23 @@ pub enum Rejected {
 
 use Rejected::Malformed;
 
-/// Validates and normalises a plugin's records. Services become `Daemons`, or
-/// `WindowsServices` when the machine is Windows.
+/// Validates and normalises a plugin's whole collection. Services become
+/// `Daemons`, or `WindowsServices` when the machine is Windows.
 pub fn from_records(records: Records, os: Os) -> Result<Inventory, Rejected> {
-    let (data_type, items) = match records {
+    let (data_type, items) = items_from(records, os)?;
+    Ok(normalise(data_type, items))
+}
+
+/// Validates a batch of a plugin's records and turns them into items, in
+/// the order they came.
+pub fn items_from(records: Records, os: Os) -> Result<(DataType, Vec<Item>), Rejected> {
+    Ok(match records {
         Records::Packages(r) => (
             DataType::Software,
             r.into_iter().map(software).collect::<Result<Vec<_>, _>>()?,
         ),
         Records::Services(r) => (
-            if os == Os::Windows {
-                DataType::WindowsServices
-            } else {
-                DataType::Daemons
-            },
+            DataType::of(Kind::Services, os),
             r.into_iter().map(service).collect::<Result<Vec<_>, _>>()?,
         ),
         Records::Files(r) => (DataType::Files, r.into_iter().map(file).collect::<Result<Vec<_>, _>>()?),
@@ -177,11 +192,12 @@ pub fn from_records(records: Records, os: Os) -> Result<Inventory, Rejected> {
             DataType::Registry,
             r.into_iter().map(registry_value).collect::<Result<Vec<_>, _>>()?,
         ),
-    };
-    Ok(normalise(data_type, items))
+    })
 }
 
-fn normalise(data_type: DataType, mut items: Vec<Item>) -> Inventory {
+/// Sorts items by key and makes one item per key: versions of a package
+/// installed side by side merge; other duplicates keep one, with a note.
+pub fn normalise(data_type: DataType, mut items: Vec<Item>) -> Inventory {
     items.sort();
     let mut notes = Vec::new();
     let mut unique: Vec<Item> = Vec::with_capacity(items.len());

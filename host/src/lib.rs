@@ -11,8 +11,9 @@
 //! | `catalog` | bundled plugins and plugin files |
 //! | `runtime` | the wasmtime sandbox plugins run in |
 //! | `collectors` | manifest entries → runnable collectors on a machine |
-//! | `scan` | one pass over every collector, and recording a run |
-//! | `change_engine` | new collection vs stored inventory: what to write, which changes to report |
+//! | `pipeline` | running one collector: scope, sandboxed run, recording, run-completed hook |
+//! | `scan` | one pass over every collector |
+//! | `change_engine` | each collected item vs its stored row: what to write, which changes to report |
 //! | `inventory` | plugin records → normalised rows with Azure's columns |
 //! | `store` | the SQLite state database |
 //! | `query` | KQL queries translated to SQL |
@@ -30,6 +31,7 @@ pub mod kind;
 pub mod machine;
 pub mod manifest;
 pub mod output;
+pub mod pipeline;
 pub mod query;
 pub mod runtime;
 pub mod scan;

@@ -84,6 +84,12 @@ pub fn json_line(out: &mut impl Write, object: Map<String, Json>) -> std::io::Re
     writeln!(out)
 }
 
+/// Writes a value as one line of JSON.
+pub fn json_record(out: &mut impl Write, record: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, record)?;
+    writeln!(out)
+}
+
 /// Writes stored columns as one JSON object on its own line.
 pub fn json_columns(out: &mut impl Write, columns: &[(String, Value)]) -> std::io::Result<()> {
     json_line(out, columns.iter().map(|(c, v)| (c.clone(), json_value(v))).collect())

@@ -119,7 +119,7 @@ pub fn watch(
 fn targets(spec: &CollectorSpec, machine: &Machine) -> Vec<Target> {
     let deep = spec.kind != Kind::Files || spec.paths.iter().any(|r| r.enabled && r.recurse);
     let mut targets: Vec<Target> = Vec::new();
-    for preopen in collectors::preopens(spec, machine)
+    for preopen in collectors::grants::preopens(spec, machine)
         .into_iter()
         .filter(|p| p.present && !is_pseudo_fs(&p.guest))
     {

@@ -1,57 +1,17 @@
 //! The agent collects on file events, long before a collector's interval:
 //! a targeted re-check of changed files, a collection of a package database
 //! that changed, nothing at all with `watch = false`.
+//!
+//! Each test lets the agent's first scheduled run (at a random moment within
+//! 30 s of its start) happen before changing anything, so that every later
+//! run is one that events caused — and runs record what they looked at.
 
-use std::io::{BufRead, BufReader};
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
+
 use crate::support::*;
-
-/// The agent's log, collected as it comes; set when it says it watches.
-struct Log {
-    lines: Arc<Mutex<Vec<String>>>,
-    watching: Arc<AtomicBool>,
-}
-
-fn follow_log(agent: &mut Child) -> Log {
-    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-    let watching = Arc::new(AtomicBool::new(false));
-    let stderr = agent.stderr.take().expect("agent stderr");
-    let (kept, flag) = (lines.clone(), watching.clone());
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("watching") {
-                flag.store(true, Ordering::Relaxed);
-            }
-            kept.lock().unwrap().push(line);
-        }
-    });
-    Log { lines, watching }
-}
-
-/// A baseline scan, then the agent, once it watches.
-fn baseline_then_watch(env: &Env, manifest: &str) -> (Child, Log) {
-    let root = env.path("root").display().to_string();
-    assert_eq!(
-        exit_code(&env.run(&["--root", &root, "--manifest", manifest, "scan"])),
-        0
-    );
-    let mut agent = start_agent(env, manifest);
-    let log = follow_log(&mut agent);
-    wait_for(Duration::from_secs(30), "the watches", || {
-        log.watching.load(Ordering::Relaxed)
-    });
-    (agent, log)
-}
-
-fn stop(agent: Child) {
-    signal(&agent, "TERM");
-    let output = agent.wait_with_output().expect("agent stops");
-    assert_eq!(output.status.code(), Some(0));
-}
 
 const FILES: &str = r#"
 [[collector]]
@@ -65,8 +25,35 @@ WATCH
   recurse = true
 "#;
 
-fn changes(env: &Env) -> Vec<serde_json::Value> {
+fn changes(env: &Env) -> Vec<Value> {
     json_lines(&env.run(&["changes", "--json"]))
+}
+
+/// The recorded runs, oldest first.
+fn runs(env: &Env) -> Vec<Value> {
+    let mut runs = json_lines(&env.run(&["runs", "--json"]));
+    runs.reverse();
+    runs
+}
+
+/// A baseline scan, then the agent, once its first scheduled run is done.
+fn baseline_then_agent(env: &Env, manifest: &str) -> Child {
+    let root = env.path("root").display().to_string();
+    assert_eq!(
+        exit_code(&env.run(&["--root", &root, "--manifest", manifest, "scan"])),
+        0
+    );
+    let agent = start_agent(env, manifest);
+    wait_for(Duration::from_secs(40), "the agent's first scheduled run", || {
+        runs(env).len() >= 2
+    });
+    agent
+}
+
+fn stop(agent: Child) {
+    signal(&agent, "TERM");
+    let output = agent.wait_with_output().expect("agent stops");
+    assert_eq!(output.status.code(), Some(0));
 }
 
 #[cfg(target_os = "linux")]
@@ -80,12 +67,14 @@ fn file_events_trigger_a_targeted_recheck() {
         env.write(&format!("root/data/many/f{i}.txt"), format!("{i}\n"));
     }
     let manifest = env.write("m.toml", FILES.replace("WATCH", "")).display().to_string();
-    let (agent, log) = baseline_then_watch(&env, &manifest);
+    let agent = baseline_then_agent(&env, &manifest);
+    let before = runs(&env).len();
 
     env.write("root/data/a.txt", "one and two\n");
     std::fs::remove_file(env.path("root/data/gone.txt")).unwrap();
     env.write("root/data/new/deeper/b.txt", "new\n");
     wait_for(Duration::from_secs(20), "three changes", || changes(&env).len() >= 3);
+    // Let any event still queued run, then take stock.
     std::thread::sleep(Duration::from_millis(500));
     let mut found: Vec<String> = changes(&env)
         .iter()
@@ -104,16 +93,38 @@ fn file_events_trigger_a_targeted_recheck() {
             "Added /data/new/deeper/b.txt",
             "Modified /data/a.txt",
             "Removed /data/gone.txt"
-        ],
-        "{:?}",
-        log.lines.lock().unwrap()
+        ]
     );
-    // The rest of the inventory stood: all 53 files are still there.
-    let inventory = json_lines(&env.run(&["inventory", "--json"]));
-    assert_eq!(inventory.len(), 53);
-    // Runs since the scan were targeted: none of them re-read the whole tree.
-    let status = json_lines(&env.run(&["--manifest", &manifest, "status", "--json"]));
-    assert_eq!(status[0]["Items"], 53, "{status:?}");
+    // Every run since was targeted at the changed paths, and between them
+    // they recorded exactly those changes.
+    let since: Vec<Value> = runs(&env).split_off(before);
+    assert!(!since.is_empty());
+    let mut looked_at = Vec::new();
+    for run in &since {
+        assert_eq!(run["Scope"], "targeted", "{since:#?}");
+        looked_at.extend(
+            run["ScopePaths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string()),
+        );
+    }
+    for path in ["/data/a.txt", "/data/gone.txt"] {
+        assert!(looked_at.iter().any(|p| p == path), "{path} in {looked_at:?}");
+    }
+    assert!(looked_at.iter().any(|p| p.starts_with("/data/new")), "{looked_at:?}");
+    assert!(
+        !looked_at
+            .iter()
+            .any(|p| p.starts_with("/data/many") || p == "/data/keep.txt"),
+        "only what changed is looked at: {looked_at:?}"
+    );
+    let recorded: i64 = since.iter().map(|r| r["ChangeCount"].as_i64().unwrap()).sum();
+    assert_eq!(recorded, 3, "{since:#?}");
+    // The rest of the inventory stood: all 53 files, counted by the last run too.
+    assert_eq!(json_lines(&env.run(&["inventory", "--json"])).len(), 53);
+    assert_eq!(since.last().unwrap()["ItemCount"], 53);
     stop(agent);
 }
 
@@ -133,7 +144,8 @@ fn a_package_database_change_is_collected_at_once() {
         )
         .display()
         .to_string();
-    let (agent, _log) = baseline_then_watch(&env, &manifest);
+    let agent = baseline_then_agent(&env, &manifest);
+    let before = runs(&env).len();
     // dpkg writes a new status file and renames it into place.
     let status = format!(
         "{}\n{}",
@@ -151,6 +163,9 @@ fn a_package_database_change_is_collected_at_once() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["SoftwareName"], "curl");
     assert_eq!(found[0]["ChangeCategory"], "Added");
+    // Package databases are read whole again: a full run, not a targeted one.
+    let since = runs(&env).split_off(before);
+    assert!(since.iter().all(|r| r["Scope"] == "full"), "{since:#?}");
     stop(agent);
 }
 
@@ -163,26 +178,14 @@ fn watch_false_leaves_changes_to_the_schedule() {
         .write("m.toml", FILES.replace("WATCH", "watch = false"))
         .display()
         .to_string();
-    let root = env.path("root").display().to_string();
-    assert_eq!(
-        exit_code(&env.run(&["--root", &root, "--manifest", &manifest, "scan"])),
-        0
-    );
-    let mut agent = start_agent(&env, &manifest);
-    let log = follow_log(&mut agent);
-    // Two changes 2 s apart. The agent's first scheduled run comes at a
-    // random moment (within 30 s) and may record what is there by then; but
-    // without watches nothing else runs: at most one collection records
-    // changes, where watching would make one per change.
-    std::thread::sleep(Duration::from_secs(1));
+    let agent = baseline_then_agent(&env, &manifest);
+    let before = runs(&env).len();
+    // With watches, each of these would be recorded within a fraction of a
+    // second; without them nothing runs until the next interval (24 h).
     env.write("root/data/a.txt", "changed\n");
-    std::thread::sleep(Duration::from_secs(2));
     env.write("root/data/b.txt", "new\n");
     std::thread::sleep(Duration::from_secs(3));
-    let lines = log.lines.lock().unwrap().clone();
-    let collections = lines.iter().filter(|l| l.contains("INFO collected")).count();
-    assert!(collections <= 1, "{lines:?}");
-    assert!(changes(&env).len() <= 2);
-    assert!(!log.watching.load(Ordering::Relaxed));
+    assert_eq!(runs(&env).len(), before, "{:#?}", runs(&env));
+    assert!(changes(&env).is_empty(), "{:?}", changes(&env));
     stop(agent);
 }

@@ -1,4 +1,73 @@
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet;
+
 use super::*;
+
+/// What a whole collection does to the stored inventory, decided the way a
+/// recording decides it: each collected item against its stored row, then
+/// the stored rows the collection did not return.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Plan {
+    changes: Vec<Change>,
+    writes: Vec<Item>,
+    deletes: Vec<String>,
+    baseline: Option<&'static str>,
+}
+
+/// How much of the inventory a collection covers.
+struct Coverage<'a> {
+    complete: bool,
+    /// Items confirmed unchanged without being collected (incremental runs).
+    retained: &'a FxHashSet<String>,
+}
+
+impl Coverage<'static> {
+    fn full() -> Coverage<'static> {
+        static NOTHING: std::sync::OnceLock<FxHashSet<String>> = std::sync::OnceLock::new();
+        Coverage {
+            complete: true,
+            retained: NOTHING.get_or_init(Default::default),
+        }
+    }
+}
+
+fn plan(
+    data_type: DataType,
+    previous: Vec<Item>,
+    current: Vec<Item>,
+    before: Option<&Baseline>,
+    now: &Baseline,
+    coverage: Coverage,
+) -> Plan {
+    let comparison = Comparison::new(data_type, before, now);
+    let mut stored: BTreeMap<String, Item> = previous.into_iter().map(|i| (i.key.clone(), i)).collect();
+    let mut plan = Plan {
+        baseline: comparison.baseline(),
+        ..Plan::default()
+    };
+    let apply = |key: String, verdict: Verdict, plan: &mut Plan| {
+        plan.changes.extend(verdict.change);
+        match verdict.action {
+            Action::Keep => {}
+            Action::Write(item) => plan.writes.push(item),
+            Action::Delete => plan.deletes.push(key),
+        }
+    };
+    for item in current {
+        let key = item.key.clone();
+        let verdict = comparison.present(stored.get(&key), item);
+        stored.remove(&key);
+        apply(key, verdict, &mut plan);
+    }
+    for (key, item) in stored {
+        if !coverage.retained.contains(&key) {
+            let verdict = comparison.absent(&item, coverage.complete);
+            apply(key, verdict, &mut plan);
+        }
+    }
+    plan
+}
 
 fn text(v: &str) -> Value {
     Value::Text(v.to_string())
@@ -77,8 +146,18 @@ fn baseline(config: &str, rules: &[(&str, &str)]) -> Baseline {
     }
 }
 
+/// The changes of a plan by item key (the order they are found in does not matter).
 fn categories(plan: &Plan) -> Vec<(Category, &str)> {
-    plan.changes.iter().map(|c| (c.category, c.key.as_str())).collect()
+    let mut found: Vec<_> = plan.changes.iter().map(|c| (c.category, c.key.as_str())).collect();
+    found.sort_by_key(|(_, key)| *key);
+    found
+}
+
+fn change<'p>(plan: &'p Plan, key: &str) -> &'p Change {
+    plan.changes
+        .iter()
+        .find(|c| c.key == key)
+        .unwrap_or_else(|| panic!("no change of {key}: {plan:?}"))
 }
 
 fn column<'a>(change: &'a Change, name: &str) -> Option<&'a Value> {
@@ -123,7 +202,7 @@ fn software_added_removed_and_upgraded() {
             (Category::Modified, "up\tamd64")
         ]
     );
-    let upgrade = &plan.changes[2];
+    let upgrade = change(&plan, "up\tamd64");
     assert_eq!(upgrade.fields_changed, ["CurrentVersion"]);
     assert_eq!(column(upgrade, "Current"), Some(&text("1.1")));
     assert_eq!(column(upgrade, "Previous"), Some(&text("1.0")));
@@ -132,11 +211,11 @@ fn software_added_removed_and_upgraded() {
         None,
         "software versions go in Current/Previous"
     );
-    let removed = &plan.changes[0];
+    let removed = change(&plan, "gone\tamd64");
     assert_eq!(column(removed, "Previous"), Some(&text("3")));
     assert_eq!(column(removed, "Current"), None);
     assert_eq!(column(removed, "SoftwareName"), Some(&text("gone")));
-    assert_eq!(column(&plan.changes[1], "Current"), Some(&text("7")));
+    assert_eq!(column(change(&plan, "new\tamd64"), "Current"), Some(&text("7")));
     assert_eq!(plan.deletes, ["gone\tamd64"]);
     let written: Vec<_> = plan.writes.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(written, ["new\tamd64", "up\tamd64"]);

@@ -6,6 +6,7 @@ mod diff;
 mod inventory;
 mod plugins;
 mod query;
+mod runs;
 mod scan;
 mod status;
 
@@ -137,6 +138,20 @@ enum Command {
     /// Per collector: last run, its outcome, items, changes, and when it runs next
     Status {
         /// One JSON object per collector
+        #[arg(long)]
+        json: bool,
+    },
+    /// The recorded runs of collectors, newest first: when, what each looked
+    /// at (full, incremental, or targeted at the paths file events named),
+    /// how it ended, items and changes
+    Runs {
+        /// Only the runs of this collector
+        #[arg(long, value_name = "NAME")]
+        collector: Option<String>,
+        /// How many runs to show
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per run
         #[arg(long)]
         json: bool,
     },
@@ -314,6 +329,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => alerts::test(&context()?, &name, json),
         Command::Query { query, json } => query::run(&context()?, &query, json),
         Command::Status { json } => status::run(&context()?, json),
+        Command::Runs { collector, limit, json } => runs::run(&context()?, collector.as_deref(), limit, json),
         Command::Plugins { json } => plugins::list(&context()?, json),
         Command::Plugin {
             command: PluginCommand::Check { file, json },

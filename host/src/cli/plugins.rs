@@ -4,22 +4,56 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::{Map, json};
+use serde::Serialize;
 
 use super::Context;
 use crate::catalog::{self, PluginRef};
 use crate::collectors::{self, LoadedPlugins, Selection};
 use crate::machine::Machine;
-use crate::output::{Table, clip, json_line};
+use crate::output::{Table, clip, json_record};
 use crate::runtime::{CONTRACT_VERSION, Plugin, Runtime};
 
 /// One line of `driftwatch plugins`: a plugin, and a collector that uses it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct Entry {
-    plugin: PluginRef,
-    info: Option<(String, String, String, String)>, // name, kind, version, platforms
+    /// Its own name once it described itself, else where it comes from.
+    plugin: String,
+    kind: String,
+    version: String,
+    platforms: Vec<&'static str>,
+    /// `bundled`, or the plugin file's path.
+    source: String,
     collector: Option<String>,
     active: bool,
     reason: String,
+}
+
+impl Entry {
+    fn new(
+        plugin_ref: &PluginRef,
+        loaded: Option<&Plugin>,
+        collector: Option<String>,
+        active: bool,
+        reason: String,
+    ) -> Entry {
+        let info = loaded.map(Plugin::info);
+        Entry {
+            plugin: info.map_or_else(|| plugin_ref.to_string(), |i| i.name.clone()),
+            kind: info.map(|i| i.kind.to_string()).unwrap_or_default(),
+            version: info.map(|i| i.version.clone()).unwrap_or_default(),
+            platforms: info
+                .map(|i| i.platforms.iter().map(|o| o.as_str()).collect())
+                .unwrap_or_default(),
+            source: match plugin_ref {
+                PluginRef::Bundled(_) => "bundled".into(),
+                PluginRef::File(path) => path.display().to_string(),
+            },
+            collector,
+            active,
+            reason,
+        }
+    }
 }
 
 pub fn list(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
@@ -30,7 +64,7 @@ pub fn list(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 
     let mut entries = Vec::new();
     for (plugin_ref, loaded) in plugins.iter() {
-        let info = loaded.as_ref().ok().map(|p| describe(p));
+        let plugin = loaded.as_ref().ok().map(|p| &**p);
         let users: Vec<_> = ctx
             .manifest
             .collectors
@@ -42,76 +76,30 @@ pub fn list(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
                 Ok(_) => format!("no collector in {} uses it", ctx.manifest.source),
                 Err(error) => error.clone(),
             };
-            entries.push(Entry {
-                plugin: plugin_ref.clone(),
-                info,
-                collector: None,
-                active: false,
-                reason,
-            });
+            entries.push(Entry::new(plugin_ref, plugin, None, false, reason));
             continue;
         }
         for spec in users {
-            let (active, reason) = match collectors::select(spec, &ctx.machine, &plugins) {
-                Selection::Disabled => (false, "disabled in the manifest".to_string()),
-                Selection::OtherOs(os) => {
-                    let list: Vec<_> = os.iter().map(|o| o.as_str()).collect();
-                    (
-                        false,
-                        format!("for {} only; this machine is {}", list.join(", "), ctx.machine.os),
-                    )
-                }
-                Selection::Unusable(error) => (false, error),
-                Selection::Ready(plugin) => match collectors::probe(&plugin, spec, &ctx.machine) {
+            let selection = collectors::select(spec, &ctx.machine, &plugins);
+            let (active, reason) = match &selection {
+                Selection::Ready(plugin) => match collectors::probe(plugin, spec, &ctx.machine) {
                     Ok(probe) => (probe.applies, probe.reason),
                     Err(error) => (false, format!("probe failed: {error}")),
                 },
+                _ => (false, selection.reason(&ctx.machine).unwrap_or_default()),
             };
-            entries.push(Entry {
-                plugin: plugin_ref.clone(),
-                info: info.clone(),
-                collector: Some(spec.name.clone()),
-                active,
-                reason,
-            });
+            entries.push(Entry::new(plugin_ref, plugin, Some(spec.name.clone()), active, reason));
         }
     }
     print_list(&entries, &ctx.machine, json)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(plugin: &Plugin) -> (String, String, String, String) {
-    let info = plugin.info();
-    let platforms: Vec<_> = info.platforms.iter().map(|o| o.as_str()).collect();
-    (
-        info.name.clone(),
-        info.kind.to_string(),
-        info.version.clone(),
-        platforms.join(","),
-    )
-}
-
 fn print_list(entries: &[Entry], machine: &Machine, json: bool) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        for e in entries {
-            let mut o = Map::new();
-            let (name, kind, version, platforms) = e.info.clone().unwrap_or_default();
-            o.insert(
-                "Plugin".into(),
-                json!(if name.is_empty() { e.plugin.to_string() } else { name }),
-            );
-            o.insert("Kind".into(), json!(kind));
-            o.insert("Version".into(), json!(version));
-            o.insert(
-                "Platforms".into(),
-                json!(platforms.split(',').filter(|p| !p.is_empty()).collect::<Vec<_>>()),
-            );
-            o.insert("Source".into(), json!(source(&e.plugin)));
-            o.insert("Collector".into(), json!(e.collector));
-            o.insert("Active".into(), json!(e.active));
-            o.insert("Reason".into(), json!(e.reason));
-            json_line(&mut out, o)?;
+        for entry in entries {
+            json_record(&mut out, entry)?;
         }
         return Ok(());
     }
@@ -127,13 +115,12 @@ fn print_list(entries: &[Entry], machine: &Machine, json: bool) -> std::io::Resu
         "WHY",
     ]);
     for e in entries {
-        let (name, kind, version, platforms) = e.info.clone().unwrap_or_default();
         table.row(vec![
-            if name.is_empty() { e.plugin.to_string() } else { name },
-            kind,
-            version,
-            platforms,
-            clip(&source(&e.plugin), 40),
+            e.plugin.clone(),
+            e.kind.clone(),
+            e.version.clone(),
+            e.platforms.join(","),
+            clip(&e.source, 40),
             e.collector.clone().unwrap_or_else(|| "-".into()),
             if e.active { "active" } else { "inactive" }.into(),
             clip(&e.reason, 100),
@@ -142,11 +129,27 @@ fn print_list(entries: &[Entry], machine: &Machine, json: bool) -> std::io::Resu
     table.print(&mut out)
 }
 
-fn source(plugin: &PluginRef) -> String {
-    match plugin {
-        PluginRef::Bundled(_) => "bundled".into(),
-        PluginRef::File(path) => path.display().to_string(),
-    }
+/// `plugin check --json`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CheckJson<'a> {
+    file: &'a str,
+    valid: bool,
+    #[serde(flatten)]
+    found: Option<Checked<'a>>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Checked<'a> {
+    plugin: &'a str,
+    version: &'a str,
+    kind: &'a str,
+    world: &'a str,
+    contract: &'a str,
+    platforms: Vec<&'a str>,
+    description: &'a str,
 }
 
 pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -158,47 +161,45 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         .map_err(|e| format!("cannot read {label}: {e}"))
         .and_then(|wasm| runtime.load(&label, &wasm).map_err(|e| e.to_string()));
     let mut out = std::io::stdout().lock();
-    match &result {
-        Ok(plugin) => {
-            let info = plugin.info();
-            let platforms: Vec<_> = info.platforms.iter().map(|o| o.as_str()).collect();
-            if json {
-                let mut o = Map::new();
-                o.insert("File".into(), json!(label));
-                o.insert("Valid".into(), json!(true));
-                o.insert("Plugin".into(), json!(info.name));
-                o.insert("Version".into(), json!(info.version));
-                o.insert("Kind".into(), json!(info.kind.as_str()));
-                o.insert("World".into(), json!(info.kind.world()));
-                o.insert("Contract".into(), json!(plugin.contract()));
-                o.insert("Platforms".into(), json!(platforms));
-                o.insert("Description".into(), json!(info.description));
-                json_line(&mut out, o)?;
-            } else {
-                writeln!(
-                    out,
-                    "{label}: ok\n  plugin    {} {}\n  world     {} (driftwatch:collector@{}; this host: @{CONTRACT_VERSION})\n  platforms {}\n  about     {}",
-                    info.name,
-                    info.version,
-                    info.kind.world(),
-                    plugin.contract(),
-                    platforms.join(", "),
-                    info.description
-                )?;
-            }
-            Ok(ExitCode::SUCCESS)
+    let checked = result.as_ref().ok().map(|plugin| {
+        let info = plugin.info();
+        Checked {
+            plugin: &info.name,
+            version: &info.version,
+            kind: info.kind.as_str(),
+            world: info.kind.world(),
+            contract: plugin.contract(),
+            platforms: info.platforms.iter().map(|o| o.as_str()).collect(),
+            description: &info.description,
         }
-        Err(error) => {
-            if json {
-                let mut o = Map::new();
-                o.insert("File".into(), json!(label));
-                o.insert("Valid".into(), json!(false));
-                o.insert("Error".into(), json!(error));
-                json_line(&mut out, o)?;
-            } else {
-                eprintln!("driftwatch: {error}");
-            }
-            Ok(ExitCode::from(1))
+    });
+    if json {
+        let record = CheckJson {
+            file: &label,
+            valid: result.is_ok(),
+            error: result.as_ref().err().map(String::as_str),
+            found: checked,
+        };
+        json_record(&mut out, &record)?;
+    } else {
+        match (&checked, &result) {
+            (Some(c), _) => writeln!(
+                out,
+                "{label}: ok\n  plugin    {} {}\n  world     {} (driftwatch:collector@{}; this host: @{CONTRACT_VERSION})\n  platforms {}\n  about     {}",
+                c.plugin,
+                c.version,
+                c.world,
+                c.contract,
+                c.platforms.join(", "),
+                c.description
+            )?,
+            (None, Err(error)) => eprintln!("driftwatch: {error}"),
+            (None, Ok(_)) => {}
         }
     }
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -5,28 +5,39 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
-use serde_json::{Map, json};
+use serde::Serialize;
 
 use super::Context;
-use crate::output::{Table, clip, json_line};
+use crate::output::{Table, clip, json_record};
+use crate::pipeline::{CollectorReport, Outcome, Request};
 use crate::runtime::humanize;
-use crate::scan::{CollectorReport, Outcome};
+use crate::scan::ScanOptions;
 use crate::store::Store;
 
 /// Warnings shown per collector in the human summary.
 const SHOWN_WARNINGS: usize = 5;
 
 pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
-    let mut store = ctx.open_store()?;
+    let store = Mutex::new(ctx.open_store()?);
     let runtime = ctx.runtime()?;
+    if ctx.manifest.collectors.is_empty() {
+        eprintln!(
+            "driftwatch: the manifest {} has no collectors: there is nothing to scan",
+            ctx.manifest.source
+        );
+    }
     let show_progress = std::io::stderr().is_terminal();
+    let options = ScanOptions {
+        parallel: ctx.parallel(),
+        request: if full { Request::Full } else { Request::Scheduled },
+        hook: &(),
+    };
     let report = crate::scan::scan(
         &runtime,
         &ctx.manifest,
         &ctx.machine,
-        &mut store,
-        ctx.parallel(),
-        full,
+        &store,
+        options,
         |done, total, last| {
             if show_progress {
                 eprint!("\r\x1b[Kscanning: {done}/{total} collectors done ({})", last.collector);
@@ -36,11 +47,12 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
     if show_progress {
         eprint!("\r\x1b[K");
     }
+    let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
     let (store, alerts) = raise_alerts(ctx, store, &report.computer);
     let mut out = std::io::stdout().lock();
     if json {
         for c in &report.collectors {
-            json_line(&mut out, report_json(c, &report.computer))?;
+            json_record(&mut out, &CollectorJson::new(c, &report.computer))?;
         }
     } else {
         let place = match &ctx.machine.root {
@@ -192,42 +204,83 @@ fn summary_row(c: &CollectorReport) -> Vec<String> {
     ]
 }
 
-fn report_json(c: &CollectorReport, computer: &str) -> Map<String, serde_json::Value> {
-    let mut o = Map::new();
-    o.insert("Computer".into(), json!(computer));
-    o.insert("TimeGenerated".into(), json!(c.started));
-    o.insert("Collector".into(), json!(c.collector));
-    o.insert("Kind".into(), json!(c.kind.as_str()));
-    o.insert("Plugin".into(), json!(c.plugin));
-    o.insert("PluginVersion".into(), json!(c.plugin_version));
-    o.insert("DurationMs".into(), json!(c.duration.as_millis() as u64));
-    match &c.outcome {
-        Outcome::Collected {
-            items,
-            changes,
-            baseline,
-            warnings,
-            incomplete,
-        } => {
-            o.insert("Outcome".into(), json!("collected"));
-            o.insert("Items".into(), json!(items));
-            o.insert("Changes".into(), json!(changes));
-            o.insert("Baseline".into(), json!(baseline));
-            o.insert("Incomplete".into(), json!(incomplete));
-            let warnings: Vec<_> = warnings
-                .iter()
-                .map(|w| json!({"Subject": w.subject, "Message": w.message}))
-                .collect();
-            o.insert("Warnings".into(), json!(warnings));
-        }
-        Outcome::Skipped(why) => {
-            o.insert("Outcome".into(), json!("skipped"));
-            o.insert("Reason".into(), json!(why));
-        }
-        Outcome::Failed(why) => {
-            o.insert("Outcome".into(), json!("failed"));
-            o.insert("Error".into(), json!(why));
+/// One collector of a scan, as `scan --json` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CollectorJson<'a> {
+    computer: &'a str,
+    time_generated: &'a str,
+    collector: &'a str,
+    kind: &'a str,
+    plugin: &'a str,
+    plugin_version: Option<&'a str>,
+    duration_ms: u64,
+    /// What the run looked at: `full`, `incremental` or `targeted`.
+    scope: Option<&'a str>,
+    #[serde(flatten)]
+    outcome: OutcomeJson<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "Outcome", rename_all = "lowercase", rename_all_fields = "PascalCase")]
+enum OutcomeJson<'a> {
+    Collected {
+        items: usize,
+        changes: usize,
+        baseline: Option<&'a str>,
+        incomplete: Option<&'a str>,
+        warnings: Vec<WarningJson<'a>>,
+    },
+    Skipped {
+        reason: &'a str,
+    },
+    Failed {
+        error: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WarningJson<'a> {
+    subject: &'a str,
+    message: &'a str,
+}
+
+impl<'a> CollectorJson<'a> {
+    fn new(c: &'a CollectorReport, computer: &'a str) -> CollectorJson<'a> {
+        let outcome = match &c.outcome {
+            Outcome::Collected {
+                items,
+                changes,
+                baseline,
+                warnings,
+                incomplete,
+            } => OutcomeJson::Collected {
+                items: *items,
+                changes: *changes,
+                baseline: *baseline,
+                incomplete: incomplete.as_deref(),
+                warnings: warnings
+                    .iter()
+                    .map(|w| WarningJson {
+                        subject: &w.subject,
+                        message: &w.message,
+                    })
+                    .collect(),
+            },
+            Outcome::Skipped(reason) => OutcomeJson::Skipped { reason },
+            Outcome::Failed(error) => OutcomeJson::Failed { error },
+        };
+        CollectorJson {
+            computer,
+            time_generated: &c.started,
+            collector: &c.collector,
+            kind: c.kind.as_str(),
+            plugin: &c.plugin,
+            plugin_version: c.plugin_version.as_deref(),
+            duration_ms: c.duration.as_millis() as u64,
+            scope: c.scope.as_ref().map(|s| s.as_str()),
+            outcome,
         }
     }
-    o
 }

@@ -2,104 +2,153 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Map, json};
+use serde::Serialize;
 
 use super::Context;
-use crate::output::{Table, clip, json_line};
+use crate::manifest::{CollectorSpec, FULL_RUN_CAP};
+use crate::output::{Table, clip, json_record};
 use crate::runtime::humanize;
+use crate::store::CollectorStatus;
 use crate::timefmt;
+
+/// One collector's status, as `status --json` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatusRow {
+    collector: String,
+    kind: &'static str,
+    plugin: String,
+    plugin_version: Option<String>,
+    /// Enabled, and for this machine's OS.
+    tracked: bool,
+    last_run: Option<String>,
+    outcome: Option<String>,
+    error: Option<String>,
+    duration_ms: Option<i64>,
+    /// What the last run looked at: `full`, `incremental` or `targeted`.
+    scope: Option<String>,
+    scope_paths: Vec<String>,
+    items: usize,
+    last_changes: Option<i64>,
+    last_success: Option<String>,
+    last_full: Option<String>,
+    baseline_time: Option<String>,
+    interval_seconds: u64,
+    next_run: Option<String>,
+    #[serde(skip)]
+    detail: String,
+}
 
 pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let store = ctx.open_store()?;
+    let mut rows = Vec::new();
+    for spec in &ctx.manifest.collectors {
+        rows.push(row(ctx, spec, store.collector_status(&spec.name)?));
+    }
     let mut out = std::io::stdout().lock();
+    if json {
+        for row in &rows {
+            json_record(&mut out, row)?;
+        }
+    } else {
+        print_table(ctx, &rows, &mut out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(ctx: &Context, spec: &CollectorSpec, status: CollectorStatus) -> StatusRow {
+    let tracked = spec.enabled && spec.runs_on(ctx.machine.os);
+    // The agent's interval, capped as the agent caps it.
+    let interval = spec.interval_on(ctx.machine.os);
+    let run = status.last_run;
+    let next_run = run
+        .as_ref()
+        .filter(|_| tracked)
+        .and_then(|run| after(&run.time_started, interval));
+    let detail = if !spec.enabled {
+        "disabled in the manifest".to_string()
+    } else if !tracked {
+        format!("not for {}", ctx.machine.os)
+    } else {
+        run.as_ref().and_then(|r| r.error.clone()).unwrap_or_default()
+    };
+    let plugin = run
+        .as_ref()
+        .map_or_else(|| spec.plugin.to_string(), |r| r.plugin.clone());
+    StatusRow {
+        collector: spec.name.clone(),
+        kind: spec.kind.as_str(),
+        plugin,
+        plugin_version: run.as_ref().and_then(|r| r.plugin_version.clone()),
+        tracked,
+        last_run: run.as_ref().map(|r| r.time_started.clone()),
+        outcome: run.as_ref().map(|r| r.outcome.clone()),
+        error: run.as_ref().and_then(|r| r.error.clone()),
+        duration_ms: run.as_ref().map(|r| r.duration_ms),
+        scope: run.as_ref().and_then(|r| r.scope.clone()),
+        scope_paths: run.as_ref().map(|r| r.scope_paths.clone()).unwrap_or_default(),
+        items: status.items,
+        last_changes: run.as_ref().and_then(|r| r.change_count),
+        last_success: status.last_success,
+        last_full: status.last_full,
+        baseline_time: status.baseline_time,
+        interval_seconds: interval.as_secs(),
+        next_run,
+        detail,
+    }
+}
+
+/// `time` plus `interval`, or now if that is past.
+fn after(time: &str, interval: Duration) -> Option<String> {
+    let started: Timestamp = time.parse().ok()?;
+    let due = started.checked_add(SignedDuration::try_from(interval).ok()?).ok()?;
+    Some(timefmt::format(due.max(Timestamp::now())))
+}
+
+fn print_table(ctx: &Context, rows: &[StatusRow], out: &mut impl Write) -> std::io::Result<()> {
+    let intervals: Vec<String> = ctx
+        .manifest
+        .collectors
+        .iter()
+        .map(|c| format!("{} {}", c.name, humanize(c.interval_on(ctx.machine.os))))
+        .collect();
+    writeln!(
+        out,
+        "Collectors of {} on {} (intervals: {}; everything is collected again at least every {})",
+        ctx.manifest.source,
+        ctx.machine.hostname,
+        intervals.join(", "),
+        humanize(FULL_RUN_CAP)
+    )?;
     let mut table = Table::new(&[
         "COLLECTOR",
         "KIND",
         "LAST RUN",
+        "SCOPE",
         "RESULT",
         "ITEMS",
         "CHANGES",
         "NEXT RUN",
         "DETAIL",
     ])
-    .right(4)
-    .right(5);
-    for spec in &ctx.manifest.collectors {
-        let status = store.collector_status(&spec.name)?;
-        let tracked = spec.enabled && spec.runs_on(ctx.machine.os);
-        let interval = spec.interval_on(ctx.machine.os);
-        let next_run = status.last_run.as_ref().filter(|_| tracked).and_then(|run| {
-            let started: Timestamp = run.started.parse().ok()?;
-            let due = started.checked_add(SignedDuration::try_from(interval).ok()?).ok()?;
-            Some(timefmt::format(due.max(Timestamp::now())))
-        });
-        let detail = if !spec.enabled {
-            "disabled in the manifest".to_string()
-        } else if !tracked {
-            format!("not for {}", ctx.machine.os)
-        } else {
-            status
-                .last_run
-                .as_ref()
-                .and_then(|r| r.error.clone())
-                .unwrap_or_default()
-        };
-        if json {
-            let run = status.last_run.as_ref();
-            let mut o = Map::new();
-            o.insert("Collector".into(), json!(spec.name));
-            o.insert("Kind".into(), json!(spec.kind.as_str()));
-            o.insert(
-                "Plugin".into(),
-                json!(run.map_or(spec.plugin.to_string(), |r| r.plugin.clone())),
-            );
-            o.insert(
-                "PluginVersion".into(),
-                json!(run.and_then(|r| r.plugin_version.clone())),
-            );
-            o.insert("Tracked".into(), json!(tracked));
-            o.insert("LastRun".into(), json!(run.map(|r| &r.started)));
-            o.insert("Outcome".into(), json!(run.map(|r| &r.outcome)));
-            o.insert("Error".into(), json!(run.and_then(|r| r.error.clone())));
-            o.insert("DurationMs".into(), json!(run.map(|r| r.duration_ms)));
-            o.insert("Items".into(), json!(status.items));
-            o.insert("LastChanges".into(), json!(run.and_then(|r| r.changes)));
-            o.insert("LastSuccess".into(), json!(status.last_success));
-            o.insert("BaselineTime".into(), json!(status.baseline_time));
-            o.insert("IntervalSeconds".into(), json!(interval.as_secs()));
-            o.insert("NextRun".into(), json!(next_run));
-            json_line(&mut out, o)?;
-            continue;
-        }
-        let short = |t: &str| t.chars().take(19).collect::<String>().replace('T', " ");
-        let run = status.last_run.as_ref();
+    .right(5)
+    .right(6);
+    let short = |t: &str| t.chars().take(19).collect::<String>().replace('T', " ");
+    for row in rows {
         table.row(vec![
-            spec.name.clone(),
-            spec.kind.to_string(),
-            run.map_or("never".into(), |r| short(&r.started)),
-            run.map_or("-".into(), |r| r.outcome.clone()),
-            status.items.to_string(),
-            run.and_then(|r| r.changes).map_or("-".into(), |n| n.to_string()),
-            next_run.as_deref().map_or("-".into(), short),
-            clip(&detail, 80),
+            row.collector.clone(),
+            row.kind.to_string(),
+            row.last_run.as_deref().map_or("never".into(), short),
+            row.scope.clone().unwrap_or_else(|| "-".into()),
+            row.outcome.clone().unwrap_or_else(|| "-".into()),
+            row.items.to_string(),
+            row.last_changes.map_or("-".into(), |n| n.to_string()),
+            row.next_run.as_deref().map_or("-".into(), short),
+            clip(&row.detail, 80),
         ]);
     }
-    if !json {
-        writeln!(
-            out,
-            "Collectors of {} on {} (intervals: {})",
-            ctx.manifest.source,
-            ctx.machine.hostname,
-            ctx.manifest
-                .collectors
-                .iter()
-                .map(|c| format!("{} {}", c.name, humanize(c.interval_on(ctx.machine.os))))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
-        table.print(&mut out)?;
-    }
-    Ok(ExitCode::SUCCESS)
+    table.print(out)
 }

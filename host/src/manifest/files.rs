@@ -40,7 +40,8 @@ fn has_wildcard(text: &str) -> bool {
 /// An absolute path with wildcards in its last segment only (`/etc/*.conf`);
 /// a Windows path may start with a variable (`%WINDIR%\\System32`).
 pub fn check_path(path: &str) -> Result<(), String> {
-    let starts_with_var = path.starts_with('%') && env_vars::has_var(path.split(['\\', '/']).next().unwrap_or_default());
+    let starts_with_var =
+        path.starts_with('%') && env_vars::has_var(path.split(['\\', '/']).next().unwrap_or_default());
     if !path.starts_with('/') && !looks_like_windows_absolute(path) && !starts_with_var {
         return Err(format!("tracked path {path:?} is not absolute"));
     }

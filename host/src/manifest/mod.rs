@@ -74,7 +74,7 @@ pub struct CollectorSpec {
     /// Set in the manifest; otherwise the kind's default for the machine's OS.
     pub interval: Option<Duration>,
     /// Paths it may read (read-only), as the manifest lists them; see
-    /// `collectors::grants` for those implied when there are none.
+    /// `collectors::grants::paths` for those implied when there are none.
     pub grants: Vec<String>,
     /// Keys of the live Windows registry it may read (`*` = any one name).
     pub registry_grants: Vec<String>,
@@ -195,11 +195,19 @@ impl CollectorSpec {
         self.os.is_empty() || self.os.contains(&os)
     }
 
-    /// How often it runs on a system of this OS (Azure's defaults when unset).
+    /// How often it runs on a system of this OS: Azure's defaults when
+    /// unset, and at least once per [`FULL_RUN_CAP`].
     pub fn interval_on(&self, os: Os) -> Duration {
-        self.interval.unwrap_or_else(|| default_interval(self.kind, os))
+        self.interval
+            .unwrap_or_else(|| default_interval(self.kind, os))
+            .min(FULL_RUN_CAP)
     }
 }
+
+/// The longest a collector goes without a full collection: intervals are
+/// capped at it, and a files collector whose last full collection is older
+/// reads everything again instead of only what changed.
+pub const FULL_RUN_CAP: Duration = Duration::from_secs(24 * 3600);
 
 /// Azure Change Tracking's collection frequencies.
 pub fn default_interval(kind: Kind, os: Os) -> Duration {
@@ -246,7 +254,8 @@ fn collector(
     let mut registry_grants = Vec::new();
     for grant in &entry.grants {
         if registry_import::looks_like_key(grant.get_ref()) {
-            registry_grants.push(registry_import::normalize(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?);
+            registry_grants
+                .push(registry_import::normalize(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?);
         } else {
             grants::check_form(grant.get_ref()).map_err(|e| (grant.span(), e.to_string()))?;
             grants.push(grant.get_ref().clone());

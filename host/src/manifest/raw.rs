@@ -103,6 +103,17 @@ pub enum Checksum {
     Sha256,
 }
 
+impl Checksum {
+    /// The manifest's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Checksum::None => "none",
+            Checksum::Md5 => "md5",
+            Checksum::Sha256 => "sha256",
+        }
+    }
+}
+
 /// What a files collector does with symbolic links.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -114,6 +125,17 @@ pub enum Links {
     Follow,
     /// Report the links themselves.
     Manage,
+}
+
+impl Links {
+    /// The manifest's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Links::Ignore => "ignore",
+            Links::Follow => "follow",
+            Links::Manage => "manage",
+        }
+    }
 }
 
 /// A tracked registry key (kind = "registry").

@@ -37,7 +37,7 @@ pub use bindings::machine::MachineFacts;
 pub use engine::RUN_THREAD_STACK;
 pub use error::{LoadError, RunError, bytes, humanize};
 pub use fs_import::{CaptureRule, Captured, ContentCapture, Focus, Observed, StatIndex};
-pub use plugin::{CONTRACT_VERSION, Collected, Plugin, PluginInfo, Probe, Records, Settings};
+pub use plugin::{BatchSink, CONTRACT_VERSION, Finished, Plugin, PluginInfo, Probe, Records, Settings};
 pub use state::{Limits, Sandbox};
 
 use artifact_cache::ArtifactCache;

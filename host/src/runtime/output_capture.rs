@@ -181,13 +181,19 @@ mod tests {
     }
 
     #[test]
-    fn output_beyond_the_budget_is_dropped_without_failing() {
+    fn output_beyond_the_budget_is_dropped() {
         let mut out = CapturedOutput::new("p".into(), StreamName::Stdout);
-        let chunk = Bytes::from(vec![b'x'; 100_000]);
-        for _ in 0..10 {
-            assert!(out.write(chunk.clone()).is_ok());
+        // Numbered lines of 1 KiB, so the last one kept tells where it stopped.
+        let lines = BUDGET / 1024 + 50;
+        for i in 0..lines {
+            let line = format!("{i:07} {}\n", "x".repeat(1015));
+            assert_eq!(line.len(), 1024);
+            out.write(Bytes::from(line)).expect("writes are accepted, kept or not");
         }
-        assert!(out.lock().logged <= BUDGET);
-        assert!(out.lock().truncated);
+        let capture = out.lock();
+        assert_eq!(capture.logged, BUDGET);
+        assert!(capture.truncated);
+        let last = capture.tail.back().expect("lines were kept");
+        assert!(last.starts_with(&format!("{:07} ", BUDGET / 1024 - 1)), "{last:.20}");
     }
 }

@@ -75,14 +75,18 @@ impl Records {
     }
 }
 
-/// A successful collection.
+/// How a collection ended, once every batch was handed on.
 #[derive(Debug)]
-pub struct Collected {
-    pub records: Records,
+pub struct Finished {
     pub summary: CollectionSummary,
-    /// What the host's `fs` import saw (files collectors).
-    pub observed: Observed,
+    /// Walks of the host's `fs` import that ended before they were done:
+    /// the collection is not whole.
+    pub interrupted: Vec<String>,
 }
+
+/// Where `collect` hands each batch of records, with what the host's `fs`
+/// import saw of them (files collectors). An error ends the collection.
+pub type BatchSink<'a> = dyn FnMut(Records, &mut Observed) -> Result<(), RunError> + 'a;
 
 enum KindPre {
     Packages(packages::PackagesCollectorPre<RunState>),
@@ -210,58 +214,63 @@ impl Plugin {
         })
     }
 
-    /// Calls `collect` in a fresh sandbox and pulls every batch.
-    pub fn collect(&self, sandbox: &Sandbox, settings: &Settings) -> Result<Collected, RunError> {
+    /// Calls `collect` in a fresh sandbox and pulls every batch into `sink`.
+    pub fn collect(&self, sandbox: &Sandbox, settings: &Settings, sink: &mut BatchSink) -> Result<Finished, RunError> {
         let max = sandbox.limits.max_items;
         let mut store = self.new_store(sandbox)?;
         let store = &mut store;
         let result = match (&self.pre, settings) {
-            (KindPre::Packages(p), Settings::Packages(s)) => p
-                .instantiate(&mut *store)
-                .map_err(Failure::from)
-                .and_then(|i| pull(i.driftwatch_collector_packages(), store, s, max))
-                .map(|(r, summary)| Collected {
-                    records: Records::Packages(r),
-                    summary,
-                    observed: Observed::default(),
-                }),
-            (KindPre::Services(p), Settings::Services(s)) => p
-                .instantiate(&mut *store)
-                .map_err(Failure::from)
-                .and_then(|i| pull(i.driftwatch_collector_services(), store, s, max))
-                .map(|(r, summary)| Collected {
-                    records: Records::Services(r),
-                    summary,
-                    observed: Observed::default(),
-                }),
+            (KindPre::Packages(p), Settings::Packages(s)) => {
+                p.instantiate(&mut *store).map_err(Failure::from).and_then(|i| {
+                    pull(
+                        i.driftwatch_collector_packages(),
+                        store,
+                        s,
+                        max,
+                        Records::Packages,
+                        sink,
+                    )
+                })
+            }
+            (KindPre::Services(p), Settings::Services(s)) => {
+                p.instantiate(&mut *store).map_err(Failure::from).and_then(|i| {
+                    pull(
+                        i.driftwatch_collector_services(),
+                        store,
+                        s,
+                        max,
+                        Records::Services,
+                        sink,
+                    )
+                })
+            }
             (KindPre::Files(p), Settings::Files(s)) => p
                 .instantiate(&mut *store)
                 .map_err(Failure::from)
-                .and_then(|i| pull(i.driftwatch_collector_files(), store, s, max))
-                .map(|(r, summary)| Collected {
-                    records: Records::Files(r),
-                    summary,
-                    observed: Observed::default(),
-                }),
-            (KindPre::Registry(p), Settings::Registry(s)) => p
-                .instantiate(&mut *store)
-                .map_err(Failure::from)
-                .and_then(|i| pull(i.driftwatch_collector_registry(), store, s, max))
-                .map(|(r, summary)| Collected {
-                    records: Records::Registry(r),
-                    summary,
-                    observed: Observed::default(),
-                }),
+                .and_then(|i| pull(i.driftwatch_collector_files(), store, s, max, Records::Files, sink)),
+            (KindPre::Registry(p), Settings::Registry(s)) => {
+                p.instantiate(&mut *store).map_err(Failure::from).and_then(|i| {
+                    pull(
+                        i.driftwatch_collector_registry(),
+                        store,
+                        s,
+                        max,
+                        Records::Registry,
+                        sink,
+                    )
+                })
+            }
             _ => Err(Failure::Run(RunError::Setup(format!(
                 "settings of the wrong kind for a {} collector",
                 self.kind()
             )))),
         };
         store.data().finish_output();
-        let observed = std::mem::take(&mut store.data_mut().observed);
-        let mut collected = result.map_err(|failure| failure.into_run_error(store, sandbox.limits.timeout))?;
-        collected.observed = observed;
-        Ok(collected)
+        let summary = result.map_err(|failure| failure.into_run_error(store, sandbox.limits.timeout))?;
+        Ok(Finished {
+            summary,
+            interrupted: std::mem::take(&mut store.data_mut().observed.interrupted),
+        })
     }
 
     fn new_store(&self, sandbox: &Sandbox) -> Result<Store<RunState>, RunError> {
@@ -404,17 +413,20 @@ uniform_kind!(services_api, Service);
 uniform_kind!(files_api, File);
 uniform_kind!(registry_api, Value);
 
-/// Runs `collect` and pulls batches until the plugin says there are no more.
+/// Runs `collect` and hands each batch to `sink` until the plugin says
+/// there are no more; returns the plugin's summary.
 fn pull<G: KindGuest>(
     guest: &G,
     store: &mut Store<RunState>,
     settings: &G::Settings,
     max_items: u64,
-) -> Result<(Vec<G::Record>, CollectionSummary), Failure> {
+    wrap: fn(Vec<G::Record>) -> Records,
+    sink: &mut BatchSink,
+) -> Result<CollectionSummary, Failure> {
     let batches = guest
         .collect(store, settings)?
         .map_err(|e| Failure::Run(RunError::Collect(e)))?;
-    let mut records: Vec<G::Record> = Vec::new();
+    let mut pulled: u64 = 0;
     loop {
         let batch = guest
             .next(store, batches)?
@@ -426,17 +438,18 @@ fn pull<G: KindGuest>(
                 batch.len()
             ))));
         }
-        if (records.len() + batch.len()) as u64 > max_items {
+        pulled += batch.len() as u64;
+        if pulled > max_items {
             return Err(Failure::Run(RunError::Oversized(format!(
                 "more than {max_items} records (the collector's max_items)"
             ))));
         }
-        records.extend(batch);
+        sink(wrap(batch), &mut store.data_mut().observed).map_err(Failure::Run)?;
     }
     let mut summary = guest.summary(store, batches)?;
     batches.resource_drop(&mut *store)?;
     summary.warnings.truncate(10_000);
-    Ok((records, summary))
+    Ok(summary)
 }
 
 /// Finds the one collector interface a component exports, and its contract version.

@@ -1,7 +1,6 @@
 //! `ConfigurationData`: the current inventory, one row per item.
 
 use rusqlite::Transaction;
-use rustc_hash::FxHashSet;
 
 use super::{Row, Store, StoreError, from_sql};
 use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
@@ -40,70 +39,155 @@ impl Store {
     }
 }
 
-/// A collector's stored items of one type, sorted by key, in the form the
-/// change engine compares.
-pub(super) fn load_items(tx: &Transaction, collector: &str, data_type: DataType) -> rusqlite::Result<Vec<Item>> {
-    let columns = data_type.columns();
-    let sql = format!(
-        "SELECT ItemKey, {} FROM ConfigurationData WHERE Collector = ?1 ORDER BY ItemKey",
-        columns.join(", ")
-    );
-    let mut stmt = tx.prepare(&sql)?;
-    let mut rows = stmt.query([collector])?;
-    let mut items = Vec::new();
-    while let Some(row) = rows.next()? {
-        let mut fields = Vec::with_capacity(columns.len());
-        for (i, column) in columns.iter().enumerate() {
-            fields.push((*column, from_sql(row.get_ref(i + 1)?)));
-        }
-        items.push(Item {
-            key: row.get(0)?,
-            fields,
-            keep_previous: false,
-        });
-    }
-    Ok(items)
+/// Writes a collector's items into `ConfigurationData`.
+pub(super) struct RowWriter {
+    collector: String,
+    data_type: DataType,
+    computer: String,
+    time: String,
+    insert_new: String,
+    upsert: String,
 }
 
-/// Like `load_items`, but without the items in `skip` (confirmed unchanged by
-/// an incremental run): only their keys are read, so an unchanged tree of a
-/// million files costs a key scan, not a million rows.
-pub(super) fn load_items_except(
+impl RowWriter {
+    pub fn new(collector: &str, data_type: DataType, computer: &str, time: &str) -> RowWriter {
+        let columns = data_type.columns();
+        let sql = |verb: &str, tail: &str| {
+            format!(
+                "{verb} INTO ConfigurationData (Collector, ItemKey, ConfigDataType, Computer, TimeGenerated, {}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, {}){tail}",
+                columns.join(", "),
+                (0..columns.len())
+                    .map(|i| format!("?{}", i + 6))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        RowWriter {
+            collector: collector.to_string(),
+            data_type,
+            computer: computer.to_string(),
+            time: time.to_string(),
+            insert_new: sql("INSERT", " ON CONFLICT DO NOTHING"),
+            upsert: sql("INSERT OR REPLACE", ""),
+        }
+    }
+
+    /// Inserts an item whose key is not stored; false (and nothing written)
+    /// when it is.
+    pub fn insert_new(&self, tx: &Transaction, item: &Item) -> rusqlite::Result<bool> {
+        Ok(self.execute(tx, &self.insert_new, item)? == 1)
+    }
+
+    /// Inserts an item, or replaces the stored one with its key.
+    pub fn upsert(&self, tx: &Transaction, item: &Item) -> rusqlite::Result<()> {
+        self.execute(tx, &self.upsert, item).map(|_| ())
+    }
+
+    fn execute(&self, tx: &Transaction, sql: &str, item: &Item) -> rusqlite::Result<usize> {
+        let mut statement = tx.prepare_cached(sql)?;
+        statement.raw_bind_parameter(1, &self.collector)?;
+        statement.raw_bind_parameter(2, super::key_value(&item.key))?;
+        statement.raw_bind_parameter(3, self.data_type.as_str())?;
+        statement.raw_bind_parameter(4, &self.computer)?;
+        statement.raw_bind_parameter(5, &self.time)?;
+        for (i, column) in self.data_type.columns().iter().enumerate() {
+            statement.raw_bind_parameter(i + 6, item.get(column).unwrap_or(&Value::Null))?;
+        }
+        statement.raw_execute()
+    }
+}
+
+/// A stored item of a collector by key, with its row id.
+pub(super) fn lookup(
     tx: &Transaction,
     collector: &str,
     data_type: DataType,
-    skip: &FxHashSet<String>,
-) -> rusqlite::Result<Vec<Item>> {
-    let keys: Vec<String> = tx
-        .prepare_cached("SELECT ItemKey FROM ConfigurationData WHERE Collector = ?1 ORDER BY ItemKey")?
-        .query_map([collector], |row| row.get(0))?
-        .filter(|key| key.as_ref().map_or(true, |k| !skip.contains(k)))
-        .collect::<Result<_, _>>()?;
+    key: &str,
+) -> rusqlite::Result<Option<(i64, Item)>> {
     let columns = data_type.columns();
     let sql = format!(
-        "SELECT {} FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2",
+        "SELECT rowid, {} FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2",
         columns.join(", ")
     );
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let mut items = Vec::with_capacity(keys.len());
-    for key in keys {
-        let fields = stmt.query_row([collector, key.as_str()], |row| {
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, column)| Ok((*column, from_sql(row.get_ref(i)?))))
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })?;
-        items.push(Item {
-            key,
-            fields,
-            keep_previous: false,
-        });
+    let mut statement = tx.prepare_cached(&sql)?;
+    let mut rows = statement.query(rusqlite::params![collector, super::key_value(key)])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let mut fields = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        fields.push((*column, from_sql(row.get_ref(i + 1)?)));
     }
-    Ok(items)
+    let item = Item {
+        key: key.to_string(),
+        fields,
+        keep_previous: false,
+    };
+    Ok(Some((row.get(0)?, item)))
 }
 
-/// Inserts or replaces items of one collector.
+/// A stored item by row id.
+pub(super) fn load_by_rowid(tx: &Transaction, data_type: DataType, rowid: i64) -> rusqlite::Result<Option<Item>> {
+    let columns = data_type.columns();
+    let sql = format!(
+        "SELECT ItemKey, {} FROM ConfigurationData WHERE rowid = ?1",
+        columns.join(", ")
+    );
+    let mut statement = tx.prepare_cached(&sql)?;
+    let mut rows = statement.query([rowid])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let mut fields = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        fields.push((*column, from_sql(row.get_ref(i + 1)?)));
+    }
+    Ok(Some(Item {
+        key: super::key_from_sql(row.get_ref(0)?),
+        fields,
+        keep_previous: false,
+    }))
+}
+
+/// The row ids of a collector's stored items — all of them, or those at
+/// or under the paths of a targeted run — for which `pick` says yes (given
+/// the row id and the item's key).
+pub(super) fn pick_rows(
+    tx: &Transaction,
+    collector: &str,
+    paths: Option<&[String]>,
+    mut pick: impl FnMut(i64, &str) -> bool,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut picked = Vec::new();
+    let mut take = |rows: &mut rusqlite::Rows| -> rusqlite::Result<()> {
+        while let Some(row) = rows.next()? {
+            let rowid: i64 = row.get(0)?;
+            if pick(rowid, &super::key_from_sql(row.get_ref(1)?)) {
+                picked.push(rowid);
+            }
+        }
+        Ok(())
+    };
+    match paths {
+        None => {
+            let mut statement =
+                tx.prepare_cached("SELECT rowid, ItemKey FROM ConfigurationData WHERE Collector = ?1")?;
+            take(&mut statement.query([collector])?)?;
+        }
+        Some(paths) => {
+            let sql = format!("SELECT rowid, ItemKey FROM ConfigurationData WHERE Collector = ?1 AND {IN_RANGE}");
+            let mut statement = tx.prepare_cached(&sql)?;
+            for (from, to) in paths.iter().flat_map(|path| scope_ranges(path)) {
+                take(&mut statement.query(rusqlite::params![collector, from, to])?)?;
+            }
+            picked.sort_unstable();
+            picked.dedup();
+        }
+    }
+    Ok(picked)
+}
+
 /// The key ranges of what is at or under `path`: the path itself, `path/`
 /// up to `path0` and `path\\` up to `path]` (the characters after `/` and
 /// `\\`). Each range is its own query: SQLite answers one from the primary
@@ -119,130 +203,39 @@ fn scope_ranges(path: &str) -> [(String, String); 3] {
 
 const IN_RANGE: &str = "ItemKey >= ?2 AND ItemKey < ?3";
 
-/// The stored items at or under the paths of `scope` (a targeted run's
-/// focus), except `skip`, sorted by key. Items are files keyed by path, so
-/// what lies under a directory is a key range: `dir/` up to `dir0` (and
-/// `dir\\` up to `dir]` for Windows paths).
-pub(super) fn load_items_in_scope(
-    tx: &Transaction,
-    collector: &str,
-    data_type: DataType,
-    scope: &[String],
-    skip: &FxHashSet<String>,
-) -> rusqlite::Result<Vec<Item>> {
-    let columns = data_type.columns();
-    let sql = format!(
-        "SELECT ItemKey, {} FROM ConfigurationData WHERE Collector = ?1 AND {IN_RANGE}",
-        columns.join(", ")
-    );
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let mut found = std::collections::BTreeMap::new();
-    for (from, to) in scope.iter().flat_map(|path| scope_ranges(path)) {
-        let mut rows = stmt.query([collector, &from, &to])?;
-        while let Some(row) = rows.next()? {
-            let key: String = row.get(0)?;
-            if skip.contains(&key) || found.contains_key(&key) {
-                continue;
-            }
-            let mut fields = Vec::with_capacity(columns.len());
-            for (i, column) in columns.iter().enumerate() {
-                fields.push((*column, from_sql(row.get_ref(i + 1)?)));
-            }
-            found.insert(
-                key.clone(),
-                Item {
-                    key,
-                    fields,
-                    keep_previous: false,
-                },
-            );
-        }
-    }
-    Ok(found.into_values().collect())
-}
-
-pub(super) fn write_items(
-    tx: &Transaction,
-    collector: &str,
-    data_type: DataType,
-    computer: &str,
-    time: &str,
-    items: &[Item],
-) -> rusqlite::Result<()> {
-    let columns = data_type.columns();
-    let sql = format!(
-        "INSERT OR REPLACE INTO ConfigurationData (Collector, ItemKey, ConfigDataType, Computer, TimeGenerated, {}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, {})",
-        columns.join(", "),
-        (0..columns.len())
-            .map(|i| format!("?{}", i + 6))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut insert = tx.prepare_cached(&sql)?;
-    let type_name = data_type.as_str();
-    for item in items {
-        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(columns.len() + 5);
-        values.extend([
-            &collector as &dyn rusqlite::ToSql,
-            &item.key,
-            &type_name,
-            &computer,
-            &time,
-        ]);
-        values.extend(
-            columns
-                .iter()
-                .map(|c| item.get(c).unwrap_or(&Value::Null) as &dyn rusqlite::ToSql),
-        );
-        insert.execute(values.as_slice())?;
-    }
-    Ok(())
-}
-
-pub(super) fn delete_items(tx: &Transaction, collector: &str, keys: &[String]) -> rusqlite::Result<()> {
-    let mut delete = tx.prepare_cached("DELETE FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2")?;
-    for key in keys {
-        delete.execute([collector, key.as_str()])?;
-    }
-    Ok(())
-}
-
 impl Store {
-    /// The stat keys of the files at or under `scope`'s paths.
-    pub fn stat_keys_in_scope(
-        &self,
-        collector: &str,
-        scope: &[String],
-    ) -> Result<rustc_hash::FxHashMap<String, i64>, StoreError> {
-        let sql = format!(
-            "SELECT ItemKey, StatKey FROM ConfigurationData WHERE Collector = ?1 AND StatKey IS NOT NULL AND {IN_RANGE}"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error(e))?;
-        let mut keys = rustc_hash::FxHashMap::default();
-        for (from, to) in scope.iter().flat_map(|path| scope_ranges(path)) {
-            let rows = stmt
-                .query_map([collector, &from, &to], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .map_err(|e| self.error(e))?;
-            for row in rows {
-                let (key, stat) = row.map_err(|e| self.error(e))?;
-                keys.insert(key, stat);
+    /// The stat keys of a collector's stored files by path: all of them, or
+    /// those at or under the paths of a targeted run.
+    pub fn stat_keys(&self, collector: &str, paths: Option<&[String]>) -> Result<Vec<(String, i64)>, StoreError> {
+        fn take(rows: &mut rusqlite::Rows, keys: &mut Vec<(String, i64)>) -> rusqlite::Result<()> {
+            while let Some(row) = rows.next()? {
+                keys.push((super::key_from_sql(row.get_ref(0)?), row.get(1)?));
             }
+            Ok(())
         }
+        let mut keys = Vec::new();
+        let read = |keys: &mut Vec<(String, i64)>| -> rusqlite::Result<()> {
+            match paths {
+                None => {
+                    let mut statement = self.conn.prepare_cached(
+                        "SELECT ItemKey, StatKey FROM ConfigurationData WHERE Collector = ?1 AND StatKey IS NOT NULL",
+                    )?;
+                    take(&mut statement.query([collector])?, keys)
+                }
+                Some(paths) => {
+                    let sql = format!(
+                        "SELECT ItemKey, StatKey FROM ConfigurationData \
+                         WHERE Collector = ?1 AND StatKey IS NOT NULL AND {IN_RANGE}"
+                    );
+                    let mut statement = self.conn.prepare_cached(&sql)?;
+                    for (from, to) in paths.iter().flat_map(|path| scope_ranges(path)) {
+                        take(&mut statement.query(rusqlite::params![collector, from, to])?, keys)?;
+                    }
+                    Ok(())
+                }
+            }
+        };
+        read(&mut keys).map_err(|e| self.error(e))?;
         Ok(keys)
-    }
-
-    /// The stat hashes of a collector's stored files, by path.
-    pub fn stat_keys(&self, collector: &str) -> Result<rustc_hash::FxHashMap<String, i64>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT ItemKey, StatKey FROM ConfigurationData WHERE Collector = ?1 AND StatKey IS NOT NULL")
-            .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([collector], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
     }
 }

@@ -4,16 +4,20 @@
 //! |---|---|
 //! | `schema` | the migrations that create everything |
 //! | `alerts` | alert marks, raised alerts and their deliveries |
-//! | `inventory` | `ConfigurationData`: current inventory |
-//! | `history` | recording a collector run: inventory, `ConfigurationChange`, `CollectorRun`, `CollectorState` |
+//! | `inventory` | `ConfigurationData`: current inventory, row by row |
+//! | `recording` | recording a collector's run as its items stream in: inventory, `ConfigurationChange`, `CollectorRun` |
+//! | `collector_state` | `CollectorState`: each collector's baseline |
+//! | `history` | forgetting collectors, pruning old history and contents |
 //! | `queries` | reading changes and collector status back |
 //! | `query` | running translated KQL queries |
 
 mod alerts;
+mod collector_state;
 mod history;
 mod inventory;
 mod queries;
 mod query;
+mod recording;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -24,10 +28,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use crate::inventory::{DataType, Value};
 
 pub use alerts::{AlertRecord, DeliveryRecord, DeliveryState, NewAlert, PendingDelivery};
-pub use history::{Recorded, RunInfo, RunResult};
-pub use queries::LastRun;
-pub use queries::{ChangeFilter, ChangeRow, CollectorStatus};
+pub use collector_state::StoredBaseline;
+pub use queries::{ChangeFilter, ChangeRow, CollectorStatus, RunRow};
 pub use query::schema_catalog;
+pub use recording::{Ending, Recorded, Recording, RunInfo};
 
 pub const DATABASE_FILE: &str = "driftwatch.db";
 
@@ -173,6 +177,21 @@ fn to_sql(value: Option<&Value>) -> rusqlite::types::Value {
         Some(Value::Text(t)) => t.clone().into(),
         Some(Value::Integer(n)) => (*n).into(),
         Some(Value::Null) | None => rusqlite::types::Value::Null,
+    }
+}
+
+/// An item key as SQLite stores it.
+fn key_value(key: &str) -> rusqlite::types::Value {
+    rusqlite::types::Value::Text(key.to_string())
+}
+
+/// An item key as read back from SQLite.
+fn key_from_sql(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Null => String::new(),
     }
 }
 

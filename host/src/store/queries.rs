@@ -47,21 +47,35 @@ pub struct CollectorStatus {
     pub collector: String,
     /// Items in its current inventory.
     pub items: usize,
-    /// When its current baseline was taken, and its last successful collection.
+    /// When its current baseline was taken, its last successful collection,
+    /// and its last full one.
     pub baseline_time: Option<String>,
     pub last_success: Option<String>,
-    pub last_run: Option<LastRun>,
+    pub last_full: Option<String>,
+    pub last_run: Option<RunRow>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct LastRun {
-    pub started: String,
-    pub outcome: String,
-    pub error: Option<String>,
-    pub duration_ms: i64,
+/// One recorded run of a collector (`CollectorRun`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RunRow {
+    pub run_id: i64,
+    pub collector: String,
     pub plugin: String,
     pub plugin_version: Option<String>,
-    pub changes: Option<i64>,
+    pub time_started: String,
+    pub duration_ms: i64,
+    /// `Succeeded`, `Partial`, `Failed` or `Skipped`.
+    pub outcome: String,
+    pub error: Option<String>,
+    /// What it looked at: `full`, `incremental` or `targeted` (none for runs
+    /// recorded before scopes were).
+    pub scope: Option<String>,
+    /// A targeted run's paths (the first hundred).
+    pub scope_paths: Vec<String>,
+    pub item_count: Option<i64>,
+    pub change_count: Option<i64>,
+    pub warning_count: Option<i64>,
 }
 
 /// Columns of ConfigurationChange kept internal in listings.
@@ -126,6 +140,38 @@ impl Store {
         Ok(changes)
     }
 
+    /// The most recent runs, newest first; of one collector when named.
+    pub fn runs(&self, collector: Option<&str>, limit: usize) -> Result<Vec<RunRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT RunId, Collector, Plugin, PluginVersion, TimeStarted, DurationMs, Outcome, Error, \
+                 Scope, ScopePaths, ItemCount, ChangeCount, WarningCount FROM CollectorRun \
+                 WHERE ?1 IS NULL OR Collector = ?1 ORDER BY RunId DESC LIMIT ?2",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map(rusqlite::params![collector, limit as i64], |r| {
+                Ok(RunRow {
+                    run_id: r.get(0)?,
+                    collector: r.get(1)?,
+                    plugin: r.get(2)?,
+                    plugin_version: r.get(3)?,
+                    time_started: r.get(4)?,
+                    duration_ms: r.get(5)?,
+                    outcome: r.get(6)?,
+                    error: r.get(7)?,
+                    scope: r.get(8)?,
+                    scope_paths: scope_paths(r.get(9)?),
+                    item_count: r.get(10)?,
+                    change_count: r.get(11)?,
+                    warning_count: r.get(12)?,
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
     /// The number of change rows recorded, all time.
     pub fn change_count(&self) -> Result<u64, StoreError> {
         self.conn
@@ -147,42 +193,34 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(err)?;
-        let state: Option<(String, String)> = self
+        let state: Option<(String, String, Option<String>)> = self
             .conn
             .query_row(
-                "SELECT BaselineTime, LastSuccess FROM CollectorState WHERE Collector = ?1",
+                "SELECT BaselineTime, LastSuccess, LastFull FROM CollectorState WHERE Collector = ?1",
                 [collector],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(err)?;
-        let last_run = self
-            .conn
-            .query_row(
-                "SELECT TimeStarted, Outcome, Error, DurationMs, Plugin, PluginVersion, ChangeCount FROM CollectorRun \
-                 WHERE Collector = ?1 ORDER BY RunId DESC LIMIT 1",
-                [collector],
-                |r| {
-                    Ok(LastRun {
-                        started: r.get(0)?,
-                        outcome: r.get(1)?,
-                        error: r.get(2)?,
-                        duration_ms: r.get(3)?,
-                        plugin: r.get(4)?,
-                        plugin_version: r.get(5)?,
-                        changes: r.get(6)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(err)?;
-        let (baseline_time, last_success) = state.map_or((None, None), |(b, s)| (Some(b), Some(s)));
+        let last_run = self.runs(Some(collector), 1)?.pop();
+        let (baseline_time, last_success, last_full) = match state {
+            Some((baseline, success, full)) => (Some(baseline), Some(success), full),
+            None => (None, None, None),
+        };
         Ok(CollectorStatus {
             collector: collector.to_string(),
             items: items as usize,
             baseline_time,
             last_success,
+            last_full,
             last_run,
         })
     }
+}
+
+/// A run's recorded paths (a JSON list).
+fn scope_paths(recorded: Option<String>) -> Vec<String> {
+    recorded
+        .and_then(|paths| serde_json::from_str(&paths).ok())
+        .unwrap_or_default()
 }

@@ -2,7 +2,14 @@
 //! is never edited; changes are new entries. `PRAGMA user_version` records how
 //! many have been applied.
 
-pub const MIGRATIONS: &[&str] = &[V1_CONFIGURATION_DATA, V2_HISTORY, V3_INCREMENTAL, V4_CONTENT, V5_ALERTS];
+pub const MIGRATIONS: &[&str] = &[
+    V1_CONFIGURATION_DATA,
+    V2_HISTORY,
+    V3_INCREMENTAL,
+    V4_CONTENT,
+    V5_ALERTS,
+    V6_SCOPES_AND_FINGERPRINTS,
+];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
 /// `Collector` + `ItemKey` identify a row; the other columns are Azure's (plus a
@@ -210,4 +217,14 @@ CREATE TABLE AlertDelivery (
     ClaimedUntil TEXT
 );
 CREATE INDEX AlertDelivery_pending ON AlertDelivery (State) WHERE State = 'pending';
+";
+
+/// What each run looked at: `full`, `incremental` or `targeted`, and a
+/// targeted run's paths (the first hundred, as a JSON list). And the
+/// fingerprint scheme each baseline was hashed with: baselines from before
+/// scheme 2 say 1 until their collector's next run translates them.
+const V6_SCOPES_AND_FINGERPRINTS: &str = "
+ALTER TABLE CollectorRun ADD COLUMN Scope TEXT;
+ALTER TABLE CollectorRun ADD COLUMN ScopePaths TEXT;
+ALTER TABLE CollectorState ADD COLUMN Fingerprint INTEGER NOT NULL DEFAULT 1;
 ";

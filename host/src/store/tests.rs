@@ -1,32 +1,30 @@
-use super::*;
-use crate::change_engine::{Baseline, Category};
-use crate::inventory::{Inventory, Item};
+use std::time::Duration;
 
-fn inventory(items: &[(&str, &str)]) -> Inventory {
-    Inventory {
-        data_type: DataType::Software,
-        items: items
-            .iter()
-            .map(|(name, version)| Item {
-                key: format!("{name}\tamd64"),
-                fields: DataType::Software
-                    .columns()
-                    .iter()
-                    .map(|c| {
-                        let value = match *c {
-                            "SoftwareName" => Value::Text(name.to_string()),
-                            "CurrentVersion" => Value::Text(version.to_string()),
-                            "InstallDate" => Value::Null,
-                            _ => Value::Text(String::new()),
-                        };
-                        (*c, value)
-                    })
-                    .collect(),
-                keep_previous: false,
-            })
-            .collect(),
-        notes: Vec::new(),
-    }
+use super::*;
+use crate::change_engine::{Baseline, Category, Scope};
+use crate::inventory::Item;
+
+fn packages(items: &[(&str, &str)]) -> Vec<Item> {
+    items
+        .iter()
+        .map(|(name, version)| Item {
+            key: format!("{name}\tamd64"),
+            fields: DataType::Software
+                .columns()
+                .iter()
+                .map(|c| {
+                    let value = match *c {
+                        "SoftwareName" => Value::Text(name.to_string()),
+                        "CurrentVersion" => Value::Text(version.to_string()),
+                        "InstallDate" => Value::Null,
+                        _ => Value::Text(String::new()),
+                    };
+                    (*c, value)
+                })
+                .collect(),
+            keep_previous: false,
+        })
+        .collect()
 }
 
 fn run_at(time: &str) -> RunInfo<'_> {
@@ -36,25 +34,53 @@ fn run_at(time: &str) -> RunInfo<'_> {
         plugin_version: "0.1.0",
         computer: "host",
         started: time,
-        duration: std::time::Duration::from_millis(5),
     }
 }
 
+fn ending(complete: bool) -> Ending<'static> {
+    Ending {
+        complete,
+        retained: Ending::retaining_nothing(),
+        retained_count: 0,
+        warnings: 0,
+        duration: Duration::from_millis(5),
+    }
+}
+
+/// Records a collection of software items, in the batches given.
+fn record_batches(store: &mut Store, time: &str, scope: &Scope, batches: Vec<Vec<Item>>, ending: Ending) -> Recorded {
+    let mut recording = store
+        .begin_recording(&run_at(time), DataType::Software, scope, &Baseline::default())
+        .unwrap();
+    for batch in batches {
+        recording.apply(batch, ending.retained).unwrap();
+    }
+    recording.finish(ending).unwrap()
+}
+
 fn collect(store: &mut Store, time: &str, items: &[(&str, &str)], complete: bool) -> Recorded {
-    let inv = inventory(items);
-    let baseline = Baseline::default();
+    record_batches(store, time, &Scope::Full, vec![packages(items)], ending(complete))
+}
+
+fn names(store: &Store) -> Vec<String> {
     store
-        .record(
-            &run_at(time),
-            RunResult::Collected {
-                inventory: inv,
-                baseline: &baseline,
-                complete,
-                retained: &[],
-                full: true,
-                scope: None,
-                warnings: 0,
-            },
+        .inventory(None)
+        .unwrap()
+        .iter()
+        .map(|r| match r.get("SoftwareName") {
+            Some(Value::Text(name)) => name.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+fn last_scope(store: &Store) -> (String, Option<String>) {
+    store
+        .conn
+        .query_row(
+            "SELECT Scope, ScopePaths FROM CollectorRun ORDER BY RunId DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap()
 }
@@ -99,7 +125,8 @@ fn collections_become_inventory_and_history() {
         .iter()
         .map(|c| (c.text("ChangeCategory"), c.text("SoftwareName")))
         .collect();
-    assert_eq!(summary, [("Modified", "a"), ("Removed", "b"), ("Added", "c")]);
+    // Items as they came, then what the collection no longer had.
+    assert_eq!(summary, [("Modified", "a"), ("Added", "c"), ("Removed", "b")]);
     assert_eq!(changes[0].text("Previous"), "1");
     assert_eq!(changes[0].text("Current"), "2");
     assert_eq!(changes[0].text("FieldsChanged"), "CurrentVersion");
@@ -131,10 +158,10 @@ fn failures_and_skips_are_runs_that_touch_nothing() {
     let mut store = Store::open(dir.path()).unwrap();
     collect(&mut store, "t1", &[("a", "1")], true);
     store
-        .record(&run_at("t2"), RunResult::Failed("exceeded its time limit"))
+        .record_failed(&run_at("t2"), "exceeded its time limit", &Scope::Full, Duration::ZERO)
         .unwrap();
     store
-        .record(&run_at("t3"), RunResult::Skipped("no dpkg database"))
+        .record_skipped(&run_at("t3"), "no dpkg database", Duration::ZERO)
         .unwrap();
     assert_eq!(store.inventory(None).unwrap().len(), 1);
     assert_eq!(store.change_count().unwrap(), 0);
@@ -224,4 +251,177 @@ fn a_newer_schema_is_refused() {
         Store::open(dir.path()),
         Err(StoreError::TooNew { found: 99, .. })
     ));
+}
+
+#[test]
+fn a_collection_streamed_in_batches_records_what_it_would_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let first = packages(&[("a", "1"), ("b", "1"), ("c", "1"), ("d", "1")]);
+    let recorded = record_batches(
+        &mut store,
+        "t1",
+        &Scope::Full,
+        vec![first[..1].to_vec(), first[1..].to_vec()],
+        ending(true),
+    );
+    assert_eq!((recorded.items, recorded.baseline), (4, Some("first collection")));
+    let second = packages(&[("d", "2"), ("a", "1"), ("e", "1")]);
+    let recorded = record_batches(
+        &mut store,
+        "t2",
+        &Scope::Full,
+        vec![second[..2].to_vec(), second[2..].to_vec()],
+        ending(true),
+    );
+    assert_eq!((recorded.items, recorded.changes), (3, 4));
+    assert_eq!(names(&store), ["a", "d", "e"]);
+    let mut changes: Vec<_> = store
+        .changes(&ChangeFilter::default())
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c.text("ChangeCategory"), c.text("SoftwareName")))
+        .collect();
+    changes.sort();
+    assert_eq!(changes, ["Added e", "Modified d", "Removed b", "Removed c"]);
+    let status = store.collector_status("dpkg").unwrap();
+    assert_eq!(status.items, 3);
+}
+
+#[test]
+fn an_item_reported_twice_is_kept_once_and_a_different_second_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    for time in ["t1", "t2"] {
+        let items = packages(&[("a", "1"), ("b", "1"), ("a", "1"), ("b", "9")]);
+        let recorded = record_batches(
+            &mut store,
+            time,
+            &Scope::Full,
+            vec![items[..3].to_vec(), items[3..].to_vec()],
+            ending(true),
+        );
+        assert_eq!(recorded.items, 2, "{time}");
+        assert_eq!(recorded.duplicates, ["b\tamd64"], "{time}");
+        assert_eq!(recorded.changes, 0, "{time}");
+    }
+}
+
+#[test]
+fn a_targeted_run_removes_only_within_its_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    collect(
+        &mut store,
+        "t1",
+        &[("a", "1"), ("a/x", "1"), ("a/y", "1"), ("b", "1")],
+        true,
+    );
+    // Events named "a": only a and what is under it is looked at; a/y is gone.
+    let scope = Scope::Targeted(vec!["a".into()]);
+    let recorded = record_batches(
+        &mut store,
+        "t2",
+        &scope,
+        vec![packages(&[("a", "2"), ("a/x", "1")])],
+        ending(true),
+    );
+    assert_eq!((recorded.items, recorded.changes), (3, 2));
+    assert_eq!(names(&store), ["a", "a/x", "b"]);
+    assert_eq!(
+        last_scope(&store),
+        ("targeted".to_string(), Some(r#"["a"]"#.to_string()))
+    );
+}
+
+#[test]
+fn an_incremental_run_keeps_what_it_confirmed_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    collect(&mut store, "t1", &[("a", "1"), ("b", "1"), ("c", "1")], true);
+    // a was confirmed unchanged without being collected; b changed; c is gone.
+    let retained = |key: &str| key == "a\tamd64";
+    let ending = Ending {
+        retained: &retained,
+        retained_count: 1,
+        ..ending(true)
+    };
+    let recorded = record_batches(
+        &mut store,
+        "t2",
+        &Scope::Incremental,
+        vec![packages(&[("b", "2")])],
+        ending,
+    );
+    assert_eq!((recorded.items, recorded.changes), (2, 2));
+    assert_eq!(names(&store), ["a", "b"]);
+    assert_eq!(last_scope(&store), ("incremental".to_string(), None));
+}
+
+#[test]
+fn a_recording_dropped_unfinished_leaves_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    collect(&mut store, "t1", &[("a", "1")], true);
+    let mut recording = store
+        .begin_recording(&run_at("t2"), DataType::Software, &Scope::Full, &Baseline::default())
+        .unwrap();
+    recording
+        .apply(packages(&[("a", "2"), ("b", "1")]), Ending::retaining_nothing())
+        .unwrap();
+    drop(recording);
+    assert_eq!(names(&store), ["a"]);
+    assert_eq!(store.change_count().unwrap(), 0);
+    let runs: i64 = store
+        .conn
+        .query_row("SELECT COUNT(*) FROM CollectorRun", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 1);
+}
+
+#[test]
+fn baselines_of_an_older_fingerprint_scheme_are_translated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let old = Baseline {
+        config: "old-config".into(),
+        rules: [
+            ("r1".to_string(), "old-1".to_string()),
+            ("r2".to_string(), "other".to_string()),
+        ]
+        .into(),
+    };
+    let new = Baseline {
+        config: "new-config".into(),
+        rules: [
+            ("r1".to_string(), "new-1".to_string()),
+            ("r2".to_string(), "new-2".to_string()),
+        ]
+        .into(),
+    };
+    store
+        .conn
+        .execute(
+            "INSERT INTO CollectorState (Collector, ConfigHash, RuleHashes, BaselineTime, LastSuccess, Fingerprint) \
+             VALUES ('dpkg', 'old-config', '{\"r1\":\"old-1\",\"r2\":\"changed since\"}', 't0', 't0', 1)",
+            [],
+        )
+        .unwrap();
+    assert!(
+        store
+            .translate_baseline("dpkg", |stored| stored.translate(&old, &new))
+            .unwrap()
+    );
+    let stored = store.baseline("dpkg").unwrap().unwrap();
+    assert_eq!(stored.scheme, crate::collectors::fingerprint::VERSION);
+    assert_eq!(stored.baseline.config, "new-config");
+    assert_eq!(stored.baseline.rules["r1"], "new-1");
+    assert_eq!(
+        stored.baseline.rules["r2"], "changed since",
+        "a rule whose settings changed stays different"
+    );
+    assert!(
+        !store.translate_baseline("dpkg", |_| unreachable!()).unwrap(),
+        "only once"
+    );
 }

@@ -88,7 +88,6 @@ impl Lister {
     /// Lists, stats and hashes up to a batch; `None` when the walk is over.
     fn next_batch(&mut self) -> Option<Message> {
         let mut stated: Vec<Stated> = Vec::new();
-        let mut unchanged = Vec::new();
         let (mut to_hash, mut examined) = (0u64, 0);
         'fill: loop {
             if self.ready.is_empty() {
@@ -105,12 +104,7 @@ impl Lister {
                     || stat_all(found, &request, capturing, index.as_deref()),
                     || self.list_more(),
                 );
-                for item in stated {
-                    match item {
-                        Statted::Unchanged(path) => unchanged.push(path),
-                        Statted::Entry(stated) => self.ready.push_back(*stated),
-                    }
-                }
+                self.ready.extend(stated.into_iter().flatten());
             }
             while let Some((entry, hash_from, _)) = self.ready.front() {
                 let cost = if hash_from.is_some() { entry.size } else { 0 };
@@ -124,7 +118,7 @@ impl Lister {
                 stated.push((entry, hash_from, key));
             }
         }
-        if stated.is_empty() && unchanged.is_empty() {
+        if stated.is_empty() && examined == 0 {
             return None;
         }
         let captured = self.hash(&mut stated);
@@ -134,7 +128,6 @@ impl Lister {
             .collect();
         Some(Message::Batch {
             entries: stated.into_iter().map(|(entry, _, _)| entry).collect(),
-            unchanged,
             keys,
             captured,
         })
@@ -347,17 +340,16 @@ impl Lister {
     }
 }
 
-/// A stat'ed path: unchanged since the last collection, or an entry to hand out.
-enum Statted {
-    Unchanged(String),
-    Entry(Box<Stated>),
-}
-
 /// Stats paths in parallel. Each becomes an entry (regular files to read
 /// with what to read them from: within the digest size cap, or all when
-/// capturing content), or, when its stat is the one the last collection saw,
-/// just its path.
-fn stat_all(found: Vec<Found>, request: &WalkRequest, capturing: bool, index: Option<&StatIndex>) -> Vec<Statted> {
+/// capturing content); none when its stat is the one the last collection
+/// saw (the index notes it).
+fn stat_all(
+    found: Vec<Found>,
+    request: &WalkRequest,
+    capturing: bool,
+    index: Option<&StatIndex>,
+) -> Vec<Option<Stated>> {
     let cap = request.max_digest_size;
     let hashing = request.digest.is_some();
     found
@@ -365,7 +357,7 @@ fn stat_all(found: Vec<Found>, request: &WalkRequest, capturing: bool, index: Op
         .map(|found| {
             let lstat = match found.dir.stat(&found.name, false) {
                 Ok(stat) => stat,
-                Err(e) => return Statted::Entry(Box::new((error_entry(&found.guest, &e), None, None))),
+                Err(e) => return Some((error_entry(&found.guest, &e), None, None)),
             };
             let (stat, target) = if lstat.kind == Kind::Symlink {
                 let target = found
@@ -381,7 +373,7 @@ fn stat_all(found: Vec<Found>, request: &WalkRequest, capturing: bool, index: Op
                         Err(e) => {
                             let mut entry = entry_from(found.guest, &lstat, target);
                             entry.error = Some(format!("dangling link: {e}"));
-                            return Statted::Entry(Box::new((entry, None, None)));
+                            return Some((entry, None, None));
                         }
                     }
                 }
@@ -391,15 +383,15 @@ fn stat_all(found: Vec<Found>, request: &WalkRequest, capturing: bool, index: Op
             if stat.kind == Kind::Dir && !request.include_directories {
                 // Listed as a file, a directory by now: the file is gone.
                 let gone = std::io::Error::new(std::io::ErrorKind::NotFound, "replaced by a directory");
-                return Statted::Entry(Box::new((error_entry(&found.guest, &gone), None, None)));
+                return Some((error_entry(&found.guest, &gone), None, None));
             }
             let key = stat_key(&stat, target.as_deref());
             if index.is_some_and(|i| i.matches(&found.guest, key)) {
-                return Statted::Unchanged(found.guest);
+                return None;
             }
             let hash = stat.kind == Kind::File && (capturing || hashing && (cap == 0 || stat.size <= cap));
             let entry = entry_from(found.guest, &stat, target);
-            Statted::Entry(Box::new((entry, hash.then_some((found.dir, found.name)), Some(key))))
+            Some((entry, hash.then_some((found.dir, found.name)), Some(key)))
         })
         .collect()
 }

@@ -15,6 +15,7 @@ mod stat;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use rustc_hash::FxHashMap;
@@ -97,18 +98,36 @@ fn join_below(host: &Path, rest: &str, fold_case: bool) -> PathBuf {
 
 /// What the last collection saw of each file (a hash of its stat), by path.
 /// During an incremental run, files whose stat is unchanged are withheld
-/// from the plugin and not hashed again: the host keeps their records.
-/// A targeted run (after file events) also has a [`Focus`]: walks then look
-/// only at the paths it names.
+/// from the plugin and not hashed again: the host keeps their records, and
+/// the index remembers which they were. A targeted run (after file events)
+/// also has a [`Focus`]: walks then look only at the paths it names.
 #[derive(Debug, Default)]
 pub struct StatIndex {
-    keys: FxHashMap<String, i64>,
+    keys: FxHashMap<String, Indexed>,
     focus: Option<Focus>,
+    unchanged: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Indexed {
+    stat: i64,
+    /// Found with this stat by this run.
+    unchanged: AtomicBool,
 }
 
 impl StatIndex {
-    pub fn new(keys: FxHashMap<String, i64>) -> StatIndex {
-        StatIndex { keys, focus: None }
+    pub fn new(keys: impl IntoIterator<Item = (String, i64)>) -> StatIndex {
+        let keys = keys
+            .into_iter()
+            .map(|(path, stat)| {
+                let unchanged = AtomicBool::new(false);
+                (path, Indexed { stat, unchanged })
+            })
+            .collect();
+        StatIndex {
+            keys,
+            ..StatIndex::default()
+        }
     }
 
     /// Limits the walks of the run to `focus`.
@@ -131,8 +150,26 @@ impl StatIndex {
         self.keys.is_empty()
     }
 
-    pub(crate) fn matches(&self, path: &str, key: i64) -> bool {
-        self.keys.get(path) == Some(&key)
+    /// Whether `path` has the stat the last collection saw; if so, it is
+    /// noted as found unchanged.
+    pub(crate) fn matches(&self, path: &str, stat: i64) -> bool {
+        let Some(indexed) = self.keys.get(path).filter(|i| i.stat == stat) else {
+            return false;
+        };
+        if !indexed.unchanged.swap(true, Ordering::Relaxed) {
+            self.unchanged.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Whether this run found `path` unchanged (and withheld it).
+    pub fn found_unchanged(&self, path: &str) -> bool {
+        self.keys.get(path).is_some_and(|i| i.unchanged.load(Ordering::Relaxed))
+    }
+
+    /// How many paths this run found unchanged.
+    pub fn unchanged_count(&self) -> usize {
+        self.unchanged.load(Ordering::Relaxed)
     }
 }
 
@@ -185,11 +222,11 @@ impl Focus {
     }
 }
 
-/// What a run's walks found: the paths withheld as unchanged, and the stat
-/// keys of the entries handed to the plugin (stored for the next run).
+/// What a run's walks found of the entries handed to the plugin: their stat
+/// keys (stored for the next run) and captured contents, by path, until the
+/// plugin's records claim them; and walks that did not finish.
 #[derive(Debug, Default)]
 pub struct Observed {
-    pub unchanged: Vec<String>,
     pub keys: FxHashMap<String, i64>,
     /// Walks that ended before they were done (the collection is then incomplete).
     pub interrupted: Vec<String>,
@@ -212,7 +249,6 @@ pub struct Walker {
 enum Message {
     Batch {
         entries: Vec<Entry>,
-        unchanged: Vec<String>,
         keys: Vec<(String, i64)>,
         captured: Vec<(String, Captured)>,
     },
@@ -275,17 +311,15 @@ impl Walker {
     }
 
     /// The next batch of entries; `None` when the walk is over. Unchanged
-    /// files of an incremental run are noted in `observed` and left out.
+    /// files of an incremental run are left out (the index notes them).
     pub fn next_batch(&mut self, observed: &mut Observed) -> Option<Vec<Entry>> {
         let batches = self.batches.as_ref()?;
         match batches.recv() {
             Ok(Message::Batch {
                 entries,
-                unchanged,
                 keys,
                 captured,
             }) => {
-                observed.unchanged.extend(unchanged);
                 observed.keys.extend(keys);
                 observed.captured.extend(captured);
                 Some(entries)

@@ -1,0 +1,18 @@
+//! Manifest entries → runnable collectors on a machine.
+//!
+//! | module | job |
+//! |---|---|
+//! | `plugins` | loading each plugin once; which entries can run here |
+//! | `grants` | the paths and live registry keys a collector may read |
+//! | `settings` | manifest settings → the contract's settings; content capture rules |
+//! | `fingerprint` | what an inventory was collected under, for re-baselining |
+//! | `sandboxed` | a plugin's probe and collection, items normalised on the way out |
+
+pub mod fingerprint;
+pub mod grants;
+mod plugins;
+pub mod sandboxed;
+pub mod settings;
+
+pub use plugins::{LoadedPlugins, Selection, select};
+pub use sandboxed::probe;

@@ -1,0 +1,447 @@
+//! Recording a collector's run: its items as they stream in, compared with
+//! the stored inventory by the change engine; the `ConfigurationChange` rows
+//! that makes; the run itself (`CollectorRun`) and the collector's baseline
+//! (`CollectorState`) — all in one transaction, so a crash leaves either all
+//! of it or none.
+//!
+//! Each collected item is looked up by key, compared and written at once, so
+//! a collection is never held whole: only the row ids of stored items that
+//! came back are kept, a bit each. When the collection is over, stored items
+//! that neither came back nor were confirmed unchanged (incremental runs) are
+//! the candidates for removal.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::{Transaction, params};
+
+use super::collector_state::save_baseline;
+use super::inventory::{RowWriter, load_by_rowid, lookup, pick_rows};
+use super::{Store, StoreError, to_sql};
+use crate::change_engine::{Action, Baseline, Change, Comparison, RECORDED_PATHS, Scope, Verdict};
+use crate::inventory::{DataType, Item};
+
+/// Who runs, and when.
+#[derive(Debug, Clone)]
+pub struct RunInfo<'a> {
+    pub collector: &'a str,
+    pub plugin: &'a str,
+    pub plugin_version: &'a str,
+    pub computer: &'a str,
+    /// Start of the run, as stored text; also the `TimeGenerated` of what it records.
+    pub started: &'a str,
+}
+
+/// What recording a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub run_id: i64,
+    /// Items in the collector's inventory after the run.
+    pub items: usize,
+    pub changes: usize,
+    /// Why the collection was taken as a baseline, when it was.
+    pub baseline: Option<&'static str>,
+    /// Items reported more than once with different values (one was kept).
+    pub duplicates: Vec<String>,
+}
+
+/// How a collection ended, as far as the change engine cares.
+pub struct Ending<'a> {
+    /// False when the plugin said part of the source could not be read:
+    /// then nothing is removed.
+    pub complete: bool,
+    /// Stored items the run confirmed unchanged without collecting them
+    /// again (incremental runs), and how many there are; the same as given
+    /// to `apply`.
+    pub retained: &'a dyn Fn(&str) -> bool,
+    pub retained_count: usize,
+    pub warnings: usize,
+    pub duration: Duration,
+}
+
+impl Ending<'_> {
+    /// Nothing retained.
+    pub fn retaining_nothing() -> &'static dyn Fn(&str) -> bool {
+        &|_| false
+    }
+}
+
+impl Store {
+    /// Starts recording a collection: takes the write lock, registers the
+    /// run. Dropping the recording without `finish` leaves no trace.
+    pub fn begin_recording<'s>(
+        &'s mut self,
+        run: &RunInfo,
+        data_type: DataType,
+        scope: &Scope,
+        baseline: &Baseline,
+    ) -> Result<Recording<'s>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| super::classify(&path, e);
+        let tx = self.begin_write()?;
+        let before = super::collector_state::load_baseline(&tx, run.collector).map_err(err)?;
+        let (stored, max_rowid): (i64, i64) = tx
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM ConfigurationData WHERE Collector = ?1), \
+                 (SELECT IFNULL(MAX(rowid), 0) FROM ConfigurationData)",
+                [run.collector],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(err)?;
+        let run_id = insert_run(&tx, run, "Running", None, scope).map_err(err)?;
+        Ok(Recording {
+            writer: RowWriter::new(run.collector, data_type, run.computer, run.started),
+            tx,
+            path,
+            run_id,
+            collector: run.collector.to_string(),
+            started: run.started.to_string(),
+            computer: run.computer.to_string(),
+            data_type,
+            scope: scope.clone(),
+            before,
+            now: baseline.clone(),
+            stored: stored as usize,
+            max_rowid,
+            seen: RowSet::default(),
+            seen_count: 0,
+            added: 0,
+            changes: 0,
+            duplicates: Vec::new(),
+        })
+    }
+
+    /// Records a run whose collector did not apply here.
+    pub fn record_skipped(&mut self, run: &RunInfo, reason: &str, duration: Duration) -> Result<i64, StoreError> {
+        self.write(|tx| {
+            let run_id = insert_run(tx, run, "Skipped", Some(reason), &Scope::Full)?;
+            finish_run(tx, run_id, "Skipped", duration, None)?;
+            Ok(run_id)
+        })
+    }
+
+    /// Records a failed run; its collector's inventory is left as it was.
+    pub fn record_failed(
+        &mut self,
+        run: &RunInfo,
+        error: &str,
+        scope: &Scope,
+        duration: Duration,
+    ) -> Result<i64, StoreError> {
+        self.write(|tx| {
+            let run_id = insert_run(tx, run, "Failed", Some(error), scope)?;
+            finish_run(tx, run_id, "Failed", duration, None)?;
+            Ok(run_id)
+        })
+    }
+}
+
+/// A collection being recorded; see the module's description.
+pub struct Recording<'s> {
+    tx: Transaction<'s>,
+    writer: RowWriter,
+    path: PathBuf,
+    run_id: i64,
+    collector: String,
+    started: String,
+    computer: String,
+    data_type: DataType,
+    scope: Scope,
+    before: Option<Baseline>,
+    now: Baseline,
+    /// Items stored when the run began, and the highest row id then: rows
+    /// above it were written by this run.
+    stored: usize,
+    max_rowid: i64,
+    /// Stored rows the collection returned.
+    seen: RowSet,
+    seen_count: usize,
+    added: usize,
+    changes: usize,
+    duplicates: Vec<String>,
+}
+
+impl Recording<'_> {
+    /// Compares a batch of collected items with their stored rows, and
+    /// writes what changed. `retained` tells the stored items this run
+    /// confirmed unchanged (see `Ending`).
+    pub fn apply(&mut self, items: Vec<Item>, retained: &dyn Fn(&str) -> bool) -> Result<(), StoreError> {
+        self.apply_items(items, retained)
+            .map_err(|e| super::classify(&self.path, e))
+    }
+
+    fn apply_items(&mut self, items: Vec<Item>, retained: &dyn Fn(&str) -> bool) -> rusqlite::Result<()> {
+        let (before, now) = (self.before.clone(), self.now.clone());
+        let comparison = Comparison::new(self.data_type, before.as_ref(), &now);
+        for item in items {
+            let verdict = if self.stored == 0 {
+                // Nothing was stored: every item is new, unless it came twice.
+                let verdict = comparison.present(None, item);
+                if let Action::Write(item) = &verdict.action
+                    && !self.writer.insert_new(&self.tx, item)?
+                {
+                    self.duplicate(item)?;
+                    continue;
+                }
+                self.added += 1;
+                Verdict {
+                    action: Action::Keep,
+                    ..verdict
+                }
+            } else {
+                match lookup(&self.tx, &self.collector, self.data_type, &item.key)? {
+                    Some((rowid, _)) if rowid > self.max_rowid || self.seen.contains(rowid) => {
+                        self.duplicate(&item)?;
+                        continue;
+                    }
+                    Some((rowid, stored)) => {
+                        self.seen.insert(rowid);
+                        // Counted once, whether seen or retained (a plugin
+                        // should not report what the host withheld).
+                        if !retained(&stored.key) {
+                            self.seen_count += 1;
+                        }
+                        comparison.present(Some(&stored), item)
+                    }
+                    None => {
+                        self.added += 1;
+                        comparison.present(None, item)
+                    }
+                }
+            };
+            self.take(verdict, None)?;
+        }
+        Ok(())
+    }
+
+    /// An item whose key this run already wrote: the first one stays; a
+    /// different second is noted.
+    fn duplicate(&mut self, item: &Item) -> rusqlite::Result<()> {
+        let first = lookup(&self.tx, &self.collector, self.data_type, &item.key)?;
+        if first.is_some_and(|(_, first)| first.fields != item.fields) {
+            self.duplicates.push(item.key.clone());
+        }
+        Ok(())
+    }
+
+    /// Records a verdict's change and does what it says with the stored row
+    /// (`stored`: the key of the row a deletion removes).
+    fn take(&mut self, verdict: Verdict, stored: Option<&str>) -> rusqlite::Result<()> {
+        if let Some(change) = &verdict.change {
+            insert_change(&self.tx, self, change)?;
+            self.changes += 1;
+        }
+        match (verdict.action, stored) {
+            (Action::Write(item), _) => self.writer.upsert(&self.tx, &item),
+            (Action::Delete, Some(key)) => {
+                self.tx
+                    .prepare_cached("DELETE FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2")?
+                    .execute(params![self.collector, super::key_value(key)])?;
+                Ok(())
+            }
+            (Action::Keep | Action::Delete, _) => Ok(()),
+        }
+    }
+
+    /// Decides the fate of stored items the collection did not return,
+    /// records the run and the baseline, and commits.
+    pub fn finish(self, ending: Ending) -> Result<Recorded, StoreError> {
+        let path = self.path.clone();
+        self.finish_run(ending).map_err(|e| super::classify(&path, e))
+    }
+
+    fn finish_run(mut self, ending: Ending) -> rusqlite::Result<Recorded> {
+        let (before, now) = (self.before.clone(), self.now.clone());
+        let comparison = Comparison::new(self.data_type, before.as_ref(), &now);
+        let mut removed = 0;
+        for rowid in self.missing(&ending)? {
+            let Some(item) = load_by_rowid(&self.tx, self.data_type, rowid)? else {
+                continue;
+            };
+            let verdict = comparison.absent(&item, ending.complete);
+            if verdict.action == Action::Delete {
+                removed += 1;
+            }
+            self.take(verdict, Some(&item.key))?;
+        }
+        let items = self.stored + self.added - removed;
+        let outcome = if ending.complete { "Succeeded" } else { "Partial" };
+        finish_run(
+            &self.tx,
+            self.run_id,
+            outcome,
+            ending.duration,
+            Some((items, self.changes, ending.warnings + self.duplicates.len())),
+        )?;
+        let baseline = comparison.baseline();
+        save_baseline(
+            &self.tx,
+            &self.collector,
+            &self.started,
+            &self.now,
+            baseline.is_some(),
+            self.scope.is_full(),
+        )?;
+        if let Some(why) = baseline {
+            tracing::info!(collector = self.collector, "baseline recorded ({why}): {items} items");
+        }
+        let recorded = Recorded {
+            run_id: self.run_id,
+            items,
+            changes: self.changes,
+            baseline,
+            duplicates: std::mem::take(&mut self.duplicates),
+        };
+        self.tx.commit()?;
+        Ok(recorded)
+    }
+
+    /// Stored rows that neither came back nor were confirmed unchanged,
+    /// within the run's scope.
+    fn missing(&self, ending: &Ending) -> rusqlite::Result<Vec<i64>> {
+        let accounted = self.seen_count + ending.retained_count;
+        if matches!(self.scope, Scope::Full | Scope::Incremental) && accounted == self.stored {
+            return Ok(Vec::new());
+        }
+        let paths = match &self.scope {
+            Scope::Targeted(paths) => Some(paths.as_slice()),
+            Scope::Full | Scope::Incremental => None,
+        };
+        pick_rows(&self.tx, &self.collector, paths, |rowid, key| {
+            rowid <= self.max_rowid && !self.seen.contains(rowid) && !(ending.retained)(key)
+        })
+    }
+}
+
+/// Row ids, a bit each, from the lowest one set.
+#[derive(Debug, Default)]
+struct RowSet {
+    base: i64,
+    bits: Vec<u64>,
+}
+
+impl RowSet {
+    fn insert(&mut self, rowid: i64) {
+        if self.bits.is_empty() {
+            self.base = rowid & !63;
+        }
+        if rowid < self.base {
+            let shift = ((self.base - (rowid & !63)) / 64) as usize;
+            self.bits.splice(0..0, std::iter::repeat_n(0, shift));
+            self.base = rowid & !63;
+        }
+        let offset = (rowid - self.base) as usize;
+        if offset / 64 >= self.bits.len() {
+            self.bits.resize(offset / 64 + 1, 0);
+        }
+        self.bits[offset / 64] |= 1 << (offset % 64);
+    }
+
+    fn contains(&self, rowid: i64) -> bool {
+        if rowid < self.base {
+            return false;
+        }
+        let offset = (rowid - self.base) as usize;
+        self.bits
+            .get(offset / 64)
+            .is_some_and(|word| word & (1 << (offset % 64)) != 0)
+    }
+}
+
+fn insert_run(
+    tx: &Transaction,
+    run: &RunInfo,
+    outcome: &str,
+    error: Option<&str>,
+    scope: &Scope,
+) -> rusqlite::Result<i64> {
+    let paths = scope.paths();
+    let recorded_paths = (!paths.is_empty()).then(|| {
+        let kept = &paths[..paths.len().min(RECORDED_PATHS)];
+        serde_json::to_string(kept).unwrap_or_default()
+    });
+    tx.prepare_cached(
+        "INSERT INTO CollectorRun (Collector, Plugin, PluginVersion, Computer, TimeStarted, DurationMs, Outcome, Error, Scope, ScopePaths) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        run.collector,
+        run.plugin,
+        run.plugin_version,
+        run.computer,
+        run.started,
+        outcome,
+        error,
+        scope.as_str(),
+        recorded_paths,
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Sets how a run ended; `counts` are its items, changes and warnings.
+fn finish_run(
+    tx: &Transaction,
+    run_id: i64,
+    outcome: &str,
+    duration: Duration,
+    counts: Option<(usize, usize, usize)>,
+) -> rusqlite::Result<()> {
+    let count = |pick: fn((usize, usize, usize)) -> usize| counts.map(|c| pick(c) as i64);
+    tx.prepare_cached(
+        "UPDATE CollectorRun SET Outcome = ?2, DurationMs = ?3, ItemCount = ?4, ChangeCount = ?5, WarningCount = ?6 \
+         WHERE RunId = ?1",
+    )?
+    .execute(params![
+        run_id,
+        outcome,
+        duration.as_millis() as i64,
+        count(|c| c.0),
+        count(|c| c.1),
+        count(|c| c.2),
+    ])?;
+    Ok(())
+}
+
+fn insert_change(tx: &Transaction, recording: &Recording, change: &Change) -> rusqlite::Result<()> {
+    let names: Vec<&str> = change.columns.iter().map(|(c, _)| *c).collect();
+    let sql = format!(
+        "INSERT INTO ConfigurationChange (RunId, Collector, ItemKey, Computer, TimeGenerated, ConfigChangeType, ChangeCategory, FieldsChanged{}{}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8{})",
+        if names.is_empty() { "" } else { ", " },
+        names.join(", "),
+        (0..names.len()).map(|i| format!(", ?{}", i + 9)).collect::<String>()
+    );
+    let fields_changed = (!change.fields_changed.is_empty()).then(|| change.fields_changed.join(","));
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        recording.run_id.into(),
+        recording.collector.clone().into(),
+        super::key_value(&change.key),
+        recording.computer.clone().into(),
+        recording.started.clone().into(),
+        recording.data_type.as_str().to_string().into(),
+        change.category.as_str().to_string().into(),
+        fields_changed.map_or(rusqlite::types::Value::Null, Into::into),
+    ];
+    values.extend(change.columns.iter().map(|(_, v)| to_sql(Some(v))));
+    tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RowSet;
+
+    #[test]
+    fn row_sets_hold_what_was_put_in() {
+        let mut set = RowSet::default();
+        for rowid in [500, 70, 1, 64, 1000] {
+            set.insert(rowid);
+        }
+        for rowid in [500, 70, 1, 64, 1000] {
+            assert!(set.contains(rowid), "{rowid}");
+        }
+        for rowid in [0, 2, 63, 65, 499, 501, 999, 1001, -5] {
+            assert!(!set.contains(rowid), "{rowid}");
+        }
+    }
+}
