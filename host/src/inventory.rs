@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::exact_path;
 use crate::kind::{Kind, Os};
 use crate::runtime::Records;
 use crate::runtime::bindings::{files_api, packages_api, registry_api, services_api};
@@ -120,6 +121,38 @@ pub enum Value {
     Text(String),
     Integer(i64),
     Null,
+    /// A file path that is not UTF-8, byte for byte (see `exact_path`);
+    /// shown escaped.
+    #[serde(serialize_with = "escaped")]
+    Bytes(Vec<u8>),
+}
+
+fn escaped<S: serde::Serializer>(raw: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&exact_path::display(raw))
+}
+
+impl Value {
+    /// A path from a plugin: text, or the exact bytes of a name that is
+    /// not UTF-8.
+    pub fn path(guest: String) -> Value {
+        match exact_path::decode(&guest) {
+            std::borrow::Cow::Borrowed(_) => Value::Text(guest),
+            std::borrow::Cow::Owned(raw) => match String::from_utf8(raw) {
+                Ok(text) => Value::Text(text),
+                Err(error) => Value::Bytes(error.into_bytes()),
+            },
+        }
+    }
+
+    /// The value as people read it.
+    pub fn display(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Value::Text(t) => t.into(),
+            Value::Integer(n) => n.to_string().into(),
+            Value::Null => "".into(),
+            Value::Bytes(raw) => exact_path::display(raw).into(),
+        }
+    }
 }
 
 /// One inventory row: a stable key and its column values.
@@ -364,16 +397,33 @@ fn file(f: files_api::File) -> Result<Item, Rejected> {
     };
     let keep_previous = f.error.is_some();
     let size = i64::try_from(f.size).map_err(|_| Malformed(format!("Size {} is out of range", f.size)))?;
+    // A path is kept exactly as the host gave it: not trimmed (a name may
+    // end in a space), not made text (a name may not be UTF-8).
+    if f.path.is_empty() {
+        return Err(Malformed("a record has an empty FileSystemPath".into()));
+    }
+    if f.path.len() > MAX_FIELD_BYTES {
+        return Err(Rejected::Oversized(format!(
+            "FileSystemPath is {} bytes long (at most {MAX_FIELD_BYTES})",
+            f.path.len()
+        )));
+    }
+    let key = f.path.clone();
     let fields = vec![
-        key_text("FileSystemPath", f.path)?,
+        ("FileSystemPath", Value::path(f.path)),
         ("FileType", Value::Text(file_type.into())),
         ("Size", Value::Integer(size)),
         time("DateCreated", f.date_created)?,
         time("DateModified", f.date_modified)?,
-        text("FileContentChecksum", f.checksum.to_ascii_lowercase())?,
+        text("FileContentChecksum", {
+            let mut checksum = f.checksum;
+            checksum.make_ascii_lowercase();
+            checksum
+        })?,
         text("Acls", f.acls)?,
         text("Attributes", f.attributes)?,
         match f.link_target {
+            Some(target) if target.len() <= MAX_FIELD_BYTES => ("LinkTarget", Value::path(target)),
             Some(target) => text("LinkTarget", target)?,
             None => ("LinkTarget", Value::Null),
         },
@@ -384,7 +434,7 @@ fn file(f: files_api::File) -> Result<Item, Rejected> {
         ("StatKey", Value::Null),
     ];
     Ok(Item {
-        key: key_of(&fields, &["FileSystemPath"]),
+        key,
         fields,
         keep_previous,
     })

@@ -15,6 +15,7 @@
 //! | `scan` | one pass over every collector |
 //! | `change_engine` | each collected item vs its stored row: what to write, which changes to report |
 //! | `inventory` | plugin records → normalised rows with Azure's columns |
+//! | `exact_path` | file names that are not UTF-8, kept byte for byte |
 //! | `store` | the SQLite state database |
 //! | `query` | KQL queries translated to SQL |
 //! | `output` | tables and JSON lines |
@@ -26,6 +27,7 @@ pub mod change_engine;
 pub mod cli;
 pub mod collectors;
 pub mod content_store;
+pub mod exact_path;
 pub mod inventory;
 pub mod kind;
 pub mod machine;

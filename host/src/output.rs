@@ -100,15 +100,12 @@ pub fn json_value(value: &Value) -> Json {
         Value::Text(t) => Json::String(t.clone()),
         Value::Integer(n) => Json::from(*n),
         Value::Null => Json::Null,
+        Value::Bytes(_) => Json::String(value.display().into_owned()),
     }
 }
 
 pub fn cell(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::Text(t)) => t.clone(),
-        Some(Value::Integer(n)) => n.to_string(),
-        Some(Value::Null) | None => String::new(),
-    }
+    value.map(|v| v.display().into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]

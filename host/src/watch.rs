@@ -164,7 +164,7 @@ fn guest_path(preopens: &[Preopen], host: &Path) -> Option<String> {
         let mut guest = preopen.guest.trim_end_matches(['/', '\\']).to_string();
         for part in rest.components() {
             guest.push(separator);
-            guest.push_str(&part.as_os_str().to_string_lossy());
+            guest.push_str(&crate::exact_path::to_guest(part.as_os_str()));
         }
         if guest.is_empty() {
             guest.push(separator);

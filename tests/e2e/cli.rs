@@ -42,6 +42,20 @@ fn manifest_errors_name_file_line_and_column() {
 }
 
 #[test]
+fn a_manifest_without_collectors_says_there_is_nothing_to_scan() {
+    let env = Env::new();
+    let manifest = env.write("empty.toml", "# nothing yet\n");
+    let out = env.run(&["--manifest", manifest.to_str().unwrap(), "scan"]);
+    assert_eq!(exit_code(&out), 0);
+    assert!(
+        stderr(&out).contains("has no collectors: there is nothing to scan"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains(": 0 changes"), "{}", stdout(&out));
+}
+
+#[test]
 fn a_missing_manifest_or_root_is_a_clear_error() {
     let env = Env::new();
     let out = env.run(&["--manifest", "/no/such/manifest.toml", "scan"]);

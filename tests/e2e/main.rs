@@ -10,6 +10,7 @@ mod content;
 mod dpkg;
 mod history;
 mod linux;
+mod names;
 mod sandbox;
 mod watch;
 mod windows;

@@ -1,6 +1,7 @@
 //! `driftwatch diff`: the content of a tracked file before and after one of
 //! its changes, from captured contents.
 
+use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -9,7 +10,8 @@ use similar::{DiffOp, DiffTag, TextDiff};
 
 use super::Context;
 use crate::content_store::{ContentStore, is_text};
-use crate::inventory::DataType;
+use crate::exact_path;
+use crate::inventory::{DataType, Value};
 use crate::store::{ChangeFilter, ChangeRow};
 
 /// Which change to show.
@@ -41,11 +43,10 @@ impl Side {
     }
 }
 
-pub fn run(ctx: &Context, path: &str, which: Which, side_by_side: bool, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Context, path: &OsStr, which: Which, side_by_side: bool, json: bool) -> anyhow::Result<ExitCode> {
     let store = ctx.open_store()?;
     let mut filter = ChangeFilter {
         data_type: Some(DataType::Files),
-        path: Some(path.to_string()),
         ..Default::default()
     };
     match &which {
@@ -53,7 +54,33 @@ pub fn run(ctx: &Context, path: &str, which: Which, side_by_side: bool, json: bo
         Which::At(time) => filter.until = Some(time.clone()),
         Which::Change(id) => filter.id = Some(*id),
     }
-    let Some(change) = store.changes(&filter)?.pop() else {
+    // The path as given, or as listings show a name that is not UTF-8
+    // (`bad\xffname`).
+    let given = Value::path(exact_path::to_guest(path).into_owned());
+    let unescaped = path
+        .to_str()
+        .and_then(exact_path::unescape)
+        .map(|raw| match String::from_utf8(raw) {
+            Ok(text) => Value::Text(text),
+            Err(error) => Value::Bytes(error.into_bytes()),
+        });
+    let mut found = None;
+    for candidate in std::iter::once(given.clone()).chain(unescaped.filter(|u| *u != given)) {
+        filter.path = Some(candidate);
+        found = store.changes(&filter)?.pop();
+        if found.is_some() {
+            break;
+        }
+    }
+    let shown = filter
+        .path
+        .as_ref()
+        .filter(|_| found.is_some())
+        .unwrap_or(&given)
+        .display()
+        .into_owned();
+    let path = shown.as_str();
+    let Some(change) = found else {
         let when = match which {
             Which::Latest => String::new(),
             Which::At(time) => format!(" at or before {time}"),

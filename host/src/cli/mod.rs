@@ -101,8 +101,9 @@ enum Command {
     /// Show what changed inside a tracked file: its captured content before and
     /// after its latest change (or the one asked for), as a unified diff
     Diff {
-        /// The file, as recorded (`FileSystemPath`)
-        path: String,
+        /// The file, as recorded (`FileSystemPath`; a name that is not UTF-8
+        /// as it is, or escaped as listings show it)
+        path: std::ffi::OsString,
         /// The latest change at or before a time (2026-11-25T08:00:00Z) or a
         /// duration ago (2h)
         #[arg(long, value_name = "TIME|DURATION", value_parser = parse_since, conflicts_with = "change")]

@@ -32,7 +32,8 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
 /// numbers are their text.
 fn text(value: ValueRef<'_>) -> String {
     match value {
-        ValueRef::Null | ValueRef::Blob(_) => String::new(),
+        ValueRef::Null => String::new(),
+        ValueRef::Blob(raw) => crate::exact_path::display(raw),
         ValueRef::Integer(n) => n.to_string(),
         ValueRef::Real(r) => r.to_string(),
         ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),

@@ -1,8 +1,10 @@
 //! `ConfigurationData`: the current inventory, one row per item.
 
-use rusqlite::Transaction;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{CachedStatement, Transaction};
 
 use super::{Row, Store, StoreError, from_sql};
+use crate::exact_path;
 use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
 
 impl Store {
@@ -39,7 +41,7 @@ impl Store {
     }
 }
 
-/// Writes a collector's items into `ConfigurationData`.
+/// The statements that write a collector's items into `ConfigurationData`.
 pub(super) struct RowWriter {
     collector: String,
     data_type: DataType,
@@ -47,6 +49,7 @@ pub(super) struct RowWriter {
     time: String,
     insert_new: String,
     upsert: String,
+    lookup: String,
 }
 
 impl RowWriter {
@@ -70,61 +73,87 @@ impl RowWriter {
             time: time.to_string(),
             insert_new: sql("INSERT", " ON CONFLICT DO NOTHING"),
             upsert: sql("INSERT OR REPLACE", ""),
+            lookup: lookup_sql(data_type),
         }
     }
 
-    /// Inserts an item whose key is not stored; false (and nothing written)
-    /// when it is.
-    pub fn insert_new(&self, tx: &Transaction, item: &Item) -> rusqlite::Result<bool> {
-        Ok(self.execute(tx, &self.insert_new, item)? == 1)
-    }
-
-    /// Inserts an item, or replaces the stored one with its key.
-    pub fn upsert(&self, tx: &Transaction, item: &Item) -> rusqlite::Result<()> {
-        self.execute(tx, &self.upsert, item).map(|_| ())
-    }
-
-    fn execute(&self, tx: &Transaction, sql: &str, item: &Item) -> rusqlite::Result<usize> {
-        let mut statement = tx.prepare_cached(sql)?;
-        statement.raw_bind_parameter(1, &self.collector)?;
-        statement.raw_bind_parameter(2, super::key_value(&item.key))?;
-        statement.raw_bind_parameter(3, self.data_type.as_str())?;
-        statement.raw_bind_parameter(4, &self.computer)?;
-        statement.raw_bind_parameter(5, &self.time)?;
-        for (i, column) in self.data_type.columns().iter().enumerate() {
-            statement.raw_bind_parameter(i + 6, item.get(column).unwrap_or(&Value::Null))?;
+    /// The statements, prepared for a batch: what every row shares is
+    /// bound once.
+    pub fn prepare<'t>(&self, tx: &'t Transaction) -> rusqlite::Result<Rows<'t>> {
+        let mut insert_new = tx.prepare_cached(&self.insert_new)?;
+        let mut upsert = tx.prepare_cached(&self.upsert)?;
+        for statement in [&mut insert_new, &mut upsert] {
+            statement.raw_bind_parameter(1, &self.collector)?;
+            statement.raw_bind_parameter(3, self.data_type.as_str())?;
+            statement.raw_bind_parameter(4, &self.computer)?;
+            statement.raw_bind_parameter(5, &self.time)?;
         }
-        statement.raw_execute()
+        Ok(Rows {
+            insert_new,
+            upsert,
+            lookup: tx.prepare_cached(&self.lookup)?,
+            collector: self.collector.clone(),
+            columns: self.data_type.columns(),
+        })
     }
 }
 
-/// A stored item of a collector by key, with its row id.
-pub(super) fn lookup(
-    tx: &Transaction,
-    collector: &str,
-    data_type: DataType,
-    key: &str,
-) -> rusqlite::Result<Option<(i64, Item)>> {
-    let columns = data_type.columns();
-    let sql = format!(
-        "SELECT rowid, {} FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2",
-        columns.join(", ")
-    );
-    let mut statement = tx.prepare_cached(&sql)?;
-    let mut rows = statement.query(rusqlite::params![collector, super::key_value(key)])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let mut fields = Vec::with_capacity(columns.len());
-    for (i, column) in columns.iter().enumerate() {
-        fields.push((*column, from_sql(row.get_ref(i + 1)?)));
+/// A collector's rows, for one batch.
+pub(super) struct Rows<'t> {
+    insert_new: CachedStatement<'t>,
+    upsert: CachedStatement<'t>,
+    lookup: CachedStatement<'t>,
+    collector: String,
+    columns: &'static [&'static str],
+}
+
+impl Rows<'_> {
+    /// Inserts an item whose key is not stored; false (and nothing written)
+    /// when it is.
+    pub fn insert_new(&mut self, item: &Item) -> rusqlite::Result<bool> {
+        Ok(write(&mut self.insert_new, self.columns, item)? == 1)
     }
-    let item = Item {
-        key: key.to_string(),
-        fields,
-        keep_previous: false,
-    };
-    Ok(Some((row.get(0)?, item)))
+
+    /// Inserts an item, or replaces the stored one with its key.
+    pub fn upsert(&mut self, item: &Item) -> rusqlite::Result<()> {
+        write(&mut self.upsert, self.columns, item).map(|_| ())
+    }
+
+    /// The stored item with this key, and its row id.
+    pub fn lookup(&mut self, key: &str) -> rusqlite::Result<Option<(i64, Item)>> {
+        let mut rows = self
+            .lookup
+            .query(rusqlite::params![self.collector, super::key_value(key)])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        let mut fields = Vec::with_capacity(self.columns.len());
+        for (i, column) in self.columns.iter().enumerate() {
+            fields.push((*column, from_sql(row.get_ref(i + 1)?)));
+        }
+        let item = Item {
+            key: key.to_string(),
+            fields,
+            keep_previous: false,
+        };
+        Ok(Some((row.get(0)?, item)))
+    }
+}
+
+/// Binds what differs from row to row (the constant columns are bound) and runs.
+fn write(statement: &mut CachedStatement, columns: &[&str], item: &Item) -> rusqlite::Result<usize> {
+    statement.raw_bind_parameter(2, super::key_value(&item.key))?;
+    for (i, column) in columns.iter().enumerate() {
+        statement.raw_bind_parameter(i + 6, item.get(column).unwrap_or(&Value::Null))?;
+    }
+    statement.raw_execute()
+}
+
+fn lookup_sql(data_type: DataType) -> String {
+    format!(
+        "SELECT rowid, {} FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2",
+        data_type.columns().join(", ")
+    )
 }
 
 /// A stored item by row id.
@@ -190,15 +219,31 @@ pub(super) fn pick_rows(
 
 /// The key ranges of what is at or under `path`: the path itself, `path/`
 /// up to `path0` and `path\\` up to `path]` (the characters after `/` and
-/// `\\`). Each range is its own query: SQLite answers one from the primary
-/// key index, where an `OR` of them would make it scan the collector.
-fn scope_ranges(path: &str) -> [(String, String); 3] {
-    let base = path.trim_end_matches(['/', '\\']);
-    [
-        (path.to_string(), format!("{path}\0")),
-        (format!("{base}/"), format!("{base}0")),
-        (format!("{base}\\"), format!("{base}]")),
-    ]
+/// `\\`), as text and as bytes (names that are not UTF-8 are stored as
+/// bytes, which SQLite sorts after all text). Each range is its own query:
+/// SQLite answers one from the primary key index, where an `OR` of them
+/// would make it scan the collector.
+fn scope_ranges(path: &str) -> Vec<(SqlValue, SqlValue)> {
+    let raw = exact_path::decode(path).into_owned();
+    let end = raw
+        .iter()
+        .rposition(|b| !matches!(b, b'/' | b'\\'))
+        .map_or(0, |i| i + 1);
+    let base = &raw[..end];
+    let with = |bytes: &[u8], tail: &[u8]| [bytes, tail].concat();
+    let ranges = [
+        (raw.clone(), with(&raw, b"\0")),
+        (with(base, b"/"), with(base, b"0")),
+        (with(base, b"\\"), with(base, b"]")),
+    ];
+    let mut values = Vec::with_capacity(6);
+    for (from, to) in ranges {
+        if let (Ok(from), Ok(to)) = (std::str::from_utf8(&from), std::str::from_utf8(&to)) {
+            values.push((SqlValue::Text(from.to_string()), SqlValue::Text(to.to_string())));
+        }
+        values.push((SqlValue::Blob(from), SqlValue::Blob(to)));
+    }
+    values
 }
 
 const IN_RANGE: &str = "ItemKey >= ?2 AND ItemKey < ?3";

@@ -20,11 +20,13 @@ mod query;
 mod recording;
 mod schema;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
+use crate::exact_path;
 use crate::inventory::{DataType, Value};
 
 pub use alerts::{AlertRecord, DeliveryRecord, DeliveryState, NewAlert, PendingDelivery};
@@ -168,6 +170,7 @@ impl rusqlite::ToSql for Value {
             Value::Text(t) => ValueRef::Text(t.as_bytes()),
             Value::Integer(n) => ValueRef::Integer(*n),
             Value::Null => ValueRef::Null,
+            Value::Bytes(raw) => ValueRef::Blob(raw),
         }))
     }
 }
@@ -176,19 +179,27 @@ fn to_sql(value: Option<&Value>) -> rusqlite::types::Value {
     match value {
         Some(Value::Text(t)) => t.clone().into(),
         Some(Value::Integer(n)) => (*n).into(),
+        Some(Value::Bytes(raw)) => raw.clone().into(),
         Some(Value::Null) | None => rusqlite::types::Value::Null,
     }
 }
 
-/// An item key as SQLite stores it.
+/// An item key as SQLite stores it: text, or the exact bytes of a path
+/// that is not UTF-8 (see `exact_path`).
 fn key_value(key: &str) -> rusqlite::types::Value {
-    rusqlite::types::Value::Text(key.to_string())
+    match exact_path::decode(key) {
+        Cow::Borrowed(_) => rusqlite::types::Value::Text(key.to_string()),
+        Cow::Owned(raw) => match String::from_utf8(raw) {
+            Ok(text) => rusqlite::types::Value::Text(text),
+            Err(error) => rusqlite::types::Value::Blob(error.into_bytes()),
+        },
+    }
 }
 
 /// An item key as read back from SQLite.
 fn key_from_sql(value: ValueRef<'_>) -> String {
     match value {
-        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Text(raw) | ValueRef::Blob(raw) => exact_path::encode(raw).into_owned(),
         ValueRef::Integer(n) => n.to_string(),
         ValueRef::Real(f) => f.to_string(),
         ValueRef::Null => String::new(),
@@ -197,7 +208,8 @@ fn key_from_sql(value: ValueRef<'_>) -> String {
 
 fn from_sql(value: ValueRef<'_>) -> Value {
     match value {
-        ValueRef::Null | ValueRef::Blob(_) => Value::Null,
+        ValueRef::Null => Value::Null,
+        ValueRef::Blob(raw) => Value::Bytes(raw.to_vec()),
         ValueRef::Integer(n) => Value::Integer(n),
         ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Real(f) => Value::Text(f.to_string()),

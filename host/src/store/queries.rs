@@ -15,8 +15,9 @@ pub struct ChangeFilter {
     pub category: Option<Category>,
     /// Only changes at or before this time.
     pub until: Option<String>,
-    /// Only the changes of the file at this path.
-    pub path: Option<String>,
+    /// Only the changes of the file at this path (text, or the exact bytes
+    /// of a path that is not UTF-8).
+    pub path: Option<Value>,
     /// Only the change with this id.
     pub id: Option<i64>,
 }
@@ -85,30 +86,30 @@ impl Store {
     /// Changes matching `filter`, oldest first.
     pub fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRow>, StoreError> {
         let mut conditions = Vec::new();
-        let mut values: Vec<String> = Vec::new();
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(since) = &filter.since {
-            values.push(since.clone());
+            values.push(since.clone().into());
             conditions.push(format!("TimeGenerated >= ?{}", values.len()));
         }
         if let Some(t) = filter.data_type {
-            values.push(t.as_str().into());
+            values.push(t.as_str().to_string().into());
             conditions.push(format!("ConfigChangeType = ?{}", values.len()));
         }
         if let Some(c) = filter.category {
-            values.push(c.as_str().into());
+            values.push(c.as_str().to_string().into());
             conditions.push(format!("ChangeCategory = ?{}", values.len()));
         }
         if let Some(until) = &filter.until {
-            values.push(until.clone());
+            values.push(until.clone().into());
             conditions.push(format!("TimeGenerated <= ?{}", values.len()));
         }
         if let Some(path) = &filter.path {
-            values.push(path.clone());
+            values.push(super::to_sql(Some(path)));
             conditions.push(format!("FileSystemPath = ?{}", values.len()));
         }
         if let Some(id) = filter.id {
-            values.push(id.to_string());
-            conditions.push(format!("ChangeId = CAST(?{} AS INTEGER)", values.len()));
+            values.push(id.into());
+            conditions.push(format!("ChangeId = ?{}", values.len()));
         }
         let filter_sql = if conditions.is_empty() {
             String::new()

@@ -71,6 +71,6 @@ fn cell(value: ValueRef<'_>, ty: Type) -> Cell {
         (ValueRef::Integer(n), _) => Cell::Long(n),
         (ValueRef::Real(r), _) => Cell::Real(r),
         (ValueRef::Text(t), _) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-        (ValueRef::Blob(b), _) => Cell::Text(format!("<{} bytes>", b.len())),
+        (ValueRef::Blob(raw), _) => Cell::Text(crate::exact_path::display(raw)),
     }
 }

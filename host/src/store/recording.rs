@@ -16,7 +16,7 @@ use std::time::Duration;
 use rusqlite::{Transaction, params};
 
 use super::collector_state::save_baseline;
-use super::inventory::{RowWriter, load_by_rowid, lookup, pick_rows};
+use super::inventory::{RowWriter, Rows, load_by_rowid, pick_rows};
 use super::{Store, StoreError, to_sql};
 use crate::change_engine::{Action, Baseline, Change, Comparison, RECORDED_PATHS, Scope, Verdict};
 use crate::inventory::{DataType, Item};
@@ -89,10 +89,8 @@ impl Store {
             )
             .map_err(err)?;
         let run_id = insert_run(&tx, run, "Running", None, scope).map_err(err)?;
-        Ok(Recording {
+        let state = State {
             writer: RowWriter::new(run.collector, data_type, run.computer, run.started),
-            tx,
-            path,
             run_id,
             collector: run.collector.to_string(),
             started: run.started.to_string(),
@@ -108,7 +106,8 @@ impl Store {
             added: 0,
             changes: 0,
             duplicates: Vec::new(),
-        })
+        };
+        Ok(Recording { tx, path, state })
     }
 
     /// Records a run whose collector did not apply here.
@@ -139,8 +138,13 @@ impl Store {
 /// A collection being recorded; see the module's description.
 pub struct Recording<'s> {
     tx: Transaction<'s>,
-    writer: RowWriter,
     path: PathBuf,
+    state: State,
+}
+
+/// Everything a recording keeps but its transaction.
+struct State {
+    writer: RowWriter,
     run_id: i64,
     collector: String,
     started: String,
@@ -166,21 +170,36 @@ impl Recording<'_> {
     /// writes what changed. `retained` tells the stored items this run
     /// confirmed unchanged (see `Ending`).
     pub fn apply(&mut self, items: Vec<Item>, retained: &dyn Fn(&str) -> bool) -> Result<(), StoreError> {
-        self.apply_items(items, retained)
+        self.state
+            .apply(&self.tx, items, retained)
             .map_err(|e| super::classify(&self.path, e))
     }
 
-    fn apply_items(&mut self, items: Vec<Item>, retained: &dyn Fn(&str) -> bool) -> rusqlite::Result<()> {
+    /// Decides the fate of stored items the collection did not return,
+    /// records the run and the baseline, and commits.
+    pub fn finish(self, ending: Ending) -> Result<Recorded, StoreError> {
+        let Recording { tx, path, mut state } = self;
+        let finished = state.finish(&tx, &ending).and_then(|recorded| {
+            tx.commit()?;
+            Ok(recorded)
+        });
+        finished.map_err(|e| super::classify(&path, e))
+    }
+}
+
+impl State {
+    fn apply(&mut self, tx: &Transaction, items: Vec<Item>, retained: &dyn Fn(&str) -> bool) -> rusqlite::Result<()> {
         let (before, now) = (self.before.clone(), self.now.clone());
         let comparison = Comparison::new(self.data_type, before.as_ref(), &now);
+        let mut rows = self.writer.prepare(tx)?;
         for item in items {
             let verdict = if self.stored == 0 {
                 // Nothing was stored: every item is new, unless it came twice.
                 let verdict = comparison.present(None, item);
                 if let Action::Write(item) = &verdict.action
-                    && !self.writer.insert_new(&self.tx, item)?
+                    && !rows.insert_new(item)?
                 {
-                    self.duplicate(item)?;
+                    self.duplicate(&mut rows, item)?;
                     continue;
                 }
                 self.added += 1;
@@ -189,9 +208,9 @@ impl Recording<'_> {
                     ..verdict
                 }
             } else {
-                match lookup(&self.tx, &self.collector, self.data_type, &item.key)? {
+                match rows.lookup(&item.key)? {
                     Some((rowid, _)) if rowid > self.max_rowid || self.seen.contains(rowid) => {
-                        self.duplicate(&item)?;
+                        self.duplicate(&mut rows, &item)?;
                         continue;
                     }
                     Some((rowid, stored)) => {
@@ -209,15 +228,15 @@ impl Recording<'_> {
                     }
                 }
             };
-            self.take(verdict, None)?;
+            self.take(tx, &mut rows, verdict, None)?;
         }
         Ok(())
     }
 
     /// An item whose key this run already wrote: the first one stays; a
     /// different second is noted.
-    fn duplicate(&mut self, item: &Item) -> rusqlite::Result<()> {
-        let first = lookup(&self.tx, &self.collector, self.data_type, &item.key)?;
+    fn duplicate(&mut self, rows: &mut Rows, item: &Item) -> rusqlite::Result<()> {
+        let first = rows.lookup(&item.key)?;
         if first.is_some_and(|(_, first)| first.fields != item.fields) {
             self.duplicates.push(item.key.clone());
         }
@@ -226,16 +245,21 @@ impl Recording<'_> {
 
     /// Records a verdict's change and does what it says with the stored row
     /// (`stored`: the key of the row a deletion removes).
-    fn take(&mut self, verdict: Verdict, stored: Option<&str>) -> rusqlite::Result<()> {
+    fn take(
+        &mut self,
+        tx: &Transaction,
+        rows: &mut Rows,
+        verdict: Verdict,
+        stored: Option<&str>,
+    ) -> rusqlite::Result<()> {
         if let Some(change) = &verdict.change {
-            insert_change(&self.tx, self, change)?;
+            self.insert_change(tx, change)?;
             self.changes += 1;
         }
         match (verdict.action, stored) {
-            (Action::Write(item), _) => self.writer.upsert(&self.tx, &item),
+            (Action::Write(item), _) => rows.upsert(&item),
             (Action::Delete, Some(key)) => {
-                self.tx
-                    .prepare_cached("DELETE FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2")?
+                tx.prepare_cached("DELETE FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2")?
                     .execute(params![self.collector, super::key_value(key)])?;
                 Ok(())
             }
@@ -243,31 +267,25 @@ impl Recording<'_> {
         }
     }
 
-    /// Decides the fate of stored items the collection did not return,
-    /// records the run and the baseline, and commits.
-    pub fn finish(self, ending: Ending) -> Result<Recorded, StoreError> {
-        let path = self.path.clone();
-        self.finish_run(ending).map_err(|e| super::classify(&path, e))
-    }
-
-    fn finish_run(mut self, ending: Ending) -> rusqlite::Result<Recorded> {
+    fn finish(&mut self, tx: &Transaction, ending: &Ending) -> rusqlite::Result<Recorded> {
         let (before, now) = (self.before.clone(), self.now.clone());
         let comparison = Comparison::new(self.data_type, before.as_ref(), &now);
         let mut removed = 0;
-        for rowid in self.missing(&ending)? {
-            let Some(item) = load_by_rowid(&self.tx, self.data_type, rowid)? else {
+        let mut rows = self.writer.prepare(tx)?;
+        for rowid in self.missing(tx, ending)? {
+            let Some(item) = load_by_rowid(tx, self.data_type, rowid)? else {
                 continue;
             };
             let verdict = comparison.absent(&item, ending.complete);
             if verdict.action == Action::Delete {
                 removed += 1;
             }
-            self.take(verdict, Some(&item.key))?;
+            self.take(tx, &mut rows, verdict, Some(&item.key))?;
         }
         let items = self.stored + self.added - removed;
         let outcome = if ending.complete { "Succeeded" } else { "Partial" };
         finish_run(
-            &self.tx,
+            tx,
             self.run_id,
             outcome,
             ending.duration,
@@ -275,7 +293,7 @@ impl Recording<'_> {
         )?;
         let baseline = comparison.baseline();
         save_baseline(
-            &self.tx,
+            tx,
             &self.collector,
             &self.started,
             &self.now,
@@ -285,20 +303,18 @@ impl Recording<'_> {
         if let Some(why) = baseline {
             tracing::info!(collector = self.collector, "baseline recorded ({why}): {items} items");
         }
-        let recorded = Recorded {
+        Ok(Recorded {
             run_id: self.run_id,
             items,
             changes: self.changes,
             baseline,
             duplicates: std::mem::take(&mut self.duplicates),
-        };
-        self.tx.commit()?;
-        Ok(recorded)
+        })
     }
 
     /// Stored rows that neither came back nor were confirmed unchanged,
     /// within the run's scope.
-    fn missing(&self, ending: &Ending) -> rusqlite::Result<Vec<i64>> {
+    fn missing(&self, tx: &Transaction, ending: &Ending) -> rusqlite::Result<Vec<i64>> {
         let accounted = self.seen_count + ending.retained_count;
         if matches!(self.scope, Scope::Full | Scope::Incremental) && accounted == self.stored {
             return Ok(Vec::new());
@@ -307,9 +323,34 @@ impl Recording<'_> {
             Scope::Targeted(paths) => Some(paths.as_slice()),
             Scope::Full | Scope::Incremental => None,
         };
-        pick_rows(&self.tx, &self.collector, paths, |rowid, key| {
+        pick_rows(tx, &self.collector, paths, |rowid, key| {
             rowid <= self.max_rowid && !self.seen.contains(rowid) && !(ending.retained)(key)
         })
+    }
+
+    fn insert_change(&self, tx: &Transaction, change: &Change) -> rusqlite::Result<()> {
+        let names: Vec<&str> = change.columns.iter().map(|(c, _)| *c).collect();
+        let sql = format!(
+            "INSERT INTO ConfigurationChange (RunId, Collector, ItemKey, Computer, TimeGenerated, ConfigChangeType, ChangeCategory, FieldsChanged{}{}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8{})",
+            if names.is_empty() { "" } else { ", " },
+            names.join(", "),
+            (0..names.len()).map(|i| format!(", ?{}", i + 9)).collect::<String>()
+        );
+        let fields_changed = (!change.fields_changed.is_empty()).then(|| change.fields_changed.join(","));
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            self.run_id.into(),
+            self.collector.clone().into(),
+            super::key_value(&change.key),
+            self.computer.clone().into(),
+            self.started.clone().into(),
+            self.data_type.as_str().to_string().into(),
+            change.category.as_str().to_string().into(),
+            fields_changed.map_or(rusqlite::types::Value::Null, Into::into),
+        ];
+        values.extend(change.columns.iter().map(|(_, v)| to_sql(Some(v))));
+        tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+        Ok(())
     }
 }
 
@@ -399,31 +440,6 @@ fn finish_run(
         count(|c| c.1),
         count(|c| c.2),
     ])?;
-    Ok(())
-}
-
-fn insert_change(tx: &Transaction, recording: &Recording, change: &Change) -> rusqlite::Result<()> {
-    let names: Vec<&str> = change.columns.iter().map(|(c, _)| *c).collect();
-    let sql = format!(
-        "INSERT INTO ConfigurationChange (RunId, Collector, ItemKey, Computer, TimeGenerated, ConfigChangeType, ChangeCategory, FieldsChanged{}{}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8{})",
-        if names.is_empty() { "" } else { ", " },
-        names.join(", "),
-        (0..names.len()).map(|i| format!(", ?{}", i + 9)).collect::<String>()
-    );
-    let fields_changed = (!change.fields_changed.is_empty()).then(|| change.fields_changed.join(","));
-    let mut values: Vec<rusqlite::types::Value> = vec![
-        recording.run_id.into(),
-        recording.collector.clone().into(),
-        super::key_value(&change.key),
-        recording.computer.clone().into(),
-        recording.started.clone().into(),
-        recording.data_type.as_str().to_string().into(),
-        change.category.as_str().to_string().into(),
-        fields_changed.map_or(rusqlite::types::Value::Null, Into::into),
-    ];
-    values.extend(change.columns.iter().map(|(_, v)| to_sql(Some(v))));
-    tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
     Ok(())
 }
 

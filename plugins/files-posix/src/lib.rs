@@ -11,6 +11,8 @@ pub mod posix;
 use driftwatch_sdk::fs::{self, Entry, FsError};
 use driftwatch_sdk::prelude::*;
 
+use std::collections::HashMap;
+
 use posix::Names;
 
 struct FilesPosix;
@@ -36,7 +38,7 @@ impl FilesCollector for FilesPosix {
         for rule in &settings.rules {
             let request = rule.walk_request(&settings);
             match fs::walk_rule(&request, &rule.name) {
-                Ok(entries) => walks.push((rule.name.clone(), entries)),
+                Ok(entries) => walks.push((std::rc::Rc::<str>::from(rule.name.as_str()), entries)),
                 // The tracked path does not exist: nothing to report (if it
                 // existed before, that is a removal).
                 Err(FsError::NotFound(_)) => debug!("{}: nothing at {}", rule.name, rule.path),
@@ -46,10 +48,11 @@ impl FilesCollector for FilesPosix {
                 }
             }
         }
-        let records = walks.into_iter().flat_map(move |(rule, entries)| {
-            let names = names.clone();
-            entries.map(move |entry| record(entry, &rule, &names))
-        });
+        let mut texts = Texts::new(names);
+        let records = walks
+            .into_iter()
+            .flat_map(|(rule, entries)| entries.map(move |entry| (entry, rule.clone())))
+            .map(move |(entry, rule)| record(entry, &rule, &mut texts));
         Ok(Collection::new(records))
     }
 }
@@ -57,11 +60,41 @@ impl FilesCollector for FilesPosix {
 driftwatch_sdk::export_collector!(files: FilesPosix);
 
 /// A `Files` record from a walk entry: owner and group, POSIX mode bits.
-pub fn record(entry: Entry, rule: &str, names: &Names) -> File {
+pub fn record(entry: Entry, rule: &str, texts: &mut Texts) -> File {
     let (uid, gid, mode) = (entry.uid, entry.gid, entry.mode);
     File {
-        acls: names.owner(uid, gid),
-        attributes: posix::mode_text(mode),
+        acls: texts.owner(uid, gid),
+        attributes: texts.mode(mode),
         ..File::from_entry(entry, rule)
+    }
+}
+
+/// Owner and mode texts, made once for each owner and mode met: a tree's
+/// files mostly share them.
+pub struct Texts {
+    names: Names,
+    owners: HashMap<(u32, u32), String>,
+    modes: HashMap<u32, String>,
+}
+
+impl Texts {
+    pub fn new(names: Names) -> Texts {
+        Texts {
+            names,
+            owners: HashMap::new(),
+            modes: HashMap::new(),
+        }
+    }
+
+    fn owner(&mut self, uid: u32, gid: u32) -> String {
+        let names = &self.names;
+        self.owners
+            .entry((uid, gid))
+            .or_insert_with(|| names.owner(uid, gid))
+            .clone()
+    }
+
+    fn mode(&mut self, mode: u32) -> String {
+        self.modes.entry(mode).or_insert_with(|| posix::mode_text(mode)).clone()
     }
 }

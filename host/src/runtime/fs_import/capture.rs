@@ -101,7 +101,7 @@ fn feed_rest<D: Digest>(hasher: D, file: &mut std::fs::File, more: bool) -> std:
         return Ok(hasher);
     }
     let mut buffer = vec![0u8; 256 * 1024];
-    super::entry::feed(file, &mut buffer, hasher)
+    super::entry::feed(file, &mut buffer, hasher, u64::MAX)
 }
 
 #[cfg(test)]

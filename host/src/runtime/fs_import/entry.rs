@@ -113,23 +113,43 @@ pub fn timestamp(time: SystemTime) -> Option<Timestamp> {
 }
 
 /// Hashes an open file in one pass, as lowercase hex.
-pub fn digest(mut file: std::fs::File, algorithm: DigestAlgorithm) -> std::io::Result<String> {
+pub fn digest(file: std::fs::File, algorithm: DigestAlgorithm) -> std::io::Result<String> {
+    digest_sized(file, algorithm, u64::MAX)
+}
+
+/// Hashes an open file whose stat said `size` bytes: a read that comes
+/// short once that many are in is the end (no further read to find it).
+pub fn digest_sized(mut file: std::fs::File, algorithm: DigestAlgorithm, size: u64) -> std::io::Result<String> {
     // One read buffer per hashing thread: allocating it per file costs more
     // than hashing a small file.
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
     }
     BUFFER.with_borrow_mut(|buffer| match algorithm {
-        DigestAlgorithm::Md5 => Ok(finish(feed(&mut file, buffer, Md5::new())?)),
-        DigestAlgorithm::Sha256 => Ok(finish(feed(&mut file, buffer, Sha256::new())?)),
+        DigestAlgorithm::Md5 => Ok(finish(feed(&mut file, buffer, Md5::new(), size)?)),
+        DigestAlgorithm::Sha256 => Ok(finish(feed(&mut file, buffer, Sha256::new(), size)?)),
     })
 }
 
-pub(super) fn feed<D: Digest>(file: &mut std::fs::File, buffer: &mut [u8], mut hasher: D) -> std::io::Result<D> {
+/// Feeds a file to a hasher until its end: a read of nothing, or a short
+/// read once `size` bytes are in (`u64::MAX` when the size is not known).
+pub(super) fn feed<D: Digest>(
+    file: &mut std::fs::File,
+    buffer: &mut [u8],
+    mut hasher: D,
+    size: u64,
+) -> std::io::Result<D> {
+    let mut total = 0u64;
     loop {
         match file.read(buffer) {
             Ok(0) => return Ok(hasher),
-            Ok(n) => hasher.update(&buffer[..n]),
+            Ok(n) => {
+                hasher.update(&buffer[..n]);
+                total += n as u64;
+                if n < buffer.len() && total >= size {
+                    return Ok(hasher);
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -138,11 +158,12 @@ pub(super) fn feed<D: Digest>(file: &mut std::fs::File, buffer: &mut [u8], mut h
 
 /// The digest as lowercase hex.
 pub(super) fn finish<D: Digest>(hasher: D) -> String {
-    use std::fmt::Write;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = hasher.finalize();
     let mut out = String::with_capacity(digest.len() * 2);
     for byte in digest.iter() {
-        let _ = write!(out, "{byte:02x}");
+        out.push(HEX[usize::from(byte >> 4)] as char);
+        out.push(HEX[usize::from(byte & 0xf)] as char);
     }
     out
 }

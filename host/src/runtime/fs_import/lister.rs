@@ -11,10 +11,11 @@ use std::sync::mpsc::SyncSender;
 use rayon::prelude::*;
 
 use super::capture::{CaptureRule, Captured, digest_and_capture};
-use super::entry::{digest, entry_from, error_entry, stat_key};
+use super::entry::{digest, digest_sized, entry_from, error_entry, stat_key};
 use super::stat::{Dir, Kind, Stat};
 use super::{BATCH_ENTRIES, BATCH_HASH_BYTES, MAX_EXAMINED, Message, StatIndex, wildcard_match};
 use crate::content_store::ContentStore;
+use crate::exact_path;
 use crate::runtime::bindings::fs::{Entry, LinkMode, WalkRequest};
 use crate::runtime::grants::is_drive_path;
 
@@ -252,7 +253,7 @@ impl Lister {
             children
                 .into_iter()
                 .map(|(name, kind)| Found {
-                    guest: format!("{guest}{separator}{}", name.to_string_lossy()),
+                    guest: format!("{guest}{separator}{}", exact_path::to_guest(&name)),
                     dir: dir.clone(),
                     name,
                     kind,
@@ -350,48 +351,99 @@ fn stat_all(
     capturing: bool,
     index: Option<&StatIndex>,
 ) -> Vec<Option<Stated>> {
-    let cap = request.max_digest_size;
-    let hashing = request.digest.is_some();
     found
         .into_par_iter()
         .map(|found| {
-            let lstat = match found.dir.stat(&found.name, false) {
-                Ok(stat) => stat,
-                Err(e) => return Some((error_entry(&found.guest, &e), None, None)),
-            };
-            let (stat, target) = if lstat.kind == Kind::Symlink {
-                let target = found
-                    .dir
-                    .read_link(&found.name)
-                    .ok()
-                    .map(|t| t.to_string_lossy().into_owned());
-                if !found.follow {
-                    (lstat, target)
-                } else {
-                    match found.dir.stat(&found.name, true) {
-                        Ok(stat) => (stat, None),
-                        Err(e) => {
-                            let mut entry = entry_from(found.guest, &lstat, target);
-                            entry.error = Some(format!("dangling link: {e}"));
-                            return Some((entry, None, None));
-                        }
-                    }
+            let listed_file = found.kind.is_some_and(|k| k.is_file()) && !found.follow;
+            if index.is_none() && !capturing && listed_file {
+                match read_small_file(found, request) {
+                    Ok(stated) => return Some(stated),
+                    Err(found) => return stat_one(*found, request, capturing, index),
                 }
-            } else {
-                (lstat, None)
-            };
-            if stat.kind == Kind::Dir && !request.include_directories {
-                // Listed as a file, a directory by now: the file is gone.
-                let gone = std::io::Error::new(std::io::ErrorKind::NotFound, "replaced by a directory");
-                return Some((error_entry(&found.guest, &gone), None, None));
             }
-            let key = stat_key(&stat, target.as_deref());
-            if index.is_some_and(|i| i.matches(&found.guest, key)) {
-                return None;
-            }
-            let hash = stat.kind == Kind::File && (capturing || hashing && (cap == 0 || stat.size <= cap));
-            let entry = entry_from(found.guest, &stat, target);
-            Some((entry, hash.then_some((found.dir, found.name)), Some(key)))
+            stat_one(found, request, capturing, index)
         })
         .collect()
+}
+
+/// Files this small are read when they are opened; larger ones later, in
+/// their batch's share of bytes to hash.
+const READ_AT_ONCE: u64 = 256 * 1024;
+
+/// A file the listing says is regular, when everything about it is to be
+/// read (no stat index to compare with): opened first and stat'ed through
+/// the open file — one path lookup, and the stat describes what is read —
+/// then hashed at once if it is small. The path is handed back when it
+/// cannot be opened so (a link or a directory by now, no permission).
+fn read_small_file(found: Found, request: &WalkRequest) -> Result<Stated, Box<Found>> {
+    let Ok(file) = found.dir.open_file(&found.name, false) else {
+        return Err(Box::new(found));
+    };
+    let Ok(stat) = file.metadata().map(|meta| Stat::from_metadata(&meta)) else {
+        return Err(Box::new(found));
+    };
+    if stat.kind == Kind::Dir {
+        return Err(Box::new(found));
+    }
+    let key = stat_key(&stat, None);
+    let mut entry = entry_from(found.guest, &stat, None);
+    let cap = request.max_digest_size;
+    let algorithm = request
+        .digest
+        .filter(|_| stat.kind == Kind::File && (cap == 0 || stat.size <= cap));
+    let Some(algorithm) = algorithm else {
+        return Ok((entry, None, Some(key)));
+    };
+    if stat.size > READ_AT_ONCE {
+        return Ok((entry, Some((found.dir, found.name)), Some(key)));
+    }
+    match digest_sized(file, algorithm, stat.size) {
+        Ok(digest) => entry.digest = Some(digest),
+        Err(e) => entry.error = Some(format!("cannot read: {e}")),
+    }
+    Ok((entry, None, Some(key)))
+}
+
+/// Stats one path by name (following a link when asked) and decides whether
+/// its content is to be read.
+fn stat_one(found: Found, request: &WalkRequest, capturing: bool, index: Option<&StatIndex>) -> Option<Stated> {
+    let cap = request.max_digest_size;
+    let hashing = request.digest.is_some();
+    let lstat = match found.dir.stat(&found.name, false) {
+        Ok(stat) => stat,
+        Err(e) => return Some((error_entry(&found.guest, &e), None, None)),
+    };
+    let (stat, target) = if lstat.kind == Kind::Symlink {
+        let target = found
+            .dir
+            .read_link(&found.name)
+            .ok()
+            .map(|t| exact_path::to_guest(t.as_os_str()).into_owned());
+        if !found.follow {
+            (lstat, target)
+        } else {
+            match found.dir.stat(&found.name, true) {
+                Ok(stat) => (stat, None),
+                Err(e) => {
+                    let mut entry = entry_from(found.guest, &lstat, target);
+                    entry.error = Some(format!("dangling link: {e}"));
+                    return Some((entry, None, None));
+                }
+            }
+        }
+    } else {
+        (lstat, None)
+    };
+    if stat.kind == Kind::Dir && !request.include_directories {
+        // Listed as a file, a directory by now: the file is gone.
+        let gone = std::io::Error::new(std::io::ErrorKind::NotFound, "replaced by a directory");
+        return Some((error_entry(&found.guest, &gone), None, None));
+    }
+    let key = stat_key(&stat, target.as_deref());
+    if index.is_some_and(|i| i.matches(&found.guest, key)) {
+        return None;
+    }
+    let hash = stat.kind == Kind::File && (capturing || hashing && (cap == 0 || stat.size <= cap));
+    let entry = entry_from(found.guest, &stat, target);
+    Some((entry, hash.then_some((found.dir, found.name)), Some(key)))
 }

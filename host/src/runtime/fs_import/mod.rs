@@ -40,23 +40,24 @@ pub struct Located<'g> {
     pub grant: &'g Preopen,
 }
 
-/// Maps a guest path to the host through the grants; `None` when no grant covers it.
+/// Maps a guest path to the host through the grants; `None` when no grant
+/// covers it (or it names nothing a file could be called here).
 pub fn locate<'g>(grants: &'g [Preopen], guest: &str) -> Option<Located<'g>> {
     if guest.split(['/', '\\']).any(|part| part == "..") {
         return None;
     }
-    grants
+    let (grant, rest) = grants
         .iter()
         .filter_map(|grant| {
             let rest = strip_prefix(guest, &grant.guest, grant.fold_case)?;
             let below = grant.guest.ends_with(['/', '\\']) || rest.is_empty() || rest.starts_with(['/', '\\']);
             below.then(|| (grant, rest.trim_start_matches(['/', '\\'])))
         })
-        .max_by_key(|(grant, _)| grant.guest.len())
-        .map(|(grant, rest)| Located {
-            host: join_below(&grant.host, rest, grant.fold_case),
-            grant,
-        })
+        .max_by_key(|(grant, _)| grant.guest.len())?;
+    Some(Located {
+        host: join_below(&grant.host, rest, grant.fold_case)?,
+        grant,
+    })
 }
 
 /// `path` without `prefix`; with `fold_case`, letter case and the kind of
@@ -73,27 +74,25 @@ fn strip_prefix<'p>(path: &'p str, prefix: &str, fold_case: bool) -> Option<&'p 
     same.then(|| &path[prefix.len()..])
 }
 
-/// The host path of `rest` below a grant's host path; with `fold_case`, each
-/// name missing as written matches one in another letter case.
-fn join_below(host: &Path, rest: &str, fold_case: bool) -> PathBuf {
-    if rest.is_empty() {
-        return host.to_path_buf();
-    }
-    if !fold_case {
-        return host.join(rest);
-    }
-    rest.split(['/', '\\'])
-        .filter(|part| !part.is_empty())
-        .fold(host.to_path_buf(), |dir, name| {
-            let exact = dir.join(name);
-            if exact.symlink_metadata().is_ok() {
-                return exact;
-            }
-            match super::grants::find_folding_case(&dir, name) {
-                Some(found) => dir.join(found),
+/// The host path of `rest` below a grant's host path, names in their exact
+/// bytes (see `exact_path`); with `fold_case`, each name missing as written
+/// matches one in another letter case.
+fn join_below(host: &Path, rest: &str, fold_case: bool) -> Option<PathBuf> {
+    // On Windows both slashes separate names; elsewhere a name may hold a `\\`.
+    let separators: &[char] = if fold_case { &['/', '\\'] } else { &['/'] };
+    let mut path = host.to_path_buf();
+    for name in rest.split(separators).filter(|part| !part.is_empty()) {
+        let exact = path.join(crate::exact_path::to_host(name)?);
+        path = if !fold_case || exact.symlink_metadata().is_ok() {
+            exact
+        } else {
+            match super::grants::find_folding_case(&path, name) {
+                Some(found) => path.join(found),
                 None => exact,
             }
-        })
+        };
+    }
+    Some(path)
 }
 
 /// What the last collection saw of each file (a hash of its stat), by path.
@@ -347,7 +346,7 @@ pub fn stat(grants: &[Preopen], guest: &str, follow: bool, digest: Option<Digest
     let target = if meta.file_type().is_symlink() {
         std::fs::read_link(&located.host)
             .ok()
-            .map(|t| t.to_string_lossy().into_owned())
+            .map(|t| crate::exact_path::to_guest(t.as_os_str()).into_owned())
     } else {
         None
     };
