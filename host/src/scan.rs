@@ -147,12 +147,10 @@ fn unusable(store: &Mutex<Store>, spec: &CollectorSpec, machine: &Machine, error
         computer: &machine.hostname,
         started: &started,
     };
-    let recorded = store.lock().unwrap_or_else(|p| p.into_inner()).record_failed(
-        &run,
-        error,
-        &crate::change_engine::Scope::Full,
-        Duration::ZERO,
-    );
+    let recorded = store
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record_failed(&run, error, None, Duration::ZERO);
     tracing::error!(collector = %spec.name, "{error}");
     let (outcome, run_id) = match recorded {
         Ok(run_id) => (Outcome::Failed(error.to_string()), Some(run_id)),

@@ -136,7 +136,8 @@ enum Command {
         #[command(subcommand)]
         command: AlertsCommand,
     },
-    /// Per collector: last run, its outcome, items, changes, and when it runs next
+    /// Per collector: last run, what it looked at (full, incremental, targeted),
+    /// its outcome, items, changes, and when it runs next
     Status {
         /// One JSON object per collector
         #[arg(long)]

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub use report::{CollectorReport, Outcome, RunHook};
 pub use scope::Request;
 
-use crate::change_engine::Scope;
+use crate::change_engine::{Baseline, Scope};
 use crate::collectors::fingerprint;
 use crate::collectors::sandboxed::{self, Ended, Job, WATCHDOG_GRACE};
 use crate::inventory::{DataType, Item};
@@ -73,14 +73,16 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
         computer: &ctx.machine.hostname,
         started: &started,
     };
+    let baseline = fingerprint::baseline(spec);
     let (decision, content) = {
         let mut store = ctx.store();
-        translate_fingerprints(&mut store, spec);
-        (scope::decide(&store, spec, request), store.content())
+        translate_fingerprints(&mut store, spec, &baseline);
+        (scope::decide(&store, spec, &baseline, request), store.content())
     };
     let scope = decision.scope;
     let job = Job::new(plugin, spec, ctx.machine, decision.index.clone(), &content);
-    let deadline = clock + job.budget() + WATCHDOG_GRACE;
+    let budget = job.budget();
+    let deadline = clock + budget + WATCHDOG_GRACE;
     let queue = Arc::new(BatchQueue::default());
     let outcome = match start(job, queue.clone()) {
         Ok(()) => {
@@ -89,11 +91,11 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
                 run: &run,
                 data_type: DataType::of(spec.kind, ctx.machine.os),
                 scope: &scope,
-                baseline: fingerprint::baseline(spec),
+                baseline,
                 index: decision.index.as_deref(),
                 queue: &queue,
                 deadline,
-                budget: deadline - clock - WATCHDOG_GRACE,
+                budget,
                 clock,
             };
             recorder.record()
@@ -118,9 +120,9 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
 
 /// A baseline stored under an older fingerprint scheme is translated to
 /// today's before the run compares anything with it.
-fn translate_fingerprints(store: &mut Store, spec: &CollectorSpec) {
-    let (old, new) = (fingerprint::baseline_v1(spec), fingerprint::baseline(spec));
-    match store.translate_baseline(&spec.name, |stored| stored.translate(&old, &new)) {
+fn translate_fingerprints(store: &mut Store, spec: &CollectorSpec, current: &Baseline) {
+    let old = fingerprint::baseline_v1(spec);
+    match store.translate_baseline(&spec.name, |stored| stored.translate(&old, current)) {
         Ok(true) => {
             tracing::debug!(collector = %spec.name, "baseline fingerprints brought to scheme {}", fingerprint::VERSION)
         }
@@ -160,7 +162,7 @@ struct Recorded {
 impl Recorded {
     fn failed(ctx: &Context, run: &RunInfo, scope: &Scope, clock: Instant, error: impl ToString) -> Recorded {
         let message = error.to_string();
-        match ctx.store().record_failed(run, &message, scope, clock.elapsed()) {
+        match ctx.store().record_failed(run, &message, Some(scope), clock.elapsed()) {
             Ok(run_id) => Recorded {
                 outcome: Outcome::Failed(message),
                 run_id: Some(run_id),
@@ -179,7 +181,7 @@ struct Recorder<'r> {
     run: &'r RunInfo<'r>,
     data_type: DataType,
     scope: &'r Scope,
-    baseline: crate::change_engine::Baseline,
+    baseline: Baseline,
     index: Option<&'r StatIndex>,
     queue: &'r BatchQueue<Message>,
     /// When the plugin's thread is given up on.

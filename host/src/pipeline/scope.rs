@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::change_engine::Scope;
-use crate::collectors::fingerprint;
+use crate::change_engine::{Baseline, Scope};
 use crate::kind::Kind;
 use crate::manifest::{CollectorSpec, FULL_RUN_CAP};
 use crate::runtime::{Focus, StatIndex};
@@ -42,8 +41,8 @@ impl Decision {
 /// incrementally whose stored inventory was taken under their current
 /// settings less than [`FULL_RUN_CAP`] after a full collection. Anything
 /// else collects fully.
-pub fn decide(store: &Store, spec: &CollectorSpec, request: Request) -> Decision {
-    if request == Request::Full || !can_be_incremental(store, spec) {
+pub fn decide(store: &Store, spec: &CollectorSpec, baseline: &Baseline, request: Request) -> Decision {
+    if request == Request::Full || !can_be_incremental(store, spec, baseline) {
         return Decision::full();
     }
     let (focus, paths) = match request {
@@ -77,7 +76,8 @@ pub fn decide(store: &Store, spec: &CollectorSpec, request: Request) -> Decision
     }
 }
 
-fn can_be_incremental(store: &Store, spec: &CollectorSpec) -> bool {
+/// `baseline`: the collector's fingerprints under its current settings.
+fn can_be_incremental(store: &Store, spec: &CollectorSpec, baseline: &Baseline) -> bool {
     if spec.kind != Kind::Files || !spec.incremental {
         return false;
     }
@@ -89,5 +89,5 @@ fn can_be_incremental(store: &Store, spec: &CollectorSpec) -> bool {
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
         .is_some_and(|age: Duration| age < FULL_RUN_CAP);
-    recent && stored.baseline == fingerprint::baseline(spec)
+    recent && stored.baseline == *baseline
 }

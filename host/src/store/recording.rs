@@ -88,7 +88,7 @@ impl Store {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .map_err(err)?;
-        let run_id = insert_run(&tx, run, "Running", None, scope).map_err(err)?;
+        let run_id = insert_run(&tx, run, "Running", None, Some(scope)).map_err(err)?;
         let state = State {
             writer: RowWriter::new(run.collector, data_type, run.computer, run.started),
             run_id,
@@ -113,18 +113,19 @@ impl Store {
     /// Records a run whose collector did not apply here.
     pub fn record_skipped(&mut self, run: &RunInfo, reason: &str, duration: Duration) -> Result<i64, StoreError> {
         self.write(|tx| {
-            let run_id = insert_run(tx, run, "Skipped", Some(reason), &Scope::Full)?;
+            let run_id = insert_run(tx, run, "Skipped", Some(reason), None)?;
             finish_run(tx, run_id, "Skipped", duration, None)?;
             Ok(run_id)
         })
     }
 
-    /// Records a failed run; its collector's inventory is left as it was.
+    /// Records a failed run (`scope`: what it was to look at, if it got
+    /// that far); its collector's inventory is left as it was.
     pub fn record_failed(
         &mut self,
         run: &RunInfo,
         error: &str,
-        scope: &Scope,
+        scope: Option<&Scope>,
         duration: Duration,
     ) -> Result<i64, StoreError> {
         self.write(|tx| {
@@ -394,9 +395,9 @@ fn insert_run(
     run: &RunInfo,
     outcome: &str,
     error: Option<&str>,
-    scope: &Scope,
+    scope: Option<&Scope>,
 ) -> rusqlite::Result<i64> {
-    let paths = scope.paths();
+    let paths = scope.map_or(&[][..], Scope::paths);
     let recorded_paths = (!paths.is_empty()).then(|| {
         let kept = &paths[..paths.len().min(RECORDED_PATHS)];
         serde_json::to_string(kept).unwrap_or_default()
@@ -413,7 +414,7 @@ fn insert_run(
         run.started,
         outcome,
         error,
-        scope.as_str(),
+        scope.map(Scope::as_str),
         recorded_paths,
     ])?;
     Ok(tx.last_insert_rowid())

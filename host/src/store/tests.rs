@@ -158,7 +158,12 @@ fn failures_and_skips_are_runs_that_touch_nothing() {
     let mut store = Store::open(dir.path()).unwrap();
     collect(&mut store, "t1", &[("a", "1")], true);
     store
-        .record_failed(&run_at("t2"), "exceeded its time limit", &Scope::Full, Duration::ZERO)
+        .record_failed(
+            &run_at("t2"),
+            "exceeded its time limit",
+            Some(&Scope::Full),
+            Duration::ZERO,
+        )
         .unwrap();
     store
         .record_skipped(&run_at("t3"), "no dpkg database", Duration::ZERO)

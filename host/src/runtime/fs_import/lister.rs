@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::capture::{CaptureRule, Captured, digest_and_capture};
 use super::entry::{digest, digest_sized, entry_from, error_entry, stat_key};
 use super::stat::{Dir, Kind, Stat};
-use super::{BATCH_ENTRIES, BATCH_HASH_BYTES, MAX_EXAMINED, Message, StatIndex, wildcard_match};
+use super::{BATCH_ENTRIES, BATCH_HASH_BYTES, LIST_AHEAD, MAX_EXAMINED, Message, StatIndex, wildcard_match};
 use crate::content_store::ContentStore;
 use crate::exact_path;
 use crate::runtime::bindings::fs::{Entry, LinkMode, WalkRequest};
@@ -198,9 +198,9 @@ impl Lister {
             .collect()
     }
 
-    /// Lists until a batch worth of paths is pending; false when nothing is left.
+    /// Lists until `LIST_AHEAD` paths are pending; false when nothing is left.
     fn list_more(&mut self) -> bool {
-        while self.pending.len() < BATCH_ENTRIES {
+        while self.pending.len() < LIST_AHEAD {
             let Some(found) = self.next_found() else { break };
             if let Some(report) = self.visit(found) {
                 self.pending.push(report);
@@ -278,7 +278,6 @@ impl Lister {
     }
 
     fn visit_path(&mut self, mut found: Found) -> Option<Found> {
-        let name = found.name.to_string_lossy().into_owned();
         let kind = match found.kind {
             Some(kind) if kind.is_symlink() => Kind::Symlink,
             Some(kind) if kind.is_dir() => Kind::Dir,
@@ -287,13 +286,13 @@ impl Lister {
             // No type from the listing: stat decides (a vanished path is reported as such).
             None => match found.dir.stat(&found.name, false) {
                 Ok(stat) => stat.kind,
-                Err(_) => return self.matches(&name).then_some(found),
+                Err(_) => return self.matches(&found).then_some(found),
             },
         };
         match kind {
             Kind::Symlink => match self.request.links {
                 LinkMode::Ignore => None,
-                LinkMode::Manage => self.matches(&name).then_some(found),
+                LinkMode::Manage => self.matches(&found).then_some(found),
                 LinkMode::Follow => match found.dir.stat(&found.name, true) {
                     Ok(target) if target.kind == Kind::Dir => {
                         if !self.inside_grant(&found) {
@@ -301,36 +300,37 @@ impl Lister {
                             return None;
                         }
                         found.follow = true;
-                        self.directory(found, &name, &target)
+                        self.directory(found, &target)
                     }
                     _ => {
                         found.follow = true;
-                        self.matches(&name).then_some(found)
+                        self.matches(&found).then_some(found)
                     }
                 },
             },
             Kind::Dir => match found.dir.stat(&found.name, false) {
-                Ok(stat) => self.directory(found, &name, &stat),
+                Ok(stat) => self.directory(found, &stat),
                 Err(_) => None,
             },
-            Kind::File | Kind::Other => self.matches(&name).then_some(found),
+            Kind::File | Kind::Other => self.matches(&found).then_some(found),
         }
     }
 
-    fn directory(&mut self, found: Found, name: &str, stat: &Stat) -> Option<Found> {
+    fn directory(&mut self, found: Found, stat: &Stat) -> Option<Found> {
         if self.request.recurse
             && let Ok(child) = found.dir.child(&found.name)
         {
             self.enter(child, &found.guest, Some((stat.device, stat.inode)));
         }
-        (self.request.include_directories && self.matches(name)).then_some(found)
+        (self.request.include_directories && self.matches(&found)).then_some(found)
     }
 
-    fn matches(&self, name: &str) -> bool {
+    /// Whether a name matches the walk's pattern (any does without one).
+    fn matches(&self, found: &Found) -> bool {
         self.request
             .pattern
             .as_deref()
-            .is_none_or(|pattern| wildcard_match(pattern, name, self.fold_case))
+            .is_none_or(|pattern| wildcard_match(pattern, &found.name.to_string_lossy(), self.fold_case))
     }
 
     fn inside_grant(&self, found: &Found) -> bool {

@@ -30,6 +30,9 @@ use stat::{Dir, Stat};
 /// Entries, and bytes hashed, per batch: a batch stays short enough for the
 /// run's deadline to be checked between batches.
 const BATCH_ENTRIES: usize = 1024;
+/// Paths listed ahead and stat'ed (read, for small files) together: enough
+/// that the threads doing it rarely wait on each other.
+const LIST_AHEAD: usize = 4 * BATCH_ENTRIES;
 const BATCH_HASH_BYTES: u64 = 256 << 20;
 /// Entries examined for one batch at most, even if all were unchanged.
 const MAX_EXAMINED: usize = 16 * BATCH_ENTRIES;
