@@ -217,8 +217,8 @@ impl Recorder<'_> {
         let ended = match ended {
             Some(Ok(Ended::NotApplicable(reason))) => return self.skipped(reason),
             Some(Err(error)) => return Recorded::failed(self.ctx, self.run, self.scope, self.clock, error),
-            Some(Ok(ended)) => Ok(ended),
-            None => Err(()),
+            Some(Ok(ended)) => Some(ended),
+            None => None,
         };
         let mut store = self.ctx.store();
         let result = self.write(&mut store, gathered, ended);
@@ -239,7 +239,7 @@ impl Recorder<'_> {
 
     /// Writes what was gathered and, unless the run already `ended`, the
     /// rest as it comes, in one transaction.
-    fn write(&self, store: &mut Store, gathered: Vec<Vec<Item>>, ended: Result<Ended, ()>) -> Result<Recorded, Stop> {
+    fn write(&self, store: &mut Store, gathered: Vec<Vec<Item>>, ended: Option<Ended>) -> Result<Recorded, Stop> {
         let retained = |key: &str| self.index.is_some_and(|index| index.found_unchanged(key));
         let mut recording = store
             .begin_recording(self.run, self.data_type, self.scope, &self.baseline)
@@ -249,8 +249,8 @@ impl Recorder<'_> {
             recording.apply(items, &retained).map_err(Stop::Store)?;
         }
         let ended = match ended {
-            Ok(ended) => ended,
-            Err(()) => loop {
+            Some(ended) => ended,
+            None => loop {
                 match self.next().map_err(Stop::Run)? {
                     Message::Items(items) => recording.apply(items, &retained).map_err(Stop::Store)?,
                     Message::Ended(ended) => break ended.map_err(Stop::Run)?,
