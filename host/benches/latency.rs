@@ -84,17 +84,13 @@ fn main() {
         .spawn()
         .expect("start the agent");
     let watching = Arc::new(AtomicBool::new(false));
-    let first_run = Arc::new(AtomicBool::new(false));
     let log = agent.stderr.take().expect("agent stderr");
     {
-        let (watching, first_run) = (watching.clone(), first_run.clone());
+        let watching = watching.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(log).lines().map_while(Result::ok) {
                 if line.contains("watching") {
                     watching.store(true, Ordering::Relaxed);
-                }
-                if line.contains("collected") {
-                    first_run.store(true, Ordering::Relaxed);
                 }
             }
         });
@@ -108,8 +104,10 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     println!("agent watching {:.2} s after start", started.elapsed().as_secs_f64());
-    // Idle means after the agent's first scheduled run (at most 30 s in).
-    while !first_run.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(45) {
+    // Idle means after the agent's first scheduled run (at most 30 s in):
+    // the second run the store records, after the baseline scan's.
+    let db = state.join("driftwatch.db");
+    while runs_recorded(&db) < 2 && started.elapsed() < Duration::from_secs(45) {
         std::thread::sleep(Duration::from_millis(100));
     }
     println!(
@@ -238,6 +236,13 @@ fn write_changes(data: &Path, files: u64, rate: u64, seconds: u64) -> Vec<(Strin
         }
     }
     written
+}
+
+/// How many collector runs the store holds.
+fn runs_recorded(db: &Path) -> i64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|conn| conn.query_row("SELECT COUNT(*) FROM CollectorRun", [], |row| row.get(0)))
+        .unwrap_or(0)
 }
 
 fn poll_changes(db: &Path, seen: &Mutex<HashMap<String, Instant>>, stop: &AtomicBool) {
