@@ -4,6 +4,8 @@
 # sound and that every change was recorded exactly once.
 #
 #   tests/scripts/kill-agent.sh [ROUNDS] [FILES]     (defaults: 20 rounds, 100000 files)
+#   KILL_FULL=1 tests/scripts/kill-agent.sh ...      every run a full collection,
+#                                                    streamed into the store as it goes
 #
 # Needs: a release build (target/release/driftwatch), python3.
 set -euo pipefail
@@ -21,11 +23,15 @@ name = "data"
 kind = "files"
 plugin = "files-posix"
 interval = "2s"
+incremental = INCREMENTAL
   [[collector.paths]]
   path = "/data"
   recurse = true
   checksum = "md5"
 TOML
+incremental=true
+[ "${KILL_FULL:-}" = 1 ] && incremental=false
+sed -i "s/INCREMENTAL/$incremental/" "$work/manifest.toml"
 dw() { "$bin" --state "$work/state" --root "$work/root" --manifest "$work/manifest.toml" "$@"; }
 dw scan > /dev/null
 echo "baseline: $(dw inventory --json | wc -l) files"
