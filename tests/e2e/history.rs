@@ -224,3 +224,48 @@ fn failed_collections_never_remove() {
         "{dpkg}"
     );
 }
+
+#[test]
+fn runs_record_what_they_looked_at() {
+    let f = Fixture::new();
+    let scopes = |scan: &[Value]| -> Vec<(String, String)> {
+        scan.iter()
+            .map(|r| {
+                (
+                    r["Collector"].as_str().unwrap().into(),
+                    r["Scope"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    // Files are read whole the first time, then only where their stat moved;
+    // a package database is always read whole.
+    let full = [("dpkg".to_string(), "full".to_string()), ("data".into(), "full".into())];
+    let incremental = [
+        ("dpkg".to_string(), "full".to_string()),
+        ("data".into(), "incremental".into()),
+    ];
+    assert_eq!(scopes(&f.scan()), full);
+    assert_eq!(scopes(&f.scan()), incremental);
+    let out = f
+        .env
+        .run(&["--manifest", &f.manifest, "--root", &f.root, "scan", "--json", "--full"]);
+    assert_eq!(scopes(&json_lines(&out)), full);
+
+    // The store keeps each run's scope: `runs` lists them newest first, and
+    // `status` shows the last one's.
+    let runs = json_lines(&f.env.run(&["runs", "--collector", "data", "--json"]));
+    let listed: Vec<&str> = runs.iter().map(|r| r["Scope"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["full", "incremental", "full"]);
+    assert!(
+        runs.iter().all(|r| r["Outcome"] == "Succeeded" && r["ItemCount"] == 4),
+        "{runs:#?}"
+    );
+    let status = json_lines(&f.env.run(&["--manifest", &f.manifest, "status", "--json"]));
+    let data = status.iter().find(|s| s["Collector"] == "data").unwrap();
+    assert_eq!(
+        (data["Scope"].as_str(), data["Items"].as_u64()),
+        (Some("full"), Some(4))
+    );
+    assert_eq!(data["LastFull"], data["LastRun"]);
+}

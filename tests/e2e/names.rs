@@ -114,6 +114,11 @@ fn names_that_are_not_utf8_are_items_of_their_own() {
         ]
     );
     assert_eq!(f.scan()["Changes"], 0, "nothing changed since");
+    let table = stdout(&f.env.run(&["changes"]));
+    assert!(
+        table.contains(r"/data/bad\xfename") && table.contains(r"/data/bad\xffname"),
+        "{table}"
+    );
 
     // `diff` finds the file by its escaped name, as listings show it, and by
     // its real bytes.

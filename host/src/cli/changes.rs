@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, filter: &ChangeFilter, json: bool) -> anyhow::Result<E
 fn item_name(change: &ChangeRow) -> String {
     match change.text("ConfigChangeType") {
         "Software" => change.text("SoftwareName").to_string(),
-        "Files" => change.text("FileSystemPath").to_string(),
+        "Files" => cell(change.get("FileSystemPath")),
         "Registry" => format!("{}\\{}", change.text("RegistryKey"), change.text("ValueName")),
         _ => change.text("SvcName").to_string(),
     }
