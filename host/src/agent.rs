@@ -81,6 +81,8 @@ struct Shared {
     runtime: Runtime,
     machine: Machine,
     store: Mutex<Store>,
+    /// A second connection, for what runs read before they start.
+    reader: Mutex<Store>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT. Holds an exclusive lock on the
@@ -88,11 +90,13 @@ struct Shared {
 pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: Runtime) -> anyhow::Result<()> {
     let _lock = lock_state_dir(state_dir)?;
     let store = Store::open(state_dir)?;
+    let reader = store.reopen()?;
     let manifest = source.load()?;
     let shared = Arc::new(Shared {
         runtime,
         machine,
         store: Mutex::new(store),
+        reader: Mutex::new(reader),
     });
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -203,6 +207,14 @@ async fn start_schedule(
                     stopped: stopped.clone(),
                     alerts: alerts.clone(),
                 };
+                if spec.interval.is_some_and(|asked| asked > task.interval) {
+                    tracing::warn!(
+                        collector = %spec.name,
+                        "its interval is longer than {}: it runs every {} (a full collection at least daily)",
+                        crate::runtime::humanize(crate::manifest::FULL_RUN_CAP),
+                        crate::runtime::humanize(task.interval)
+                    );
+                }
                 tracing::info!(collector = %spec.name, "scheduled every {}", crate::runtime::humanize(task.interval));
                 schedule.spawn(task.run());
             }
@@ -383,6 +395,7 @@ impl CollectorTask {
             let ctx = pipeline::Context {
                 machine: &shared.machine,
                 store: &shared.store,
+                reader: &shared.reader,
                 hook: &*alerts,
             };
             pipeline::run_collector(&ctx, &spec, &plugin, cause.request());

@@ -20,7 +20,7 @@ use std::fmt;
 
 mod scope;
 
-pub use scope::{RECORDED_PATHS, Scope};
+pub use scope::Scope;
 
 use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
 

@@ -137,10 +137,15 @@ impl Value {
     pub fn path(guest: String) -> Value {
         match exact_path::decode(&guest) {
             std::borrow::Cow::Borrowed(_) => Value::Text(guest),
-            std::borrow::Cow::Owned(raw) => match String::from_utf8(raw) {
-                Ok(text) => Value::Text(text),
-                Err(error) => Value::Bytes(error.into_bytes()),
-            },
+            std::borrow::Cow::Owned(raw) => Value::from_bytes(raw),
+        }
+    }
+
+    /// Text when the bytes are UTF-8, the bytes otherwise.
+    pub fn from_bytes(raw: Vec<u8>) -> Value {
+        match String::from_utf8(raw) {
+            Ok(text) => Value::Text(text),
+            Err(error) => Value::Bytes(error.into_bytes()),
         }
     }
 
@@ -201,15 +206,9 @@ pub enum Rejected {
 
 use Rejected::Malformed;
 
-/// Validates and normalises a plugin's whole collection. Services become
-/// `Daemons`, or `WindowsServices` when the machine is Windows.
-pub fn from_records(records: Records, os: Os) -> Result<Inventory, Rejected> {
-    let (data_type, items) = items_from(records, os)?;
-    Ok(normalise(data_type, items))
-}
-
 /// Validates a batch of a plugin's records and turns them into items, in
-/// the order they came.
+/// the order they came. Services become `Daemons`, or `WindowsServices`
+/// when the machine is Windows.
 pub fn items_from(records: Records, os: Os) -> Result<(DataType, Vec<Item>), Rejected> {
     Ok(match records {
         Records::Packages(r) => (
@@ -457,6 +456,12 @@ fn registry_value(v: registry_api::Value) -> Result<Item, Rejected> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole collection, validated and normalised.
+    fn from_records(records: Records, os: Os) -> Result<Inventory, Rejected> {
+        let (data_type, items) = items_from(records, os)?;
+        Ok(normalise(data_type, items))
+    }
 
     fn package(name: &str, version: &str, arch: &str) -> packages_api::Package {
         packages_api::Package {

@@ -70,7 +70,11 @@ pub fn scan(
     mut progress: impl FnMut(usize, usize, &CollectorReport),
 ) -> Result<ScanReport, StoreError> {
     let started = Instant::now();
-    forget_untracked(&mut store.lock().unwrap_or_else(|p| p.into_inner()), manifest, machine)?;
+    let reader = {
+        let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+        forget_untracked(&mut store, manifest, machine)?;
+        Mutex::new(store.reopen()?)
+    };
     let plugins = LoadedPlugins::load(runtime, manifest.collectors.iter().map(|c| &c.plugin));
     let total = manifest.collectors.len();
     let mut reports: Vec<Option<CollectorReport>> = vec![None; total];
@@ -91,6 +95,7 @@ pub fn scan(
     let ctx = pipeline::Context {
         machine,
         store,
+        reader: &reader,
         hook: options.hook,
     };
     let queue = Mutex::new(jobs.into_iter());

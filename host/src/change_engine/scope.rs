@@ -2,9 +2,6 @@
 //! the run (see `pipeline::scope`), carried to the change engine, and kept in
 //! the run's record (`CollectorRun.Scope`).
 
-/// Most paths of a targeted run kept in its record.
-pub const RECORDED_PATHS: usize = 100;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Everything is collected and compared.

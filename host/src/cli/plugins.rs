@@ -137,6 +137,7 @@ struct CheckJson<'a> {
     valid: bool,
     #[serde(flatten)]
     found: Option<Checked<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
 }
 

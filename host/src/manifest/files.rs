@@ -54,6 +54,13 @@ pub fn check_path(path: &str) -> Result<(), String> {
     if path.split(['/', '\\']).any(|part| part == "..") {
         return Err(format!("tracked path {path:?} must not contain `..`"));
     }
+    // Plugins get names that are not UTF-8 with U+FFFD standing for their
+    // odd bytes (see `exact_path`); a path written with one would be read so.
+    if path.contains('\u{FFFD}') {
+        return Err(format!(
+            "tracked path {path:?} holds U+FFFD (the replacement character), which cannot name a file here"
+        ));
+    }
     Ok(())
 }
 
@@ -114,6 +121,7 @@ mod tests {
         assert!(check_path("/etc/*/x.conf").unwrap_err().contains("last segment only"));
         assert!(check_path("etc/hosts").unwrap_err().contains("not absolute"));
         assert!(check_path("/etc/../root").is_err());
+        assert!(check_path("/data/bad\u{FFFD}ff").unwrap_err().contains("U+FFFD"));
     }
 
     #[test]

@@ -43,13 +43,23 @@ const STREAM_AFTER: usize = 8192;
 /// What every run shares.
 pub struct Context<'a> {
     pub machine: &'a Machine,
+    /// Where runs are recorded. A large collection holds it while it is
+    /// written, in one transaction.
     pub store: &'a Mutex<Store>,
+    /// A second connection to the same store, for what a run reads before
+    /// it starts (its baseline, its stat index): runs start while another
+    /// one is being written.
+    pub reader: &'a Mutex<Store>,
     pub hook: &'a dyn RunHook,
 }
 
 impl Context<'_> {
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Store> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -64,7 +74,6 @@ enum Message {
 /// caller's: the other collectors carry on.
 pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, request: Request) -> CollectorReport {
     let started = timefmt::now();
-    let clock = Instant::now();
     let info = plugin.info();
     let run = RunInfo {
         collector: &spec.name,
@@ -74,33 +83,37 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
         started: &started,
     };
     let baseline = fingerprint::baseline(spec);
-    let (decision, content) = {
-        let mut store = ctx.store();
-        translate_fingerprints(&mut store, spec, &baseline);
-        (scope::decide(&store, spec, &baseline, request), store.content())
+    let prepared = {
+        let mut reader = ctx.reader();
+        translate_fingerprints(&mut reader, spec, &baseline)
+            .map(|()| (scope::decide(&reader, spec, &baseline, request), reader.content()))
     };
-    let scope = decision.scope;
-    let job = Job::new(plugin, spec, ctx.machine, decision.index.clone(), &content);
-    let budget = job.budget();
-    let deadline = clock + budget + WATCHDOG_GRACE;
-    let queue = Arc::new(BatchQueue::default());
-    let outcome = match start(job, queue.clone()) {
-        Ok(()) => {
-            let recorder = Recorder {
-                ctx,
-                run: &run,
-                data_type: DataType::of(spec.kind, ctx.machine.os),
-                scope: &scope,
-                baseline,
-                index: decision.index.as_deref(),
-                queue: &queue,
-                deadline,
-                budget,
-                clock,
+    // The run's own time starts here: waiting to read its baseline is not its.
+    let clock = Instant::now();
+    let (outcome, scope) = match prepared {
+        Err(error) => (Recorded::failed(ctx, &run, None, clock, error), None),
+        Ok((decision, content)) => {
+            let job = Job::new(plugin, spec, ctx.machine, decision.index.clone(), &content);
+            let budget = job.budget();
+            let queue = Arc::new(BatchQueue::default());
+            let outcome = match start(job, queue.clone()) {
+                Ok(()) => Recorder {
+                    ctx,
+                    run: &run,
+                    data_type: DataType::of(spec.kind, ctx.machine.os),
+                    scope: &decision.scope,
+                    baseline,
+                    index: decision.index.as_deref(),
+                    queue: &queue,
+                    deadline: clock + budget + WATCHDOG_GRACE,
+                    budget,
+                    clock,
+                }
+                .record(),
+                Err(error) => Recorded::failed(ctx, &run, Some(&decision.scope), clock, error),
             };
-            recorder.record()
+            (outcome, Some(decision.scope))
         }
-        Err(error) => Recorded::failed(ctx, &run, &scope, clock, error),
     };
     let report = CollectorReport {
         collector: spec.name.clone(),
@@ -108,7 +121,8 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
         plugin: info.name.clone(),
         plugin_version: (!info.version.is_empty()).then(|| info.version.clone()),
         started,
-        scope: Some(scope),
+        // A collector that did not apply looked at nothing.
+        scope: scope.filter(|_| !matches!(outcome.outcome, Outcome::Skipped(_))),
         run_id: outcome.run_id,
         outcome: outcome.outcome,
         duration: clock.elapsed(),
@@ -119,15 +133,19 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
 }
 
 /// A baseline stored under an older fingerprint scheme is translated to
-/// today's before the run compares anything with it.
-fn translate_fingerprints(store: &mut Store, spec: &CollectorSpec, current: &Baseline) {
+/// today's before the run compares anything with it. If that cannot be
+/// done, the run must not go on: every rule would look changed, and the
+/// whole inventory would be re-baselined in silence.
+fn translate_fingerprints(store: &mut Store, spec: &CollectorSpec, current: &Baseline) -> Result<(), String> {
     let old = fingerprint::baseline_v1(spec);
     match store.translate_baseline(&spec.name, |stored| stored.translate(&old, current)) {
-        Ok(true) => {
-            tracing::debug!(collector = %spec.name, "baseline fingerprints brought to scheme {}", fingerprint::VERSION)
+        Ok(translated) => {
+            if translated {
+                tracing::info!(collector = %spec.name, "baseline fingerprints brought to scheme {}", fingerprint::VERSION);
+            }
+            Ok(())
         }
-        Ok(false) => {}
-        Err(error) => tracing::warn!(collector = %spec.name, "baseline fingerprints not translated: {error}"),
+        Err(error) => Err(format!("the stored baseline could not be brought up to date: {error}")),
     }
 }
 
@@ -160,9 +178,9 @@ struct Recorded {
 }
 
 impl Recorded {
-    fn failed(ctx: &Context, run: &RunInfo, scope: &Scope, clock: Instant, error: impl ToString) -> Recorded {
+    fn failed(ctx: &Context, run: &RunInfo, scope: Option<&Scope>, clock: Instant, error: impl ToString) -> Recorded {
         let message = error.to_string();
-        match ctx.store().record_failed(run, &message, Some(scope), clock.elapsed()) {
+        match ctx.store().record_failed(run, &message, scope, clock.elapsed()) {
             Ok(run_id) => Recorded {
                 outcome: Outcome::Failed(message),
                 run_id: Some(run_id),
@@ -198,6 +216,15 @@ enum Stop {
 
 impl Recorder<'_> {
     fn record(self) -> Recorded {
+        // However this ends (a panic included), the plugin's thread must
+        // not wait for a recorder that is gone.
+        struct HangUpOnExit<'q>(&'q BatchQueue<Message>);
+        impl Drop for HangUpOnExit<'_> {
+            fn drop(&mut self) {
+                self.0.hang_up();
+            }
+        }
+        let _hang_up = HangUpOnExit(self.queue);
         // Gather until the run ends or is large enough to stream.
         let mut gathered: Vec<Vec<Item>> = Vec::new();
         let mut count = 0;
@@ -216,7 +243,7 @@ impl Recorder<'_> {
         };
         let ended = match ended {
             Some(Ok(Ended::NotApplicable(reason))) => return self.skipped(reason),
-            Some(Err(error)) => return Recorded::failed(self.ctx, self.run, self.scope, self.clock, error),
+            Some(Err(error)) => return Recorded::failed(self.ctx, self.run, Some(self.scope), self.clock, error),
             Some(Ok(ended)) => Some(ended),
             None => None,
         };
@@ -225,14 +252,10 @@ impl Recorder<'_> {
         drop(store);
         match result {
             Ok(recorded) => recorded,
-            Err(Stop::Run(error)) => {
-                self.queue.hang_up();
-                Recorded::failed(self.ctx, self.run, self.scope, self.clock, error)
-            }
+            Err(Stop::Run(error)) => Recorded::failed(self.ctx, self.run, Some(self.scope), self.clock, error),
             Err(Stop::Store(error)) => {
-                self.queue.hang_up();
                 let message = format!("collected, but not stored: {error}");
-                Recorded::failed(self.ctx, self.run, self.scope, self.clock, message)
+                Recorded::failed(self.ctx, self.run, Some(self.scope), self.clock, message)
             }
         }
     }

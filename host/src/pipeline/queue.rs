@@ -1,13 +1,13 @@
 //! Batches on their way from a plugin's run thread to the recorder.
 //!
 //! Once the recorder is consuming, a plugin that gets ahead of it waits, so
-//! that a large collection is never held whole. Until then — the recorder
-//! may be waiting for the store — batches gather: a plugin's time limit
-//! must not run out while another collector is being recorded.
+//! that a large collection is never held whole; the time it waits is kept,
+//! for it is not the plugin's (its deadline moves by as much). Until then —
+//! the recorder may be waiting for the store — batches gather.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Batches queued at most while the recorder consumes.
 const AHEAD: usize = 4;
@@ -27,6 +27,8 @@ struct State<T> {
     closed: bool,
     /// The recorder is gone: nothing more will be taken.
     hung_up: bool,
+    /// How long the producer has waited for the recorder, in all.
+    waited: Duration,
 }
 
 /// What waiting for the next batch gave.
@@ -46,6 +48,7 @@ impl<T> Default for BatchQueue<T> {
                 consuming: false,
                 closed: false,
                 hung_up: false,
+                waited: Duration::ZERO,
             }),
             arrived: Condvar::new(),
             taken: Condvar::new(),
@@ -62,9 +65,11 @@ impl<T> BatchQueue<T> {
     /// recorder hung up: the producer should stop.
     pub fn send(&self, batch: T) -> bool {
         let mut state = self.lock();
+        let waiting = Instant::now();
         while state.consuming && !state.hung_up && state.batches.len() >= AHEAD {
             state = self.taken.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+        state.waited += waiting.elapsed();
         if state.hung_up {
             return false;
         }
@@ -92,7 +97,8 @@ impl<T> BatchQueue<T> {
         self.taken.notify_all();
     }
 
-    /// The next batch, waiting until `deadline` at most.
+    /// The next batch, waiting until `deadline` — moved by the time the
+    /// producer spent waiting for the recorder — at most.
     pub fn next(&self, deadline: Instant) -> Next<T> {
         let mut state = self.lock();
         loop {
@@ -104,6 +110,7 @@ impl<T> BatchQueue<T> {
                 return Next::Closed;
             }
             let now = Instant::now();
+            let deadline = deadline + state.waited;
             if now >= deadline {
                 return Next::TimedOut;
             }
@@ -176,6 +183,36 @@ mod tests {
         queue.hang_up();
         let sent = producer.join().unwrap();
         assert!(sent <= AHEAD, "{sent}");
+    }
+
+    #[test]
+    fn the_deadline_moves_by_the_time_the_producer_waited() {
+        let queue = Arc::new(BatchQueue::default());
+        queue.start_consuming();
+        let begun = Instant::now();
+        let producer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                for i in 0..=AHEAD {
+                    queue.send(i);
+                }
+            })
+        };
+        // The producer waits while nothing is taken, then everything is.
+        std::thread::sleep(Duration::from_millis(300));
+        for _ in 0..=AHEAD {
+            assert!(matches!(queue.next(soon()), Next::Batch(_)));
+        }
+        producer.join().unwrap();
+        // A deadline already past (at 200 ms), but not by as long as the
+        // producer waited (about 300 ms): it is made up before giving up.
+        let deadline = begun + Duration::from_millis(200);
+        assert!(matches!(queue.next(deadline), Next::TimedOut));
+        assert!(
+            begun.elapsed() >= Duration::from_millis(450),
+            "gave up {:?} after the start, before the waited-for time was made up",
+            begun.elapsed()
+        );
     }
 
     #[test]

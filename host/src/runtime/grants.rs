@@ -61,6 +61,8 @@ pub enum GrantError {
     NotAbsolute(String),
     #[error("grant {0:?} must not contain `.` or `..`")]
     NotNormal(String),
+    #[error("grant {0:?} holds U+FFFD, which stands for bytes that are not text in file names")]
+    ReplacementCharacter(String),
     #[error("grant {0} goes through more than {MAX_SYMLINKS} symlinks")]
     SymlinkLoop(String),
     #[error("grant {grant} cannot be read: {error}")]
@@ -75,6 +77,9 @@ pub fn check_form(grant: &str) -> Result<(), GrantError> {
     // Split by hand: `Path::components` silently drops inner `.` parts.
     if grant.split(['/', '\\']).any(|part| part == "." || part == "..") {
         return Err(GrantError::NotNormal(grant.into()));
+    }
+    if grant.contains('\u{FFFD}') {
+        return Err(GrantError::ReplacementCharacter(grant.into()));
     }
     Ok(())
 }
@@ -145,7 +150,10 @@ fn resolve_in_root(root: &Path, path: &str, fold_case: bool) -> Result<PathBuf, 
         }
         let parent = join(root, &resolved);
         let name = match fold_case && std::fs::symlink_metadata(parent.join(&name)).is_err() {
-            true => find_folding_case(&parent, &name).unwrap_or(name),
+            // Grants are manifest text: what they find by folding case is text too.
+            true => find_folding_case(&parent, &name)
+                .and_then(|found| found.into_string().ok())
+                .unwrap_or(name),
             false => name,
         };
         let candidate = parent.join(&name);
@@ -180,14 +188,15 @@ fn names(path: &str, windows: bool) -> impl Iterator<Item = String> + '_ {
         .map(str::to_string)
 }
 
-/// The entry of `dir` whose name equals `name` in another letter case.
-pub fn find_folding_case(dir: &Path, name: &str) -> Option<String> {
+/// The entry of `dir` whose name equals `name` (as plugins see names, see
+/// `exact_path`) in another letter case.
+pub fn find_folding_case(dir: &Path, name: &str) -> Option<std::ffi::OsString> {
     let wanted = name.to_lowercase();
     std::fs::read_dir(dir)
         .ok()?
         .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .find(|found| found.to_lowercase() == wanted)
+        .map(|entry| entry.file_name())
+        .find(|found| crate::exact_path::to_guest(found).to_lowercase() == wanted)
 }
 
 fn join(root: &Path, names: &[String]) -> PathBuf {

@@ -2,6 +2,7 @@
 //! calls the host makes into it — each on a fresh `Store`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::{InstancePre, Linker, ResourceAny};
 use wasmtime::{Engine, Store, Trap};
@@ -216,7 +217,11 @@ impl Plugin {
 
     /// Calls `collect` in a fresh sandbox and pulls every batch into `sink`.
     pub fn collect(&self, sandbox: &Sandbox, settings: &Settings, sink: &mut BatchSink) -> Result<Finished, RunError> {
-        let max = sandbox.limits.max_items;
+        let limits = Pulling {
+            max_items: sandbox.limits.max_items,
+            timeout: sandbox.limits.timeout,
+            began: Instant::now(),
+        };
         let mut store = self.new_store(sandbox)?;
         let store = &mut store;
         let result = match (&self.pre, settings) {
@@ -226,7 +231,7 @@ impl Plugin {
                         i.driftwatch_collector_packages(),
                         store,
                         s,
-                        max,
+                        &limits,
                         Records::Packages,
                         sink,
                     )
@@ -238,7 +243,7 @@ impl Plugin {
                         i.driftwatch_collector_services(),
                         store,
                         s,
-                        max,
+                        &limits,
                         Records::Services,
                         sink,
                     )
@@ -247,14 +252,14 @@ impl Plugin {
             (KindPre::Files(p), Settings::Files(s)) => p
                 .instantiate(&mut *store)
                 .map_err(Failure::from)
-                .and_then(|i| pull(i.driftwatch_collector_files(), store, s, max, Records::Files, sink)),
+                .and_then(|i| pull(i.driftwatch_collector_files(), store, s, &limits, Records::Files, sink)),
             (KindPre::Registry(p), Settings::Registry(s)) => {
                 p.instantiate(&mut *store).map_err(Failure::from).and_then(|i| {
                     pull(
                         i.driftwatch_collector_registry(),
                         store,
                         s,
-                        max,
+                        &limits,
                         Records::Registry,
                         sink,
                     )
@@ -413,21 +418,31 @@ uniform_kind!(services_api, Service);
 uniform_kind!(files_api, File);
 uniform_kind!(registry_api, Value);
 
+/// The bounds of one collection.
+struct Pulling {
+    max_items: u64,
+    /// The plugin's time: the time spent handing batches on is not its.
+    timeout: std::time::Duration,
+    began: Instant,
+}
+
 /// Runs `collect` and hands each batch to `sink` until the plugin says
 /// there are no more; returns the plugin's summary.
 fn pull<G: KindGuest>(
     guest: &G,
     store: &mut Store<RunState>,
     settings: &G::Settings,
-    max_items: u64,
+    limits: &Pulling,
     wrap: fn(Vec<G::Record>) -> Records,
     sink: &mut BatchSink,
 ) -> Result<CollectionSummary, Failure> {
     let batches = guest
         .collect(store, settings)?
         .map_err(|e| Failure::Run(RunError::Collect(e)))?;
-    let mut pulled: u64 = 0;
+    let (mut pulled, mut handing_on) = (0u64, std::time::Duration::ZERO);
     loop {
+        let used = limits.began.elapsed().saturating_sub(handing_on);
+        store.set_epoch_deadline(deadline_ticks(limits.timeout.saturating_sub(used)));
         let batch = guest
             .next(store, batches)?
             .map_err(|e| Failure::Run(RunError::Collect(e)))?;
@@ -439,12 +454,15 @@ fn pull<G: KindGuest>(
             ))));
         }
         pulled += batch.len() as u64;
-        if pulled > max_items {
+        if pulled > limits.max_items {
             return Err(Failure::Run(RunError::Oversized(format!(
-                "more than {max_items} records (the collector's max_items)"
+                "more than {} records (the collector's max_items)",
+                limits.max_items
             ))));
         }
+        let handing = Instant::now();
         sink(wrap(batch), &mut store.data_mut().observed).map_err(Failure::Run)?;
+        handing_on += handing.elapsed();
     }
     let mut summary = guest.summary(store, batches)?;
     batches.resource_drop(&mut *store)?;

@@ -12,8 +12,6 @@ use crate::collectors::fingerprint;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBaseline {
     pub baseline: Baseline,
-    /// The fingerprint scheme its hashes were computed with.
-    pub scheme: i64,
     /// When the last full collection was.
     pub last_full: Option<String>,
 }
@@ -23,13 +21,12 @@ impl Store {
     pub fn baseline(&self, collector: &str) -> Result<Option<StoredBaseline>, StoreError> {
         self.conn
             .query_row(
-                "SELECT ConfigHash, RuleHashes, Fingerprint, LastFull FROM CollectorState WHERE Collector = ?1",
+                "SELECT ConfigHash, RuleHashes, LastFull FROM CollectorState WHERE Collector = ?1",
                 [collector],
                 |row| {
                     Ok(StoredBaseline {
                         baseline: baseline_from(row.get(0)?, &row.get::<_, String>(1)?),
-                        scheme: row.get(2)?,
-                        last_full: row.get(3)?,
+                        last_full: row.get(2)?,
                     })
                 },
             )
@@ -45,6 +42,18 @@ impl Store {
         collector: &str,
         translate: impl FnOnce(Baseline) -> Baseline,
     ) -> Result<bool, StoreError> {
+        // Most runs find nothing to translate: look before taking the write lock.
+        let older: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM CollectorState WHERE Collector = ?1 AND Fingerprint < ?2)",
+                params![collector, fingerprint::VERSION],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.error(e))?;
+        if !older {
+            return Ok(false);
+        }
         self.write(|tx| {
             let stored: Option<(String, String)> = tx
                 .query_row(

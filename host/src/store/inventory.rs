@@ -50,6 +50,7 @@ pub(super) struct RowWriter {
     insert_new: String,
     upsert: String,
     lookup: String,
+    load: String,
 }
 
 impl RowWriter {
@@ -73,7 +74,14 @@ impl RowWriter {
             time: time.to_string(),
             insert_new: sql("INSERT", " ON CONFLICT DO NOTHING"),
             upsert: sql("INSERT OR REPLACE", ""),
-            lookup: lookup_sql(data_type),
+            lookup: format!(
+                "SELECT rowid, {} FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2",
+                columns.join(", ")
+            ),
+            load: format!(
+                "SELECT ItemKey, {} FROM ConfigurationData WHERE rowid = ?1",
+                columns.join(", ")
+            ),
         }
     }
 
@@ -93,9 +101,32 @@ impl RowWriter {
             upsert,
             lookup: tx.prepare_cached(&self.lookup)?,
             collector: self.collector.clone(),
-            columns: self.data_type.columns(),
+            data_type: self.data_type,
         })
     }
+
+    /// A stored item by row id.
+    pub fn load(&self, tx: &Transaction, rowid: i64) -> rusqlite::Result<Option<Item>> {
+        let mut statement = tx.prepare_cached(&self.load)?;
+        let mut rows = statement.query([rowid])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(Item {
+            key: super::key_from_sql(self.data_type, row.get_ref(0)?),
+            fields: fields(row, self.data_type.columns())?,
+            keep_previous: false,
+        }))
+    }
+}
+
+/// A row's columns, after the first one, as an item's fields.
+fn fields(row: &rusqlite::Row, columns: &'static [&'static str]) -> rusqlite::Result<Vec<(&'static str, Value)>> {
+    let mut fields = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        fields.push((*column, from_sql(row.get_ref(i + 1)?)));
+    }
+    Ok(fields)
 }
 
 /// A collector's rows, for one batch.
@@ -104,36 +135,32 @@ pub(super) struct Rows<'t> {
     upsert: CachedStatement<'t>,
     lookup: CachedStatement<'t>,
     collector: String,
-    columns: &'static [&'static str],
+    data_type: DataType,
 }
 
 impl Rows<'_> {
     /// Inserts an item whose key is not stored; false (and nothing written)
     /// when it is.
     pub fn insert_new(&mut self, item: &Item) -> rusqlite::Result<bool> {
-        Ok(write(&mut self.insert_new, self.columns, item)? == 1)
+        Ok(write(&mut self.insert_new, self.data_type, item)? == 1)
     }
 
     /// Inserts an item, or replaces the stored one with its key.
     pub fn upsert(&mut self, item: &Item) -> rusqlite::Result<()> {
-        write(&mut self.upsert, self.columns, item).map(|_| ())
+        write(&mut self.upsert, self.data_type, item).map(|_| ())
     }
 
     /// The stored item with this key, and its row id.
     pub fn lookup(&mut self, key: &str) -> rusqlite::Result<Option<(i64, Item)>> {
         let mut rows = self
             .lookup
-            .query(rusqlite::params![self.collector, super::key_value(key)])?;
+            .query(rusqlite::params![self.collector, super::key_value(self.data_type, key)])?;
         let Some(row) = rows.next()? else {
             return Ok(None);
         };
-        let mut fields = Vec::with_capacity(self.columns.len());
-        for (i, column) in self.columns.iter().enumerate() {
-            fields.push((*column, from_sql(row.get_ref(i + 1)?)));
-        }
         let item = Item {
             key: key.to_string(),
-            fields,
+            fields: fields(row, self.data_type.columns())?,
             keep_previous: false,
         };
         Ok(Some((row.get(0)?, item)))
@@ -141,60 +168,38 @@ impl Rows<'_> {
 }
 
 /// Binds what differs from row to row (the constant columns are bound) and runs.
-fn write(statement: &mut CachedStatement, columns: &[&str], item: &Item) -> rusqlite::Result<usize> {
-    statement.raw_bind_parameter(2, super::key_value(&item.key))?;
-    for (i, column) in columns.iter().enumerate() {
+fn write(statement: &mut CachedStatement, data_type: DataType, item: &Item) -> rusqlite::Result<usize> {
+    statement.raw_bind_parameter(2, super::key_value(data_type, &item.key))?;
+    for (i, column) in data_type.columns().iter().enumerate() {
         statement.raw_bind_parameter(i + 6, item.get(column).unwrap_or(&Value::Null))?;
     }
     statement.raw_execute()
 }
 
-fn lookup_sql(data_type: DataType) -> String {
-    format!(
-        "SELECT rowid, {} FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2",
-        data_type.columns().join(", ")
-    )
-}
-
-/// A stored item by row id.
-pub(super) fn load_by_rowid(tx: &Transaction, data_type: DataType, rowid: i64) -> rusqlite::Result<Option<Item>> {
-    let columns = data_type.columns();
-    let sql = format!(
-        "SELECT ItemKey, {} FROM ConfigurationData WHERE rowid = ?1",
-        columns.join(", ")
-    );
-    let mut statement = tx.prepare_cached(&sql)?;
-    let mut rows = statement.query([rowid])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let mut fields = Vec::with_capacity(columns.len());
-    for (i, column) in columns.iter().enumerate() {
-        fields.push((*column, from_sql(row.get_ref(i + 1)?)));
-    }
-    Ok(Some(Item {
-        key: super::key_from_sql(row.get_ref(0)?),
-        fields,
-        keep_previous: false,
-    }))
-}
-
 /// The row ids of a collector's stored items — all of them, or those at
-/// or under the paths of a targeted run — for which `pick` says yes (given
-/// the row id and the item's key).
+/// or under the paths of a targeted run — except those `skip` names (by
+/// row id) and those `retained` names (by key; the key is read only then).
 pub(super) fn pick_rows(
     tx: &Transaction,
     collector: &str,
+    data_type: DataType,
     paths: Option<&[String]>,
-    mut pick: impl FnMut(i64, &str) -> bool,
+    skip: impl Fn(i64) -> bool,
+    retained: Option<&dyn Fn(&str) -> bool>,
 ) -> rusqlite::Result<Vec<i64>> {
     let mut picked = Vec::new();
     let mut take = |rows: &mut rusqlite::Rows| -> rusqlite::Result<()> {
         while let Some(row) = rows.next()? {
             let rowid: i64 = row.get(0)?;
-            if pick(rowid, &super::key_from_sql(row.get_ref(1)?)) {
-                picked.push(rowid);
+            if skip(rowid) {
+                continue;
             }
+            if let Some(retained) = retained
+                && retained(&super::key_from_sql(data_type, row.get_ref(1)?))
+            {
+                continue;
+            }
+            picked.push(rowid);
         }
         Ok(())
     };
@@ -215,6 +220,13 @@ pub(super) fn pick_rows(
         }
     }
     Ok(picked)
+}
+
+/// Deletes a stored row.
+pub(super) fn delete_row(tx: &Transaction, rowid: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM ConfigurationData WHERE rowid = ?1")?
+        .execute([rowid])?;
+    Ok(())
 }
 
 /// The key ranges of what is at or under `path`: the path itself, `path/`
@@ -254,7 +266,7 @@ impl Store {
     pub fn stat_keys(&self, collector: &str, paths: Option<&[String]>) -> Result<Vec<(String, i64)>, StoreError> {
         fn take(rows: &mut rusqlite::Rows, keys: &mut Vec<(String, i64)>) -> rusqlite::Result<()> {
             while let Some(row) = rows.next()? {
-                keys.push((super::key_from_sql(row.get_ref(0)?), row.get(1)?));
+                keys.push((super::key_from_sql(DataType::Files, row.get_ref(0)?), row.get(1)?));
             }
             Ok(())
         }

@@ -20,7 +20,6 @@ mod query;
 mod recording;
 mod schema;
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
@@ -33,9 +32,14 @@ pub use alerts::{AlertRecord, DeliveryRecord, DeliveryState, NewAlert, PendingDe
 pub use collector_state::StoredBaseline;
 pub use queries::{ChangeFilter, ChangeRow, CollectorStatus, RunRow};
 pub use query::schema_catalog;
-pub use recording::{Ending, Recorded, Recording, RunInfo};
+pub use recording::{Ending, NONE_RETAINED, Recorded, Recording, Retained, RunInfo};
 
 pub const DATABASE_FILE: &str = "driftwatch.db";
+
+/// How long a writer waits for another one to finish. A run of a large files
+/// collector writes as it collects, in one transaction: a scan started
+/// meanwhile waits for it rather than fail.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -91,6 +95,12 @@ impl Store {
         &self.path
     }
 
+    /// Another connection to the same database (for reading while this one
+    /// writes).
+    pub fn reopen(&self) -> Result<Store, StoreError> {
+        Store::open(self.path.parent().unwrap_or(Path::new(".")))
+    }
+
     /// Where captured file contents are kept: beside the database.
     pub fn content(&self) -> crate::content_store::ContentStore {
         crate::content_store::ContentStore::in_state_dir(self.path.parent().unwrap_or(Path::new(".")))
@@ -98,7 +108,7 @@ impl Store {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         self.conn
-            .busy_timeout(std::time::Duration::from_secs(30))
+            .busy_timeout(BUSY_TIMEOUT)
             // Takes effect only for a new database: bigger pages suit wide rows.
             .and_then(|_| self.conn.pragma_update(None, "page_size", 16384))
             .and_then(|_| self.conn.pragma_update(None, "journal_mode", "WAL"))
@@ -184,25 +194,24 @@ fn to_sql(value: Option<&Value>) -> rusqlite::types::Value {
     }
 }
 
-/// An item key as SQLite stores it: text, or the exact bytes of a path
-/// that is not UTF-8 (see `exact_path`).
-fn key_value(key: &str) -> rusqlite::types::Value {
-    match exact_path::decode(key) {
-        Cow::Borrowed(_) => rusqlite::types::Value::Text(key.to_string()),
-        Cow::Owned(raw) => match String::from_utf8(raw) {
-            Ok(text) => rusqlite::types::Value::Text(text),
-            Err(error) => rusqlite::types::Value::Blob(error.into_bytes()),
-        },
+/// An item key as SQLite stores it. A file's key is its path, which may
+/// stand for bytes that are not UTF-8 (see `exact_path`): those are stored
+/// as bytes. Other keys are text as they are.
+fn key_value(data_type: DataType, key: &str) -> rusqlite::types::Value {
+    match data_type {
+        DataType::Files => to_sql(Some(&Value::path(key.to_string()))),
+        _ => rusqlite::types::Value::Text(key.to_string()),
     }
 }
 
 /// An item key as read back from SQLite.
-fn key_from_sql(value: ValueRef<'_>) -> String {
-    match value {
-        ValueRef::Text(raw) | ValueRef::Blob(raw) => exact_path::encode(raw).into_owned(),
-        ValueRef::Integer(n) => n.to_string(),
-        ValueRef::Real(f) => f.to_string(),
-        ValueRef::Null => String::new(),
+fn key_from_sql(data_type: DataType, value: ValueRef<'_>) -> String {
+    match (data_type, value) {
+        (DataType::Files, ValueRef::Text(raw) | ValueRef::Blob(raw)) => exact_path::encode(raw).into_owned(),
+        (_, ValueRef::Text(raw) | ValueRef::Blob(raw)) => String::from_utf8_lossy(raw).into_owned(),
+        (_, ValueRef::Integer(n)) => n.to_string(),
+        (_, ValueRef::Real(f)) => f.to_string(),
+        (_, ValueRef::Null) => String::new(),
     }
 }
 

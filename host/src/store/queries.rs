@@ -219,9 +219,14 @@ impl Store {
     }
 }
 
-/// A run's recorded paths (a JSON list).
+/// A run's recorded paths (a JSON list of paths as plugins name them), as
+/// people read them (names that are not UTF-8 escaped).
 fn scope_paths(recorded: Option<String>) -> Vec<String> {
-    recorded
+    let paths: Vec<String> = recorded
         .and_then(|paths| serde_json::from_str(&paths).ok())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    paths
+        .into_iter()
+        .map(|path| Value::path(path).display().into_owned())
+        .collect()
 }

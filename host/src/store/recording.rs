@@ -16,9 +16,9 @@ use std::time::Duration;
 use rusqlite::{Transaction, params};
 
 use super::collector_state::save_baseline;
-use super::inventory::{RowWriter, Rows, load_by_rowid, pick_rows};
+use super::inventory::{RowWriter, Rows, delete_row, pick_rows};
 use super::{Store, StoreError, to_sql};
-use crate::change_engine::{Action, Baseline, Change, Comparison, RECORDED_PATHS, Scope, Verdict};
+use crate::change_engine::{Action, Baseline, Change, Comparison, Scope, Verdict};
 use crate::inventory::{DataType, Item};
 
 /// Who runs, and when.
@@ -45,25 +45,27 @@ pub struct Recorded {
     pub duplicates: Vec<String>,
 }
 
+/// Most paths of a targeted run kept in its record.
+const RECORDED_PATHS: usize = 100;
+
+/// Stored items a run confirmed unchanged without collecting them again
+/// (incremental runs), by key.
+pub type Retained<'a> = &'a dyn Fn(&str) -> bool;
+
+/// Nothing retained: a run that collected everything it looked at.
+pub const NONE_RETAINED: Retained<'static> = &|_| false;
+
 /// How a collection ended, as far as the change engine cares.
 pub struct Ending<'a> {
     /// False when the plugin said part of the source could not be read:
     /// then nothing is removed.
     pub complete: bool,
-    /// Stored items the run confirmed unchanged without collecting them
-    /// again (incremental runs), and how many there are; the same as given
-    /// to `apply`.
-    pub retained: &'a dyn Fn(&str) -> bool,
+    /// The stored items confirmed unchanged (the same as given to `apply`),
+    /// and how many there are.
+    pub retained: Retained<'a>,
     pub retained_count: usize,
     pub warnings: usize,
     pub duration: Duration,
-}
-
-impl Ending<'_> {
-    /// Nothing retained.
-    pub fn retaining_nothing() -> &'static dyn Fn(&str) -> bool {
-        &|_| false
-    }
 }
 
 impl Store {
@@ -97,8 +99,6 @@ impl Store {
             computer: run.computer.to_string(),
             data_type,
             scope: scope.clone(),
-            before,
-            now: baseline.clone(),
             stored: stored as usize,
             max_rowid,
             seen: RowSet::default(),
@@ -107,7 +107,13 @@ impl Store {
             changes: 0,
             duplicates: Vec::new(),
         };
-        Ok(Recording { tx, path, state })
+        Ok(Recording {
+            tx,
+            path,
+            before,
+            now: baseline.clone(),
+            state,
+        })
     }
 
     /// Records a run whose collector did not apply here.
@@ -140,10 +146,13 @@ impl Store {
 pub struct Recording<'s> {
     tx: Transaction<'s>,
     path: PathBuf,
+    /// The baseline the stored inventory was collected under, and today's.
+    before: Option<Baseline>,
+    now: Baseline,
     state: State,
 }
 
-/// Everything a recording keeps but its transaction.
+/// What a recording keeps track of.
 struct State {
     writer: RowWriter,
     run_id: i64,
@@ -152,8 +161,6 @@ struct State {
     computer: String,
     data_type: DataType,
     scope: Scope,
-    before: Option<Baseline>,
-    now: Baseline,
     /// Items stored when the run began, and the highest row id then: rows
     /// above it were written by this run.
     stored: usize,
@@ -168,19 +175,26 @@ struct State {
 
 impl Recording<'_> {
     /// Compares a batch of collected items with their stored rows, and
-    /// writes what changed. `retained` tells the stored items this run
-    /// confirmed unchanged (see `Ending`).
-    pub fn apply(&mut self, items: Vec<Item>, retained: &dyn Fn(&str) -> bool) -> Result<(), StoreError> {
+    /// writes what changed. `retained`: see `Ending`.
+    pub fn apply(&mut self, items: Vec<Item>, retained: Retained) -> Result<(), StoreError> {
+        let comparison = Comparison::new(self.state.data_type, self.before.as_ref(), &self.now);
         self.state
-            .apply(&self.tx, items, retained)
+            .apply(&self.tx, &comparison, items, retained)
             .map_err(|e| super::classify(&self.path, e))
     }
 
     /// Decides the fate of stored items the collection did not return,
     /// records the run and the baseline, and commits.
     pub fn finish(self, ending: Ending) -> Result<Recorded, StoreError> {
-        let Recording { tx, path, mut state } = self;
-        let finished = state.finish(&tx, &ending).and_then(|recorded| {
+        let Recording {
+            tx,
+            path,
+            before,
+            now,
+            mut state,
+        } = self;
+        let comparison = Comparison::new(state.data_type, before.as_ref(), &now);
+        let finished = state.finish(&tx, &comparison, &now, &ending).and_then(|recorded| {
             tx.commit()?;
             Ok(recorded)
         });
@@ -189,9 +203,13 @@ impl Recording<'_> {
 }
 
 impl State {
-    fn apply(&mut self, tx: &Transaction, items: Vec<Item>, retained: &dyn Fn(&str) -> bool) -> rusqlite::Result<()> {
-        let (before, now) = (self.before.clone(), self.now.clone());
-        let comparison = Comparison::new(self.data_type, before.as_ref(), &now);
+    fn apply(
+        &mut self,
+        tx: &Transaction,
+        comparison: &Comparison,
+        items: Vec<Item>,
+        retained: Retained,
+    ) -> rusqlite::Result<()> {
         let mut rows = self.writer.prepare(tx)?;
         for item in items {
             let verdict = if self.stored == 0 {
@@ -229,7 +247,10 @@ impl State {
                     }
                 }
             };
-            self.take(tx, &mut rows, verdict, None)?;
+            self.record_change(tx, verdict.change.as_ref())?;
+            if let Action::Write(item) = verdict.action {
+                rows.upsert(&item)?;
+            }
         }
         Ok(())
     }
@@ -244,44 +265,32 @@ impl State {
         Ok(())
     }
 
-    /// Records a verdict's change and does what it says with the stored row
-    /// (`stored`: the key of the row a deletion removes).
-    fn take(
-        &mut self,
-        tx: &Transaction,
-        rows: &mut Rows,
-        verdict: Verdict,
-        stored: Option<&str>,
-    ) -> rusqlite::Result<()> {
-        if let Some(change) = &verdict.change {
+    fn record_change(&mut self, tx: &Transaction, change: Option<&Change>) -> rusqlite::Result<()> {
+        if let Some(change) = change {
             self.insert_change(tx, change)?;
             self.changes += 1;
         }
-        match (verdict.action, stored) {
-            (Action::Write(item), _) => rows.upsert(&item),
-            (Action::Delete, Some(key)) => {
-                tx.prepare_cached("DELETE FROM ConfigurationData WHERE Collector = ?1 AND ItemKey = ?2")?
-                    .execute(params![self.collector, super::key_value(key)])?;
-                Ok(())
-            }
-            (Action::Keep | Action::Delete, _) => Ok(()),
-        }
+        Ok(())
     }
 
-    fn finish(&mut self, tx: &Transaction, ending: &Ending) -> rusqlite::Result<Recorded> {
-        let (before, now) = (self.before.clone(), self.now.clone());
-        let comparison = Comparison::new(self.data_type, before.as_ref(), &now);
+    fn finish(
+        &mut self,
+        tx: &Transaction,
+        comparison: &Comparison,
+        now: &Baseline,
+        ending: &Ending,
+    ) -> rusqlite::Result<Recorded> {
         let mut removed = 0;
-        let mut rows = self.writer.prepare(tx)?;
         for rowid in self.missing(tx, ending)? {
-            let Some(item) = load_by_rowid(tx, self.data_type, rowid)? else {
+            let Some(item) = self.writer.load(tx, rowid)? else {
                 continue;
             };
             let verdict = comparison.absent(&item, ending.complete);
+            self.record_change(tx, verdict.change.as_ref())?;
             if verdict.action == Action::Delete {
+                delete_row(tx, rowid)?;
                 removed += 1;
             }
-            self.take(tx, &mut rows, verdict, Some(&item.key))?;
         }
         let items = self.stored + self.added - removed;
         let outcome = if ending.complete { "Succeeded" } else { "Partial" };
@@ -297,7 +306,7 @@ impl State {
             tx,
             &self.collector,
             &self.started,
-            &self.now,
+            now,
             baseline.is_some(),
             self.scope.is_full(),
         )?;
@@ -324,9 +333,10 @@ impl State {
             Scope::Targeted(paths) => Some(paths.as_slice()),
             Scope::Full | Scope::Incremental => None,
         };
-        pick_rows(tx, &self.collector, paths, |rowid, key| {
-            rowid <= self.max_rowid && !self.seen.contains(rowid) && !(ending.retained)(key)
-        })
+        // Rows above `max_rowid` are this run's own.
+        let accounted_for = |rowid: i64| rowid > self.max_rowid || self.seen.contains(rowid);
+        let retained = (ending.retained_count > 0).then_some(ending.retained);
+        pick_rows(tx, &self.collector, self.data_type, paths, accounted_for, retained)
     }
 
     fn insert_change(&self, tx: &Transaction, change: &Change) -> rusqlite::Result<()> {
@@ -342,7 +352,7 @@ impl State {
         let mut values: Vec<rusqlite::types::Value> = vec![
             self.run_id.into(),
             self.collector.clone().into(),
-            super::key_value(&change.key),
+            super::key_value(self.data_type, &change.key),
             self.computer.clone().into(),
             self.started.clone().into(),
             self.data_type.as_str().to_string().into(),

@@ -40,7 +40,7 @@ fn run_at(time: &str) -> RunInfo<'_> {
 fn ending(complete: bool) -> Ending<'static> {
     Ending {
         complete,
-        retained: Ending::retaining_nothing(),
+        retained: NONE_RETAINED,
         retained_count: 0,
         warnings: 0,
         duration: Duration::from_millis(5),
@@ -372,7 +372,7 @@ fn a_recording_dropped_unfinished_leaves_no_trace() {
         .begin_recording(&run_at("t2"), DataType::Software, &Scope::Full, &Baseline::default())
         .unwrap();
     recording
-        .apply(packages(&[("a", "2"), ("b", "1")]), Ending::retaining_nothing())
+        .apply(packages(&[("a", "2"), ("b", "1")]), NONE_RETAINED)
         .unwrap();
     drop(recording);
     assert_eq!(names(&store), ["a"]);
@@ -418,7 +418,11 @@ fn baselines_of_an_older_fingerprint_scheme_are_translated_once() {
             .unwrap()
     );
     let stored = store.baseline("dpkg").unwrap().unwrap();
-    assert_eq!(stored.scheme, crate::collectors::fingerprint::VERSION);
+    let scheme: i64 = store
+        .conn
+        .query_row("SELECT Fingerprint FROM CollectorState", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(scheme, crate::collectors::fingerprint::VERSION);
     assert_eq!(stored.baseline.config, "new-config");
     assert_eq!(stored.baseline.rules["r1"], "new-1");
     assert_eq!(

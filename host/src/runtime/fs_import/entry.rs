@@ -118,7 +118,9 @@ pub fn digest(file: std::fs::File, algorithm: DigestAlgorithm) -> std::io::Resul
 }
 
 /// Hashes an open file whose stat said `size` bytes: a read that comes
-/// short once that many are in is the end (no further read to find it).
+/// short with exactly that many in is the end (no further read to find
+/// it); anything else — a file that grew, a size of 0 as `/proc` reports
+/// — is read to its end.
 pub fn digest_sized(mut file: std::fs::File, algorithm: DigestAlgorithm, size: u64) -> std::io::Result<String> {
     // One read buffer per hashing thread: allocating it per file costs more
     // than hashing a small file.
@@ -132,7 +134,8 @@ pub fn digest_sized(mut file: std::fs::File, algorithm: DigestAlgorithm, size: u
 }
 
 /// Feeds a file to a hasher until its end: a read of nothing, or a short
-/// read once `size` bytes are in (`u64::MAX` when the size is not known).
+/// read that brings the total to exactly `size` (`u64::MAX` when the size
+/// is not known).
 pub(super) fn feed<D: Digest>(
     file: &mut std::fs::File,
     buffer: &mut [u8],
@@ -146,7 +149,7 @@ pub(super) fn feed<D: Digest>(
             Ok(n) => {
                 hasher.update(&buffer[..n]);
                 total += n as u64;
-                if n < buffer.len() && total >= size {
+                if n < buffer.len() && total == size {
                     return Ok(hasher);
                 }
             }
