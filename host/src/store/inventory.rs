@@ -171,7 +171,12 @@ impl Rows<'_> {
 fn write(statement: &mut CachedStatement, data_type: DataType, item: &Item) -> rusqlite::Result<usize> {
     statement.raw_bind_parameter(2, super::key_value(data_type, &item.key))?;
     for (i, column) in data_type.columns().iter().enumerate() {
-        statement.raw_bind_parameter(i + 6, item.get(column).unwrap_or(&Value::Null))?;
+        // Items carry their fields in column order: look there first.
+        let value = match item.fields.get(i) {
+            Some((name, value)) if name == column => Some(value),
+            _ => item.get(column),
+        };
+        statement.raw_bind_parameter(i + 6, value.unwrap_or(&Value::Null))?;
     }
     statement.raw_execute()
 }
