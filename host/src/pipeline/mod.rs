@@ -291,7 +291,6 @@ impl Recorder<'_> {
             retained: &retained,
             retained_count: self.index.map_or(0, StatIndex::unchanged_count),
             warnings: warnings.len() + notes.len(),
-
             duration: self.clock.elapsed(),
         };
         let recorded = recording.finish(ending).map_err(Stop::Store)?;
