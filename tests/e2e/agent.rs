@@ -1,6 +1,6 @@
 //! The agent: picks up changes on its own schedule and stops cleanly.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -20,16 +20,16 @@ fn the_agent_picks_up_a_change_without_a_scan_and_stops_on_sigterm() {
     let env = Env::new();
     env.write("root/data/a.txt", "one\n");
     let manifest = env.write("m.toml", MANIFEST).display().to_string();
-    let mut agent = start_agent(&env, &manifest);
+    let agent = start_agent(&env, &manifest);
     let status = || json_lines(&env.run(&["--manifest", &manifest, "status", "--json"]));
-    wait_for(Duration::from_secs(30), "the first collection", || {
+    agent.wait_for(Duration::from_secs(30), "the first collection", || {
         status()[0]["LastSuccess"].is_string()
     });
 
     env.write("root/data/a.txt", "one and two\n");
     env.write("root/data/b.txt", "new\n");
     let changes = || json_lines(&env.run(&["changes", "--json"]));
-    wait_for(Duration::from_secs(30), "the changes", || changes().len() >= 2);
+    agent.wait_for(Duration::from_secs(30), "the changes", || changes().len() >= 2);
     let found = changes();
     assert!(
         found
@@ -59,16 +59,7 @@ fn the_agent_picks_up_a_change_without_a_scan_and_stops_on_sigterm() {
         stderr(&second)
     );
 
-    signal(&agent, "TERM");
-    let start = Instant::now();
-    let exit = loop {
-        if let Some(exit) = agent.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "the agent did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let log = std::io::read_to_string(agent.stderr.take().unwrap()).unwrap();
+    let (exit, log) = agent.stop();
     assert_eq!(exit.code(), Some(0), "{log}");
     assert!(
         log.contains("SIGTERM: stopping") && log.contains("agent stopped"),
@@ -85,15 +76,15 @@ fn sighup_reloads_the_manifest_and_rebaselines_new_paths() {
     env.write("root/data/a.txt", "one\n");
     env.write("root/data/c.log", "log\n");
     let manifest = env.write("m.toml", MANIFEST).display().to_string();
-    let mut agent = start_agent(&env, &manifest);
+    let agent = start_agent(&env, &manifest);
     let inventory = || json_lines(&env.run(&["inventory", "--json"]));
-    wait_for(Duration::from_secs(30), "the first collection", || {
+    agent.wait_for(Duration::from_secs(30), "the first collection", || {
         inventory().len() == 1
     });
 
     std::fs::write(&manifest, MANIFEST.replace("/data/*.txt", "/data/*")).unwrap();
-    signal(&agent, "HUP");
-    wait_for(Duration::from_secs(30), "the reloaded manifest", || {
+    agent.signal("HUP");
+    agent.wait_for(Duration::from_secs(30), "the reloaded manifest", || {
         inventory().len() == 2
     });
     let changes = json_lines(&env.run(&["changes", "--json"]));
@@ -102,6 +93,6 @@ fn sighup_reloads_the_manifest_and_rebaselines_new_paths() {
         "a newly tracked file is a baseline, not an addition: {changes:?}"
     );
 
-    signal(&agent, "TERM");
-    assert!(agent.wait().unwrap().success());
+    let (exit, log) = agent.stop();
+    assert!(exit.success(), "{log}");
 }

@@ -204,28 +204,22 @@ fn no_alert_twice_across_scans_and_agent_restarts() {
         let agent = start_agent(&env, &manifest);
         let status = || json_lines(&env.run(&["--manifest", &manifest, "status", "--json"]));
         let runs_before = status()[0]["LastRun"].clone();
-        wait_for(Duration::from_secs(30), "a collection by the agent", || {
+        agent.wait_for(Duration::from_secs(30), "a collection by the agent", || {
             status()[0]["LastRun"] != runs_before
         });
-        signal(&agent, "TERM");
-        let output = agent.wait_with_output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let (exit, log) = agent.stop();
+        assert_eq!(exit.code(), Some(0), "{log}");
     }
     assert_eq!(receiver.requests(), 1, "{:?}", receiver.accepted());
 
     // A new change while the agent runs alerts once more, from the agent.
     let agent = start_agent(&env, &manifest);
     env.write("root/etc/hosts", "127.0.0.1 localhost\n");
-    wait_for(Duration::from_secs(30), "the agent's alert", || {
+    agent.wait_for(Duration::from_secs(30), "the agent's alert", || {
         receiver.accepted().len() == 2
     });
-    signal(&agent, "TERM");
-    agent.wait_with_output().unwrap();
+    let (exit, log) = agent.stop();
+    assert_eq!(exit.code(), Some(0), "{log}");
     let second = &receiver.accepted()[1];
     assert_eq!(second["alert_id"], 2);
     assert_eq!(

@@ -1,8 +1,9 @@
 //! Shared helpers: run the binary, make fixture roots, build test plugins.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -119,17 +120,18 @@ pub fn md5_hex(bytes: &[u8]) -> String {
     Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Polls `check` until it returns true or `limit` passes.
-pub fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// `driftwatch run` in the background. Its log is read as it is written
+/// (an unread pipe would stall the agent once full) and shown when a wait
+/// times out; dropping it kills the agent.
+pub struct Agent {
+    child: Child,
+    log: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
-pub fn start_agent(env: &Env, manifest: &str) -> Child {
-    env.driftwatch()
+pub fn start_agent(env: &Env, manifest: &str) -> Agent {
+    let mut child = env
+        .driftwatch()
         .args([
             "--manifest",
             manifest,
@@ -141,12 +143,85 @@ pub fn start_agent(env: &Env, manifest: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start the agent")
+        .expect("start the agent");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match stderr.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => sink.lock().unwrap().extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    Agent {
+        child,
+        log,
+        reader: Some(reader),
+    }
 }
 
-pub fn signal(child: &Child, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status();
-    assert!(status.expect("kill runs").success());
+impl Agent {
+    /// What the agent has logged so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
+    }
+
+    /// Polls `check` until it returns true; fails after `limit`, showing
+    /// the agent's log.
+    pub fn wait_for(&self, limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !check() {
+            assert!(
+                start.elapsed() < limit,
+                "timed out waiting for {what}; the agent logged:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status();
+        assert!(status.expect("kill runs").success());
+    }
+
+    /// Waits up to `limit` for the agent to exit; its exit status and whole log.
+    pub fn wait(mut self, limit: Duration) -> (ExitStatus, String) {
+        let start = Instant::now();
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().expect("wait") {
+                break exit;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the agent did not stop; it logged:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        (exit, self.log())
+    }
+
+    /// SIGTERM, then the exit status and log; the agent must stop within 20 s.
+    pub fn stop(self) -> (ExitStatus, String) {
+        self.signal("TERM");
+        self.wait(Duration::from_secs(20))
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

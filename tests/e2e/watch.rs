@@ -6,7 +6,6 @@
 //! 30 s of its start) happen before changing anything, so that every later
 //! run is one that events caused — and runs record what they looked at.
 
-use std::process::Child;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -37,23 +36,22 @@ fn runs(env: &Env) -> Vec<Value> {
 }
 
 /// A baseline scan, then the agent, once its first scheduled run is done.
-fn baseline_then_agent(env: &Env, manifest: &str) -> Child {
+fn baseline_then_agent(env: &Env, manifest: &str) -> Agent {
     let root = env.path("root").display().to_string();
     assert_eq!(
         exit_code(&env.run(&["--root", &root, "--manifest", manifest, "scan"])),
         0
     );
     let agent = start_agent(env, manifest);
-    wait_for(Duration::from_secs(40), "the agent's first scheduled run", || {
+    agent.wait_for(Duration::from_secs(40), "the agent's first scheduled run", || {
         runs(env).len() >= 2
     });
     agent
 }
 
-fn stop(agent: Child) {
-    signal(&agent, "TERM");
-    let output = agent.wait_with_output().expect("agent stops");
-    assert_eq!(output.status.code(), Some(0));
+fn stop(agent: Agent) {
+    let (exit, log) = agent.stop();
+    assert_eq!(exit.code(), Some(0), "{log}");
 }
 
 #[cfg(target_os = "linux")]
@@ -73,7 +71,7 @@ fn file_events_trigger_a_targeted_recheck() {
     env.write("root/data/a.txt", "one and two\n");
     std::fs::remove_file(env.path("root/data/gone.txt")).unwrap();
     env.write("root/data/new/deeper/b.txt", "new\n");
-    wait_for(Duration::from_secs(20), "three changes", || changes(&env).len() >= 3);
+    agent.wait_for(Duration::from_secs(20), "three changes", || changes(&env).len() >= 3);
     // Let any event still queued run, then take stock.
     std::thread::sleep(Duration::from_millis(500));
     let mut found: Vec<String> = changes(&env)
@@ -158,7 +156,7 @@ fn a_package_database_change_is_collected_at_once() {
         env.path("root/var/lib/dpkg/status"),
     )
     .unwrap();
-    wait_for(Duration::from_secs(20), "curl's arrival", || !changes(&env).is_empty());
+    agent.wait_for(Duration::from_secs(20), "curl's arrival", || !changes(&env).is_empty());
     let found = changes(&env);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["SoftwareName"], "curl");

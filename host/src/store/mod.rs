@@ -40,6 +40,8 @@ pub const DATABASE_FILE: &str = "driftwatch.db";
 /// collector writes as it collects, in one transaction: a scan started
 /// meanwhile waits for it rather than fail.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+/// How long opening a database tries again when its setup finds it locked.
+const SETUP_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,6 +56,14 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, known: usize },
     #[error("state database {path}: {error}")]
     Sql { path: PathBuf, error: rusqlite::Error },
+}
+
+impl StoreError {
+    /// Another connection held a lock this one could not wait for.
+    fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sql { error, .. }
+            if matches!(error.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)))
+    }
 }
 
 /// One stored row: its type and its non-empty columns, in table order.
@@ -86,9 +96,19 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags).map_err(|error| classify(&path, error))?;
         let mut store = Store { conn, path };
-        store.configure()?;
-        store.migrate()?;
-        Ok(store)
+        // Two processes setting up a new database at once (an agent and a
+        // CLI command) can get "database is locked" at once, without the
+        // busy timeout: the switch to WAL takes locks SQLite does not wait
+        // for. Both steps can be done again, so they are, for a while.
+        let started = std::time::Instant::now();
+        loop {
+            match store.configure().and_then(|()| store.migrate()) {
+                Err(error) if error.is_busy() && started.elapsed() < SETUP_RETRY => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                setup => return setup.map(|()| store),
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -434,3 +434,19 @@ fn baselines_of_an_older_fingerprint_scheme_are_translated_once() {
         "only once"
     );
 }
+
+#[test]
+fn processes_opening_a_new_database_at_once_all_get_it() {
+    // Separate connections lock as separate processes do.
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let opened: Vec<Result<Store, StoreError>> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..6).map(|_| scope.spawn(|| Store::open(dir.path()))).collect();
+            openers.into_iter().map(|o| o.join().unwrap()).collect()
+        });
+        for store in opened {
+            let store = store.expect("every opener gets the database");
+            assert_eq!(store.change_count().unwrap(), 0);
+        }
+    }
+}
