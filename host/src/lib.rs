@@ -6,6 +6,7 @@
 //! | `agent` | `driftwatch run`: the scheduler, signals, reloads |
 //! | `watch` | file-system watches that trigger the agent's runs |
 //! | `alerts` | alert rules evaluated on new changes; webhook, exec and log actions |
+//! | `fleet` | membership of a fleet (`driftwatch enroll`) and the client for its server |
 //! | `manifest` | which collectors run where, with what grants, limits and settings |
 //! | `machine` | the live machine or an offline image (`--root`) |
 //! | `catalog` | bundled plugins and plugin files |
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod collectors;
 pub mod content_store;
 pub mod exact_path;
+pub mod fleet;
 pub mod inventory;
 pub mod kind;
 pub mod machine;

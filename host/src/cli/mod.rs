@@ -3,6 +3,7 @@
 mod alerts;
 mod changes;
 mod diff;
+mod enroll;
 mod inventory;
 mod plugins;
 mod query;
@@ -167,6 +168,23 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+    /// Join a fleet: enroll this machine with a driftwatch-server, using an
+    /// enrollment secret from `driftwatch-server secret new`. The credential
+    /// it gets is kept in the state directory (fleet.json, owner-only)
+    Enroll {
+        /// The server, e.g. https://fleet.example.com:8443
+        server: String,
+        /// The enrollment secret
+        #[arg(long, env = "DRIFTWATCH_ENROLL_SECRET", hide_env_values = true)]
+        secret: String,
+        /// CA certificate (PEM) to check the server's certificate against,
+        /// when the system does not trust it
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        /// The name to enroll under [default: this machine's name]
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -333,6 +351,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status::run(&context()?, json),
         Command::Runs { collector, limit, json } => runs::run(&context()?, collector.as_deref(), limit, json),
         Command::Plugins { json } => plugins::list(&context()?, json),
+        Command::Enroll {
+            server,
+            secret,
+            ca,
+            name,
+        } => enroll::run(
+            &context()?,
+            &enroll::EnrollArgs {
+                server: &server,
+                secret: &secret,
+                ca: ca.as_deref(),
+                name: name.as_deref(),
+            },
+        ),
         Command::Plugin {
             command: PluginCommand::Check { file, json },
         } => plugins::check(&file, json),

@@ -1,0 +1,140 @@
+//! Calls to the fleet server: JSON over HTTPS, refusals read from the
+//! server's `Problem` answers.
+
+use std::io::Read;
+use std::time::Duration;
+
+use driftwatch_protocol::{EnrollRequest, Enrolled, Identity, Problem, paths};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+/// Longest wait for one call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most of an answer read (inventories come in pages far below this).
+const MAX_ANSWER: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("the CA certificate is not PEM: {0}")]
+    BadCa(String),
+    #[error("{url}: {error}")]
+    Unreachable { url: String, error: String },
+    #[error("{url}: the server refused ({status}): {message}")]
+    Refused { url: String, status: u16, message: String },
+    #[error("{url}: the answer is not what was expected: {error}")]
+    BadAnswer { url: String, error: String },
+}
+
+impl FleetError {
+    /// The server said no (as opposed to: it could not be asked).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FleetError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub struct FleetClient {
+    base: String,
+    agent: ureq::Agent,
+    credential: Option<String>,
+}
+
+impl FleetClient {
+    /// A client for the server at `base` (`https://host:port`), trusting
+    /// `ca` (PEM) when given, the system's roots otherwise.
+    pub fn new(base: &str, ca: Option<&str>, credential: Option<String>) -> Result<FleetClient, FleetError> {
+        let mut tls = TlsConfig::builder();
+        if let Some(pem) = ca {
+            let certs = ureq::tls::parse_pem(pem.as_bytes())
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                    Ok(_) => None,
+                    Err(error) => Some(Err(FleetError::BadCa(error.to_string()))),
+                })
+                .collect::<Result<Vec<Certificate<'static>>, _>>()?;
+            if certs.is_empty() {
+                return Err(FleetError::BadCa("no certificate in it".into()));
+            }
+            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+        }
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(CALL_TIMEOUT))
+            .http_status_as_error(false)
+            .user_agent(concat!("driftwatch/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls.build())
+            .build()
+            .into();
+        Ok(FleetClient {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+            credential,
+        })
+    }
+
+    pub fn enroll(&self, request: &EnrollRequest) -> Result<Enrolled, FleetError> {
+        self.post(paths::ENROLL, request)
+    }
+
+    /// Who the server takes this machine to be.
+    pub fn identity(&self) -> Result<Identity, FleetError> {
+        let url = format!("{}{}", self.base, paths::IDENTITY);
+        let mut request = self.agent.get(&url);
+        if let Some(credential) = &self.credential {
+            request = request.header("Authorization", format!("Bearer {credential}"));
+        }
+        let response = request.call();
+        answer(&url, response)
+    }
+
+    fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, FleetError> {
+        let url = format!("{}{path}", self.base);
+        let body = serde_json::to_vec(body).map_err(|e| FleetError::BadAnswer {
+            url: url.clone(),
+            error: e.to_string(),
+        })?;
+        let mut request = self.agent.post(&url).header("Content-Type", "application/json");
+        if let Some(credential) = &self.credential {
+            request = request.header("Authorization", format!("Bearer {credential}"));
+        }
+        answer(&url, request.send(&body[..]))
+    }
+}
+
+/// The JSON of a 2xx answer, or the server's reason for refusing.
+fn answer<T: DeserializeOwned>(
+    url: &str,
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<T, FleetError> {
+    let mut response = response.map_err(|error| FleetError::Unreachable {
+        url: url.to_string(),
+        error: error.to_string(),
+    })?;
+    let status = response.status();
+    let mut text = String::new();
+    response
+        .body_mut()
+        .as_reader()
+        .take(MAX_ANSWER)
+        .read_to_string(&mut text)
+        .map_err(|error| FleetError::Unreachable {
+            url: url.to_string(),
+            error: error.to_string(),
+        })?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<Problem>(&text)
+            .map(|problem| problem.error)
+            .unwrap_or_else(|_| text.trim().chars().take(300).collect());
+        return Err(FleetError::Refused {
+            url: url.to_string(),
+            status: status.as_u16(),
+            message,
+        });
+    }
+    serde_json::from_str(&text).map_err(|error| FleetError::BadAnswer {
+        url: url.to_string(),
+        error: error.to_string(),
+    })
+}

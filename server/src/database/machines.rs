@@ -1,0 +1,198 @@
+//! Machines: enrollment, the credentials that identify them, revocation.
+
+use std::time::SystemTime;
+
+use super::{Database, DatabaseError};
+
+/// Why an enrollment was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error("the enrollment secret is unknown, expired or used up")]
+    BadSecret,
+    #[error("a machine named {0:?} is enrolled already; revoke it first to enroll it again")]
+    NameTaken(String),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+}
+
+impl From<tokio_postgres::Error> for EnrollError {
+    fn from(error: tokio_postgres::Error) -> EnrollError {
+        EnrollError::Database(error.into())
+    }
+}
+
+/// A machine asking to enroll, with what it will be known by.
+pub struct Enrollment<'a> {
+    pub secret_hash: &'a [u8],
+    pub name: &'a str,
+    pub os: &'a str,
+    pub agent_version: &'a str,
+    pub credential_hash: &'a [u8],
+}
+
+/// A machine a credential belongs to.
+#[derive(Debug, Clone)]
+pub struct MachineId {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A machine as `machines` lists it.
+#[derive(Debug, Clone)]
+pub struct MachineRow {
+    pub name: String,
+    pub os: String,
+    pub agent_version: String,
+    pub groups: Vec<String>,
+    pub enrolled_at: SystemTime,
+    pub last_seen: Option<SystemTime>,
+    pub revoked_at: Option<SystemTime>,
+}
+
+impl Database {
+    /// Spends one use of the secret and enrolls the machine, in one
+    /// transaction: the secret's groups become the machine's. A revoked
+    /// machine's name may be enrolled again (its history stays with it).
+    pub async fn enroll(&self, request: &Enrollment<'_>) -> Result<Vec<String>, EnrollError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let secret = tx
+            .query_opt(
+                "UPDATE enrollment_secret SET uses_left = uses_left - 1 \
+                 WHERE secret_hash = $1 AND expires_at > now() AND (uses_left IS NULL OR uses_left > 0) \
+                 RETURNING group_name",
+                &[&request.secret_hash],
+            )
+            .await?
+            .ok_or(EnrollError::BadSecret)?;
+        let group: Option<String> = secret.get(0);
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO machine (name, os, agent_version) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO NOTHING RETURNING machine_id",
+                &[&request.name, &request.os, &request.agent_version],
+            )
+            .await?;
+        let machine_id: i64 = match inserted {
+            Some(row) => row.get(0),
+            None => tx
+                .query_opt(
+                    "UPDATE machine SET os = $2, agent_version = $3, revoked_at = NULL, enrolled_at = now() \
+                     WHERE name = $1 AND revoked_at IS NOT NULL RETURNING machine_id",
+                    &[&request.name, &request.os, &request.agent_version],
+                )
+                .await?
+                .ok_or_else(|| EnrollError::NameTaken(request.name.to_string()))?
+                .get(0),
+        };
+        if let Some(group) = &group {
+            tx.execute(
+                "INSERT INTO machine_group (machine_id, group_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&machine_id, group],
+            )
+            .await?;
+        }
+        tx.execute(
+            "INSERT INTO credential (machine_id, credential_hash) VALUES ($1, $2)",
+            &[&machine_id, &request.credential_hash],
+        )
+        .await?;
+        let groups = groups_of(&*tx, machine_id).await?;
+        tx.commit().await?;
+        Ok(groups)
+    }
+
+    /// The machine a credential identifies, unless it or its machine was
+    /// revoked. Notes that the machine was seen (at most once a minute).
+    pub async fn authenticate(&self, credential_hash: &[u8]) -> Result<Option<MachineId>, DatabaseError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT m.machine_id, m.name FROM credential c JOIN machine m USING (machine_id) \
+                 WHERE c.credential_hash = $1 AND c.revoked_at IS NULL AND m.revoked_at IS NULL",
+                &[&credential_hash],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let machine = MachineId {
+            id: row.get(0),
+            name: row.get(1),
+        };
+        client
+            .execute(
+                "UPDATE machine SET last_seen = now() \
+                 WHERE machine_id = $1 AND (last_seen IS NULL OR last_seen < now() - interval '1 minute')",
+                &[&machine.id],
+            )
+            .await?;
+        Ok(Some(machine))
+    }
+
+    pub async fn groups(&self, machine_id: i64) -> Result<Vec<String>, DatabaseError> {
+        let client = self.client().await?;
+        Ok(groups_of(&**client, machine_id).await?)
+    }
+
+    /// Every machine, by name.
+    pub async fn machines(&self) -> Result<Vec<MachineRow>, DatabaseError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT m.name, m.os, m.agent_version, m.enrolled_at, m.last_seen, m.revoked_at, \
+                        coalesce(array_agg(g.group_name ORDER BY g.group_name) \
+                                 FILTER (WHERE g.group_name IS NOT NULL), '{}') \
+                 FROM machine m LEFT JOIN machine_group g USING (machine_id) \
+                 GROUP BY m.machine_id ORDER BY m.name",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| MachineRow {
+                name: row.get(0),
+                os: row.get(1),
+                agent_version: row.get(2),
+                enrolled_at: row.get(3),
+                last_seen: row.get(4),
+                revoked_at: row.get(5),
+                groups: row.get(6),
+            })
+            .collect())
+    }
+
+    /// Revokes a machine and every credential it had; false when no
+    /// enrolled machine has that name.
+    pub async fn revoke(&self, name: &str) -> Result<bool, DatabaseError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let revoked = tx
+            .query_opt(
+                "UPDATE machine SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING machine_id",
+                &[&name],
+            )
+            .await?;
+        let Some(row) = revoked else { return Ok(false) };
+        let machine_id: i64 = row.get(0);
+        tx.execute(
+            "UPDATE credential SET revoked_at = now() WHERE machine_id = $1 AND revoked_at IS NULL",
+            &[&machine_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn groups_of(
+    client: &impl tokio_postgres::GenericClient,
+    machine_id: i64,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT group_name FROM machine_group WHERE machine_id = $1 ORDER BY group_name",
+            &[&machine_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}

@@ -1,0 +1,73 @@
+//! PostgreSQL: the connection pool and the schema's migrations. Each
+//! table's queries live in a module of their own.
+//!
+//! Every table leads with the machine (see `server/CITUS.md`), so that the
+//! store can later be spread over several database nodes by machine.
+
+pub mod machines;
+mod migrations;
+pub mod secrets;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+/// Connections one server process keeps at most.
+const POOL_SIZE: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("the database address is not valid: {0}")]
+    Url(tokio_postgres::Error),
+    #[error("cannot make the connection pool: {0}")]
+    Pool(String),
+    #[error("no database connection: {0}")]
+    Connect(#[from] deadpool_postgres::PoolError),
+    #[error("database: {0}")]
+    Sql(#[from] tokio_postgres::Error),
+    #[error("the database has schema version {found}; this server knows up to {known}: upgrade the server")]
+    TooNew { found: i32, known: usize },
+}
+
+/// The fleet's database, shared by every request.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+}
+
+impl Database {
+    /// A pool for `url` (`postgres://user@host/db` or `host=… dbname=…`).
+    /// Connections are made when first needed.
+    pub fn new(url: &str) -> Result<Database, DatabaseError> {
+        let config: tokio_postgres::Config = url.parse().map_err(DatabaseError::Url)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| DatabaseError::Pool(e.to_string()))?;
+        Ok(Database { pool })
+    }
+
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, DatabaseError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Brings the schema up to date; returns how many migrations it applied.
+    /// Several servers starting at once apply each migration once.
+    pub async fn migrate(&self) -> Result<usize, DatabaseError> {
+        let mut client = self.client().await?;
+        migrations::apply(&mut client).await
+    }
+
+    /// The database answers.
+    pub async fn ping(&self) -> Result<(), DatabaseError> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+}

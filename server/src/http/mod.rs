@@ -1,0 +1,76 @@
+//! The HTTP API: agents enroll and identify themselves here. Each request
+//! stands alone (the database holds all state), so any number of server
+//! processes can share one database behind a load balancer.
+
+mod auth;
+mod enroll;
+mod problem;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::{get, post};
+use driftwatch_protocol::paths;
+
+use crate::database::Database;
+
+pub use auth::AuthenticatedMachine;
+pub use problem::ApiError;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub database: Database,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(paths::HEALTH, get(health))
+        .route(paths::ENROLL, post(enroll::enroll))
+        .route(paths::IDENTITY, get(enroll::identity))
+        .with_state(state)
+}
+
+/// `ok` when the database answers.
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
+    state.database.ping().await?;
+    Ok("ok")
+}
+
+/// How the server listens.
+pub enum Listening {
+    Tls(tls::TlsListener),
+    /// Plain HTTP, for loopback only.
+    Plain(tokio::net::TcpListener),
+}
+
+impl Listening {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Listening::Tls(listener) => axum::serve::Listener::local_addr(listener),
+            Listening::Plain(listener) => listener.local_addr(),
+        }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Listening::Tls(_) => "https",
+            Listening::Plain(_) => "http",
+        }
+    }
+}
+
+/// Serves until `stop` completes, then lets requests in flight finish.
+pub async fn serve(
+    listening: Listening,
+    state: AppState,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    match listening {
+        Listening::Tls(listener) => axum::serve(listener, app).with_graceful_shutdown(stop).await,
+        Listening::Plain(listener) => axum::serve(listener, app).with_graceful_shutdown(stop).await,
+    }
+}

@@ -1,0 +1,16 @@
+//! driftwatch-server: the fleet's one place. Agents enroll, then ship their
+//! inventory and changes; people query them across machines.
+//!
+//! | module | job |
+//! |---|---|
+//! | `cli` | the command line |
+//! | `database` | PostgreSQL: pool, migrations, each table's queries |
+//! | `http` | the API agents and people call, plain or over TLS |
+//! | `tokens` | secrets and credentials: made at random, kept as hashes |
+//! | `duration` | durations people write (`7d`, `12h`) |
+
+pub mod cli;
+pub mod database;
+pub mod duration;
+pub mod http;
+pub mod tokens;
