@@ -83,6 +83,7 @@ struct Shared {
     store: Mutex<Store>,
     /// A second connection, for what runs read before they start.
     reader: Mutex<Store>,
+    state_dir: PathBuf,
 }
 
 /// Runs the agent until SIGTERM or SIGINT. Holds an exclusive lock on the
@@ -97,6 +98,7 @@ pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: 
         machine,
         store: Mutex::new(store),
         reader: Mutex::new(reader),
+        state_dir: state_dir.to_path_buf(),
     });
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -185,16 +187,29 @@ async fn start_schedule(
     let permits = Arc::new(Semaphore::new(parallel));
     let (stop, stopped) = watch::channel(false);
     let mut schedule = JoinSet::new();
-    let alerts = Arc::new(AlertWake(Notify::new()));
+    let alerts = Arc::new(RunWake::default());
     schedule.spawn(alert_loop(
         shared.clone(),
         Arc::new(manifest.alerts.clone()),
         alerts.clone(),
         stopped.clone(),
     ));
+    match crate::fleet::Membership::load(&shared.state_dir) {
+        Ok(Some(membership)) => {
+            schedule.spawn(crate::fleet::ship_loop(
+                shared.state_dir.clone(),
+                membership,
+                alerts.committed.clone(),
+                stopped.clone(),
+            ));
+        }
+        Ok(None) => {}
+        Err(error) => tracing::error!("not shipping: {error}"),
+    }
     if manifest.collectors.is_empty() {
         tracing::warn!("the manifest {} has no collectors: nothing to collect", manifest.source);
     }
+    let mut scheduled = 0;
     for spec in &manifest.collectors {
         match select(spec, &shared.machine, &plugins) {
             Selection::Ready(plugin) => {
@@ -217,6 +232,7 @@ async fn start_schedule(
                 }
                 tracing::info!(collector = %spec.name, "scheduled every {}", crate::runtime::humanize(task.interval));
                 schedule.spawn(task.run());
+                scheduled += 1;
             }
             Selection::Unusable(error) => tracing::error!(collector = %spec.name, "not scheduled: {error}"),
             Selection::Disabled | Selection::OtherOs(_) => {
@@ -224,10 +240,7 @@ async fn start_schedule(
             }
         }
     }
-    tracing::info!(
-        "agent running {} collectors, at most {parallel} at once",
-        schedule.len() - 1
-    );
+    tracing::info!("agent running {scheduled} collectors, at most {parallel} at once");
     Ok((stop, schedule))
 }
 
@@ -294,14 +307,21 @@ impl RunCause {
     }
 }
 
-/// Wakes the alert task when a run recorded changes: the agent's
-/// run-completed hook.
-struct AlertWake(Notify);
+/// The agent's run-completed hook: wakes the alert task when a run
+/// recorded changes, and the shipping task when a run was committed.
+#[derive(Default)]
+struct RunWake {
+    changes: Notify,
+    committed: Arc<Notify>,
+}
 
-impl RunHook for AlertWake {
+impl RunHook for RunWake {
     fn run_completed(&self, report: &CollectorReport) {
         if report.changes() > 0 {
-            self.0.notify_one();
+            self.changes.notify_one();
+        }
+        if report.run_id.is_some() {
+            self.committed.notify_one();
         }
     }
 }
@@ -316,7 +336,7 @@ struct CollectorTask {
     /// Bounds how many collectors run at once.
     permits: Arc<Semaphore>,
     stopped: watch::Receiver<bool>,
-    alerts: Arc<AlertWake>,
+    alerts: Arc<RunWake>,
 }
 
 impl CollectorTask {
@@ -413,7 +433,7 @@ impl CollectorTask {
 async fn alert_loop(
     shared: Arc<Shared>,
     rules: Arc<Vec<crate::manifest::alerts::AlertRule>>,
-    changes_recorded: Arc<AlertWake>,
+    changes_recorded: Arc<RunWake>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -442,7 +462,7 @@ async fn alert_loop(
             }
         }
         tokio::select! {
-            _ = changes_recorded.0.notified() => {}
+            _ = changes_recorded.changes.notified() => {}
             _ = stopped.changed() => return,
         }
     }

@@ -231,6 +231,10 @@ struct MachineLine {
     enrolled_at: String,
     last_seen: Option<String>,
     revoked_at: Option<String>,
+    /// The `ChangeId` of the last change shipped (0: none yet).
+    shipped_change_id: i64,
+    last_change: Option<String>,
+    last_shipped: Option<String>,
 }
 
 async fn list_machines(database: &Database, json: bool) -> anyhow::Result<()> {
@@ -244,6 +248,9 @@ async fn list_machines(database: &Database, json: bool) -> anyhow::Result<()> {
         enrolled_at: timestamp(m.enrolled_at),
         last_seen: m.last_seen.map(timestamp),
         revoked_at: m.revoked_at.map(timestamp),
+        shipped_change_id: m.shipped_change_id,
+        last_change: m.last_change.map(timestamp),
+        last_shipped: m.last_shipped.map(timestamp),
     });
     if json {
         for line in lines {
@@ -252,8 +259,8 @@ async fn list_machines(database: &Database, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<30} {:<8} {:<10} {:<20} {:<25} STATE",
-        "NAME", "OS", "AGENT", "GROUPS", "LAST SEEN"
+        "{:<30} {:<8} {:<8} {:<16} {:<21} {:<21} STATE",
+        "NAME", "OS", "AGENT", "GROUPS", "LAST SEEN", "LAST CHANGE"
     );
     for line in lines {
         let state = match &line.revoked_at {
@@ -261,12 +268,13 @@ async fn list_machines(database: &Database, json: bool) -> anyhow::Result<()> {
             None => "enrolled".to_string(),
         };
         println!(
-            "{:<30} {:<8} {:<10} {:<20} {:<25} {state}",
+            "{:<30} {:<8} {:<8} {:<16} {:<21} {:<21} {state}",
             line.name,
             line.os,
             line.agent_version,
             line.groups.join(","),
             line.last_seen.as_deref().unwrap_or("never"),
+            line.last_change.as_deref().unwrap_or("none shipped"),
         );
     }
     Ok(())

@@ -6,3 +6,4 @@ mod postgres;
 mod support;
 
 mod enroll;
+mod shipping;

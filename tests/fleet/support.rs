@@ -80,10 +80,15 @@ impl Server {
     /// Starts serving `database` on a free loopback port, over TLS with
     /// `tls` (cert, key) or plain HTTP without.
     pub fn start(database: &str, tls: Option<(&Path, &Path)>) -> Server {
+        Server::start_at(database, tls, "127.0.0.1:0")
+    }
+
+    /// Like `start`, on `listen` (`host:port`).
+    pub fn start_at(database: &str, tls: Option<(&Path, &Path)>, listen: &str) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_driftwatch-server"));
         command
             .env("RUST_LOG", "info")
-            .args(["--database", database, "serve", "--listen", "127.0.0.1:0"]);
+            .args(["--database", database, "serve", "--listen", listen]);
         match tls {
             Some((cert, key)) => command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key),
             None => command.arg("--insecure-http"),
@@ -115,6 +120,11 @@ impl Server {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// `host:port` it listens on.
+    pub fn address(&self) -> &str {
+        self.url.split("://").nth(1).unwrap_or_default()
     }
 
     /// SIGTERM; the exit status and log once it stopped (within 20 s).

@@ -9,6 +9,7 @@ mod plugins;
 mod query;
 mod runs;
 mod scan;
+mod ship;
 mod status;
 
 use std::path::PathBuf;
@@ -186,6 +187,13 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Send the fleet server the changes and inventory it has not
+    /// acknowledged (the agent and `scan` do this after each run)
+    Ship {
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -351,6 +359,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status::run(&context()?, json),
         Command::Runs { collector, limit, json } => runs::run(&context()?, collector.as_deref(), limit, json),
         Command::Plugins { json } => plugins::list(&context()?, json),
+        Command::Ship { json } => ship::run(&context()?, json),
         Command::Enroll {
             server,
             secret,

@@ -48,11 +48,15 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
         eprint!("\r\x1b[K");
     }
     let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
-    let (store, alerts) = raise_alerts(ctx, store, &report.computer);
+    let (mut store, alerts) = raise_alerts(ctx, store, &report.computer);
+    let shipping = super::ship::after_scan(ctx, &mut store);
     let mut out = std::io::stdout().lock();
     if json {
         for c in &report.collectors {
             json_record(&mut out, &CollectorJson::new(c, &report.computer))?;
+        }
+        if let Some(line) = shipping {
+            eprintln!("driftwatch: {line}");
         }
     } else {
         let place = match &ctx.machine.root {
@@ -104,6 +108,9 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
             writeln!(out, "{line}")?;
         }
         writeln!(out, "Stored in {}", store.path().display())?;
+        if let Some(line) = shipping {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(if report.failures() > 0 {
         ExitCode::from(3)

@@ -42,21 +42,80 @@ struct StatusRow {
     detail: String,
 }
 
+/// Shipping to the fleet server, as the last line of `status --json` has it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FleetLine {
+    fleet: FleetStatus,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FleetStatus {
+    server: String,
+    machine: String,
+    pending_changes: u64,
+    pending_inventory: u64,
+    last_shipped: Option<String>,
+    last_error: Option<String>,
+}
+
 pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let store = ctx.open_store()?;
     let mut rows = Vec::new();
     for spec in &ctx.manifest.collectors {
         rows.push(row(ctx, spec, store.collector_status(&spec.name)?));
     }
+    let fleet = fleet_status(ctx, &store)?;
     let mut out = std::io::stdout().lock();
     if json {
         for row in &rows {
             json_record(&mut out, row)?;
         }
+        if let Some(fleet) = fleet {
+            json_record(&mut out, &FleetLine { fleet })?;
+        }
     } else {
         print_table(ctx, &rows, &mut out)?;
+        if let Some(fleet) = fleet {
+            let shipped = fleet.last_shipped.as_deref().unwrap_or("never");
+            writeln!(
+                out,
+                "Fleet: {} as {}; not yet shipped: {} changes, {} inventory entries; last shipped {shipped}",
+                fleet.server, fleet.machine, fleet.pending_changes, fleet.pending_inventory
+            )?;
+            if let Some(error) = fleet.last_error {
+                writeln!(out, "  last attempt failed: {error}")?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where shipping stands, when this machine is in a fleet. Before its
+/// first shipment everything is pending.
+fn fleet_status(ctx: &Context, store: &crate::store::Store) -> anyhow::Result<Option<FleetStatus>> {
+    let Some(membership) = crate::fleet::Membership::load(&ctx.state_dir)? else {
+        return Ok(None);
+    };
+    let shipped = store
+        .ship_status()?
+        .filter(|s| s.server == membership.server && s.machine == membership.machine);
+    let (pending_changes, pending_inventory, last_shipped, last_error) = match shipped {
+        Some(s) => (s.pending_changes, s.pending_inventory, s.last_shipped, s.last_error),
+        None => {
+            let (changes, inventory) = store.outbox_totals()?;
+            (changes, inventory, None, None)
+        }
+    };
+    Ok(Some(FleetStatus {
+        server: membership.server,
+        machine: membership.machine,
+        pending_changes,
+        pending_inventory,
+        last_shipped,
+        last_error,
+    }))
 }
 
 fn row(ctx: &Context, spec: &CollectorSpec, status: CollectorStatus) -> StatusRow {

@@ -4,8 +4,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use driftwatch_protocol::{EnrollRequest, Enrolled, Identity, Problem, paths};
-use serde::Serialize;
+use driftwatch_protocol::{EnrollRequest, Enrolled, Identity, Position, Problem, ShipBatch, paths};
 use serde::de::DeserializeOwned;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
@@ -21,7 +20,13 @@ pub enum FleetError {
     #[error("{url}: {error}")]
     Unreachable { url: String, error: String },
     #[error("{url}: the server refused ({status}): {message}")]
-    Refused { url: String, status: u16, message: String },
+    Refused {
+        url: String,
+        status: u16,
+        message: String,
+        /// Where the server stands, when it said so.
+        position: Option<Position>,
+    },
     #[error("{url}: the answer is not what was expected: {error}")]
     BadAnswer { url: String, error: String },
 }
@@ -75,27 +80,56 @@ impl FleetClient {
     }
 
     pub fn enroll(&self, request: &EnrollRequest) -> Result<Enrolled, FleetError> {
-        self.post(paths::ENROLL, request)
+        let body = serde_json::to_vec(request).map_err(|e| FleetError::BadAnswer {
+            url: paths::ENROLL.to_string(),
+            error: e.to_string(),
+        })?;
+        self.post(paths::ENROLL, body, None)
+    }
+
+    /// Sends a batch, gzip-compressed; the server's new position.
+    pub fn ship(&self, batch: &ShipBatch) -> Result<Position, FleetError> {
+        use std::io::Write;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        serde_json::to_writer(&mut gzip, batch)
+            .map_err(std::io::Error::from)
+            .and_then(|()| gzip.flush())
+            .map_err(|e| FleetError::BadAnswer {
+                url: paths::SHIP.to_string(),
+                error: e.to_string(),
+            })?;
+        let body = gzip.finish().map_err(|e| FleetError::BadAnswer {
+            url: paths::SHIP.to_string(),
+            error: e.to_string(),
+        })?;
+        self.post(paths::SHIP, body, Some("gzip"))
     }
 
     /// Who the server takes this machine to be.
     pub fn identity(&self) -> Result<Identity, FleetError> {
-        let url = format!("{}{}", self.base, paths::IDENTITY);
+        self.get(paths::IDENTITY)
+    }
+
+    /// How far the server has this machine's records.
+    pub fn position(&self) -> Result<Position, FleetError> {
+        self.get(paths::SHIP)
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, FleetError> {
+        let url = format!("{}{path}", self.base);
         let mut request = self.agent.get(&url);
         if let Some(credential) = &self.credential {
             request = request.header("Authorization", format!("Bearer {credential}"));
         }
-        let response = request.call();
-        answer(&url, response)
+        answer(&url, request.call())
     }
 
-    fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, FleetError> {
+    fn post<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>, encoding: Option<&str>) -> Result<T, FleetError> {
         let url = format!("{}{path}", self.base);
-        let body = serde_json::to_vec(body).map_err(|e| FleetError::BadAnswer {
-            url: url.clone(),
-            error: e.to_string(),
-        })?;
         let mut request = self.agent.post(&url).header("Content-Type", "application/json");
+        if let Some(encoding) = encoding {
+            request = request.header("Content-Encoding", encoding);
+        }
         if let Some(credential) = &self.credential {
             request = request.header("Authorization", format!("Bearer {credential}"));
         }
@@ -124,13 +158,15 @@ fn answer<T: DeserializeOwned>(
             error: error.to_string(),
         })?;
     if !status.is_success() {
-        let message = serde_json::from_str::<Problem>(&text)
-            .map(|problem| problem.error)
-            .unwrap_or_else(|_| text.trim().chars().take(300).collect());
+        let (message, position) = match serde_json::from_str::<Problem>(&text) {
+            Ok(problem) => (problem.error, problem.position),
+            Err(_) => (text.trim().chars().take(300).collect(), None),
+        };
         return Err(FleetError::Refused {
             url: url.to_string(),
             status: status.as_u16(),
             message,
+            position,
         });
     }
     serde_json::from_str(&text).map_err(|error| FleetError::BadAnswer {

@@ -4,6 +4,7 @@
 
 use rusqlite::{Transaction, TransactionBehavior};
 
+use super::revision::Clock;
 use super::{Store, StoreError};
 
 impl Store {
@@ -17,10 +18,13 @@ impl Store {
                 .query_map([], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
             let dropped: Vec<String> = known.into_iter().filter(|c| !keep.contains(&c.as_str())).collect();
+            let clock = Clock::read(tx)?;
             for collector in &dropped {
+                clock.note_collector_removal(tx, collector)?;
                 tx.execute("DELETE FROM ConfigurationData WHERE Collector = ?1", [collector])?;
                 tx.execute("DELETE FROM CollectorState WHERE Collector = ?1", [collector])?;
             }
+            clock.save(tx)?;
             Ok(dropped)
         })
     }
@@ -29,7 +33,12 @@ impl Store {
     /// each collector's last run. Returns (changes, runs) deleted.
     pub fn prune_history(&mut self, before: &str) -> Result<(usize, usize), StoreError> {
         self.write(|tx| {
-            let changes = tx.execute("DELETE FROM ConfigurationChange WHERE TimeGenerated < ?1", [before])?;
+            // Changes not yet shipped to the fleet server stay.
+            let changes = tx.execute(
+                "DELETE FROM ConfigurationChange WHERE TimeGenerated < ?1 \
+                 AND ChangeId <= IFNULL((SELECT ChangeId FROM ShipState), 9223372036854775807)",
+                [before],
+            )?;
             let runs = tx.execute(
                 "DELETE FROM CollectorRun WHERE TimeStarted < ?1 \
                  AND RunId NOT IN (SELECT MAX(RunId) FROM CollectorRun GROUP BY Collector) \

@@ -3,6 +3,7 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{CachedStatement, Transaction};
 
+use super::revision::Clock;
 use super::{Row, Store, StoreError, from_sql};
 use crate::exact_path;
 use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
@@ -43,6 +44,8 @@ impl Store {
 
 /// The statements that write a collector's items into `ConfigurationData`.
 pub(super) struct RowWriter {
+    /// Gives each written row its row id (see `revision`).
+    clock: Clock,
     collector: String,
     data_type: DataType,
     computer: String,
@@ -54,20 +57,22 @@ pub(super) struct RowWriter {
 }
 
 impl RowWriter {
-    pub fn new(collector: &str, data_type: DataType, computer: &str, time: &str) -> RowWriter {
+    pub fn new(collector: &str, data_type: DataType, computer: &str, time: &str, clock: Clock) -> RowWriter {
         let columns = data_type.columns();
         let sql = |verb: &str, tail: &str| {
             format!(
-                "{verb} INTO ConfigurationData (Collector, ItemKey, ConfigDataType, Computer, TimeGenerated, {}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, {}){tail}",
+                "{verb} INTO ConfigurationData (Collector, ItemKey, ConfigDataType, Computer, TimeGenerated, {}, rowid) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, {}, ?{}){tail}",
                 columns.join(", "),
                 (0..columns.len())
                     .map(|i| format!("?{}", i + 6))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                columns.len() + 6
             )
         };
         RowWriter {
+            clock,
             collector: collector.to_string(),
             data_type,
             computer: computer.to_string(),
@@ -100,6 +105,7 @@ impl RowWriter {
             insert_new,
             upsert,
             lookup: tx.prepare_cached(&self.lookup)?,
+            clock: self.clock.clone(),
             collector: self.collector.clone(),
             data_type: self.data_type,
         })
@@ -134,6 +140,7 @@ pub(super) struct Rows<'t> {
     insert_new: CachedStatement<'t>,
     upsert: CachedStatement<'t>,
     lookup: CachedStatement<'t>,
+    clock: Clock,
     collector: String,
     data_type: DataType,
 }
@@ -142,12 +149,12 @@ impl Rows<'_> {
     /// Inserts an item whose key is not stored; false (and nothing written)
     /// when it is.
     pub fn insert_new(&mut self, item: &Item) -> rusqlite::Result<bool> {
-        Ok(write(&mut self.insert_new, self.data_type, item)? == 1)
+        Ok(write(&mut self.insert_new, self.data_type, item, &self.clock)? == 1)
     }
 
     /// Inserts an item, or replaces the stored one with its key.
     pub fn upsert(&mut self, item: &Item) -> rusqlite::Result<()> {
-        write(&mut self.upsert, self.data_type, item).map(|_| ())
+        write(&mut self.upsert, self.data_type, item, &self.clock).map(|_| ())
     }
 
     /// The stored item with this key, and its row id.
@@ -167,8 +174,9 @@ impl Rows<'_> {
     }
 }
 
-/// Binds what differs from row to row (the constant columns are bound) and runs.
-fn write(statement: &mut CachedStatement, data_type: DataType, item: &Item) -> rusqlite::Result<usize> {
+/// Binds what differs from row to row (the constant columns are bound) and
+/// runs; a row written takes the clock's next number as its row id.
+fn write(statement: &mut CachedStatement, data_type: DataType, item: &Item, clock: &Clock) -> rusqlite::Result<usize> {
     statement.raw_bind_parameter(2, super::key_value(data_type, &item.key))?;
     for (i, column) in data_type.columns().iter().enumerate() {
         // Items carry their fields in column order: look there first.
@@ -178,7 +186,12 @@ fn write(statement: &mut CachedStatement, data_type: DataType, item: &Item) -> r
         };
         statement.raw_bind_parameter(i + 6, value.unwrap_or(&Value::Null))?;
     }
-    statement.raw_execute()
+    statement.raw_bind_parameter(data_type.columns().len() + 6, clock.peek())?;
+    let written = statement.raw_execute()?;
+    if written == 1 {
+        clock.take();
+    }
+    Ok(written)
 }
 
 /// The row ids of a collector's stored items — all of them, or those at

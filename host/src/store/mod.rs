@@ -7,6 +7,8 @@
 //! | `inventory` | `ConfigurationData`: current inventory, row by row |
 //! | `recording` | recording a collector's run as its items stream in: inventory, `ConfigurationChange`, `CollectorRun` |
 //! | `collector_state` | `CollectorState`: each collector's baseline |
+//! | `revision` | numbering every inventory write and removal, so a fleet server can be sent what changed |
+//! | `outbox` | what is not yet shipped to the fleet server, and where its acknowledgement stands |
 //! | `history` | forgetting collectors, pruning old history and contents |
 //! | `queries` | reading changes and collector status back |
 //! | `query` | running translated KQL queries |
@@ -15,9 +17,11 @@ mod alerts;
 mod collector_state;
 mod history;
 mod inventory;
+mod outbox;
 mod queries;
 mod query;
 mod recording;
+mod revision;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +34,7 @@ use crate::inventory::{DataType, Value};
 
 pub use alerts::{AlertRecord, DeliveryRecord, DeliveryState, NewAlert, PendingDelivery};
 pub use collector_state::StoredBaseline;
+pub use outbox::ShipStatus;
 pub use queries::{ChangeFilter, ChangeRow, CollectorStatus, RunRow};
 pub use query::schema_catalog;
 pub use recording::{Ending, NONE_RETAINED, Recorded, Recording, Retained, RunInfo};

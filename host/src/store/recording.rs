@@ -17,6 +17,7 @@ use rusqlite::{Transaction, params};
 
 use super::collector_state::save_baseline;
 use super::inventory::{RowWriter, Rows, delete_row, pick_rows};
+use super::revision::Clock;
 use super::{Store, StoreError, to_sql};
 use crate::change_engine::{Action, Baseline, Change, Comparison, Scope, Verdict};
 use crate::inventory::{DataType, Item};
@@ -91,8 +92,10 @@ impl Store {
             )
             .map_err(err)?;
         let run_id = insert_run(&tx, run, "Running", None, Some(scope)).map_err(err)?;
+        let clock = Clock::read(&tx).map_err(err)?;
         let state = State {
-            writer: RowWriter::new(run.collector, data_type, run.computer, run.started),
+            writer: RowWriter::new(run.collector, data_type, run.computer, run.started, clock.clone()),
+            clock,
             run_id,
             collector: run.collector.to_string(),
             started: run.started.to_string(),
@@ -155,6 +158,7 @@ pub struct Recording<'s> {
 /// What a recording keeps track of.
 struct State {
     writer: RowWriter,
+    clock: Clock,
     run_id: i64,
     collector: String,
     started: String,
@@ -288,6 +292,7 @@ impl State {
             let verdict = comparison.absent(&item, ending.complete);
             self.record_change(tx, verdict.change.as_ref())?;
             if verdict.action == Action::Delete {
+                self.clock.note_removal(tx, rowid)?;
                 delete_row(tx, rowid)?;
                 removed += 1;
             }
@@ -301,6 +306,7 @@ impl State {
             ending.duration,
             Some((items, self.changes, ending.warnings + self.duplicates.len())),
         )?;
+        self.clock.save(tx)?;
         let baseline = comparison.baseline();
         save_baseline(
             tx,

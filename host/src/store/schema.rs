@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[&str] = &[
     V4_CONTENT,
     V5_ALERTS,
     V6_SCOPES_AND_FINGERPRINTS,
+    V7_OUTBOX,
 ];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
@@ -227,4 +228,31 @@ const V6_SCOPES_AND_FINGERPRINTS: &str = "
 ALTER TABLE CollectorRun ADD COLUMN Scope TEXT;
 ALTER TABLE CollectorRun ADD COLUMN ScopePaths TEXT;
 ALTER TABLE CollectorState ADD COLUMN Fingerprint INTEGER NOT NULL DEFAULT 1;
+";
+
+/// Shipping to a fleet server: the store is the outbox. Every write to the
+/// inventory takes the next number of `InventoryClock` as its row id, so
+/// "rows above N" are the writes since N; a removal leaves a numbered
+/// `InventoryRemoval` while the machine ships. `ShipState` is where the
+/// server's acknowledgement stands.
+const V7_OUTBOX: &str = "
+CREATE TABLE InventoryClock (
+    Id       INTEGER PRIMARY KEY CHECK (Id = 1),
+    Revision INTEGER NOT NULL
+);
+INSERT INTO InventoryClock (Id, Revision) SELECT 1, IFNULL(MAX(rowid), 0) FROM ConfigurationData;
+CREATE TABLE InventoryRemoval (
+    Revision  INTEGER PRIMARY KEY,
+    Collector TEXT NOT NULL,
+    ItemKey   TEXT NOT NULL
+);
+CREATE TABLE ShipState (
+    Id          INTEGER PRIMARY KEY CHECK (Id = 1),
+    Server      TEXT NOT NULL,
+    Machine     TEXT NOT NULL,
+    ChangeId    INTEGER NOT NULL,
+    Revision    INTEGER NOT NULL,
+    LastShipped TEXT,
+    LastError   TEXT
+);
 ";

@@ -450,3 +450,93 @@ fn processes_opening_a_new_database_at_once_all_get_it() {
         }
     }
 }
+
+/// The inventory entries of a batch, as "write NAME" / "remove KEY".
+fn entries(batch: &driftwatch_protocol::ShipBatch) -> Vec<String> {
+    batch
+        .inventory
+        .iter()
+        .map(|entry| match entry {
+            driftwatch_protocol::InventoryEntry::Write { row, .. } => {
+                format!("write {}", row["SoftwareName"].as_str().unwrap())
+            }
+            driftwatch_protocol::InventoryEntry::Remove { item_key, .. } => format!("remove {item_key}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_outbox_holds_every_write_and_removal_since_the_acknowledged_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    collect(
+        &mut store,
+        "2026-01-01T00:00:00.000000Z",
+        &[("a", "1"), ("b", "1"), ("c", "1")],
+        true,
+    );
+    // Before the first shipment no removal is kept: a first shipment sends
+    // the inventory as it stands.
+    collect(
+        &mut store,
+        "2026-01-02T00:00:00.000000Z",
+        &[("a", "1"), ("b", "1")],
+        true,
+    );
+    let start = store.outbox_position("https://fleet", "host").unwrap();
+    assert_eq!(start, driftwatch_protocol::Position::default());
+    let first = store.next_batch(start, 100).unwrap().unwrap();
+    assert!(first.restart_inventory);
+    assert_eq!(entries(&first), ["write a", "write b"]);
+    assert_eq!(first.changes.len(), 1, "c's removal");
+    assert_eq!(first.changes[0]["ChangeCategory"], "Removed");
+    store.acknowledge(first.to, "2026-01-02T00:00:01.000000Z").unwrap();
+    assert_eq!(store.next_batch(first.to, 100).unwrap(), None);
+
+    // Now a removal, an upgrade and an addition are what is pending, in order.
+    collect(
+        &mut store,
+        "2026-01-03T00:00:00.000000Z",
+        &[("b", "2"), ("d", "1")],
+        true,
+    );
+    let second = store.next_batch(first.to, 100).unwrap().unwrap();
+    assert!(!second.restart_inventory);
+    assert_eq!(entries(&second), ["write b", "write d", "remove a\tamd64"]);
+    assert_eq!(second.changes.len(), 3);
+    let status = store.ship_status().unwrap().unwrap();
+    assert_eq!((status.pending_changes, status.pending_inventory), (3, 3));
+
+    // Batches are cut at `limit`, changes first; the rest follows on.
+    let part = store.next_batch(first.to, 4).unwrap().unwrap();
+    assert_eq!((part.changes.len(), part.inventory.len()), (3, 1));
+    let rest = store.next_batch(part.to, 4).unwrap().unwrap();
+    assert_eq!(entries(&rest), ["write d", "remove a\tamd64"]);
+
+    // Acknowledged removals are dropped; a new number is never an old one,
+    // even after the newest row was removed.
+    store.acknowledge(second.to, "2026-01-03T00:00:01.000000Z").unwrap();
+    assert_eq!(store.ship_status().unwrap().unwrap().pending_inventory, 0);
+    collect(&mut store, "2026-01-04T00:00:00.000000Z", &[("b", "2")], true);
+    collect(
+        &mut store,
+        "2026-01-05T00:00:00.000000Z",
+        &[("b", "2"), ("e", "1")],
+        true,
+    );
+    let third = store.next_batch(second.to, 100).unwrap().unwrap();
+    assert_eq!(entries(&third), ["remove d\tamd64", "write e"]);
+    assert!(third.inventory.iter().all(|e| e.revision() > second.to.revision));
+
+    // Forgetting a collector removes each of its rows.
+    store.acknowledge(third.to, "2026-01-05T00:00:01.000000Z").unwrap();
+    store.forget_collectors_except(&[]).unwrap();
+    let fourth = store.next_batch(third.to, 100).unwrap().unwrap();
+    assert_eq!(entries(&fourth), ["remove b\tamd64", "remove e\tamd64"]);
+
+    // Another server (or name) starts from nothing again.
+    assert_eq!(
+        store.outbox_position("https://other", "host").unwrap(),
+        driftwatch_protocol::Position::default()
+    );
+}

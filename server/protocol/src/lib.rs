@@ -13,7 +13,12 @@ pub mod paths {
     pub const IDENTITY: &str = "/v1/identity";
     /// `GET` → `ok`: the server is up and its database answers.
     pub const HEALTH: &str = "/v1/health";
+    /// `POST` [`ShipBatch`](super::ShipBatch) (gzip) → [`Position`](super::Position);
+    /// `GET` → the machine's [`Position`](super::Position).
+    pub const SHIP: &str = "/v1/ship";
 }
+
+pub mod columns;
 
 /// A machine asking to join the fleet with an enrollment secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +50,66 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub error: String,
+    /// Where the server stands, when a batch did not follow on from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
+
+/// How far the server has a machine's records: the last `ChangeId` and the
+/// last inventory revision it acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Position {
+    pub change_id: i64,
+    pub revision: i64,
+}
+
+/// Column name → value (text, integer or null), named as in
+/// [`columns`].
+pub type Columns = serde_json::Map<String, serde_json::Value>;
+
+/// One shipment from an agent: what follows on from `from`, up to `to`.
+/// Applying it twice changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShipBatch {
+    pub from: Position,
+    pub to: Position,
+    /// `ConfigurationChange` rows, by `ChangeId`, each in `(from, to]`.
+    pub changes: Vec<Columns>,
+    /// Writes and removals of `ConfigurationData` rows, by revision, each in
+    /// `(from, to]`.
+    pub inventory: Vec<InventoryEntry>,
+    /// The machine's inventory starts again from this batch (`from.revision`
+    /// is 0): the server forgets what it had, unless it already has more
+    /// than this batch brings (then the batch is a repeat).
+    #[serde(default)]
+    pub restart_inventory: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum InventoryEntry {
+    /// The row as it now is (inserted or replaced whole).
+    Write { revision: i64, row: Columns },
+    /// The row with this key is gone.
+    Remove {
+        revision: i64,
+        collector: String,
+        item_key: String,
+    },
+}
+
+impl InventoryEntry {
+    pub fn revision(&self) -> i64 {
+        match self {
+            InventoryEntry::Write { revision, .. } | InventoryEntry::Remove { revision, .. } => *revision,
+        }
+    }
+}
+
+/// Most bytes of a batch as sent (gzip) and once inflated: a batch over
+/// either is refused whole.
+pub const MAX_BATCH_COMPRESSED: usize = 8 << 20;
+pub const MAX_BATCH_INFLATED: usize = 64 << 20;
 
 /// Prefixes that make secrets recognisable (and greppable in leaks).
 pub mod tokens {

@@ -47,12 +47,17 @@ pub struct MachineRow {
     pub enrolled_at: SystemTime,
     pub last_seen: Option<SystemTime>,
     pub revoked_at: Option<SystemTime>,
+    /// The last change shipped: its `ChangeId` (0: none) and time.
+    pub shipped_change_id: i64,
+    pub last_change: Option<SystemTime>,
+    pub last_shipped: Option<SystemTime>,
 }
 
 impl Database {
     /// Spends one use of the secret and enrolls the machine, in one
-    /// transaction: the secret's groups become the machine's. A revoked
-    /// machine's name may be enrolled again (its history stays with it).
+    /// transaction: the secret's group becomes the machine's. A revoked
+    /// machine's name may be enrolled again, as a new machine (the revoked
+    /// one keeps its records).
     pub async fn enroll(&self, request: &Enrollment<'_>) -> Result<Vec<String>, EnrollError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -66,25 +71,15 @@ impl Database {
             .await?
             .ok_or(EnrollError::BadSecret)?;
         let group: Option<String> = secret.get(0);
-        let inserted = tx
+        let machine_id: i64 = tx
             .query_opt(
                 "INSERT INTO machine (name, os, agent_version) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO NOTHING RETURNING machine_id",
+                 ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING machine_id",
                 &[&request.name, &request.os, &request.agent_version],
             )
-            .await?;
-        let machine_id: i64 = match inserted {
-            Some(row) => row.get(0),
-            None => tx
-                .query_opt(
-                    "UPDATE machine SET os = $2, agent_version = $3, revoked_at = NULL, enrolled_at = now() \
-                     WHERE name = $1 AND revoked_at IS NOT NULL RETURNING machine_id",
-                    &[&request.name, &request.os, &request.agent_version],
-                )
-                .await?
-                .ok_or_else(|| EnrollError::NameTaken(request.name.to_string()))?
-                .get(0),
-        };
+            .await?
+            .ok_or_else(|| EnrollError::NameTaken(request.name.to_string()))?
+            .get(0);
         if let Some(group) = &group {
             tx.execute(
                 "INSERT INTO machine_group (machine_id, group_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -141,9 +136,10 @@ impl Database {
             .query(
                 "SELECT m.name, m.os, m.agent_version, m.enrolled_at, m.last_seen, m.revoked_at, \
                         coalesce(array_agg(g.group_name ORDER BY g.group_name) \
-                                 FILTER (WHERE g.group_name IS NOT NULL), '{}') \
+                                 FILTER (WHERE g.group_name IS NOT NULL), '{}'), \
+                        m.shipped_change_id, m.last_change, m.last_shipped \
                  FROM machine m LEFT JOIN machine_group g USING (machine_id) \
-                 GROUP BY m.machine_id ORDER BY m.name",
+                 GROUP BY m.machine_id ORDER BY m.name, m.machine_id",
                 &[],
             )
             .await?;
@@ -157,6 +153,9 @@ impl Database {
                 last_seen: row.get(4),
                 revoked_at: row.get(5),
                 groups: row.get(6),
+                shipped_change_id: row.get(7),
+                last_change: row.get(8),
+                last_shipped: row.get(9),
             })
             .collect())
     }

@@ -7,6 +7,10 @@
 pub mod machines;
 mod migrations;
 pub mod secrets;
+pub mod shipping;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -32,6 +36,8 @@ pub enum DatabaseError {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
+    /// History partitions known to exist, by (year, month).
+    partitions: Arc<Mutex<HashSet<(i16, i8)>>>,
 }
 
 impl Database {
@@ -51,7 +57,10 @@ impl Database {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| DatabaseError::Pool(e.to_string()))?;
-        Ok(Database { pool })
+        Ok(Database {
+            pool,
+            partitions: Arc::default(),
+        })
     }
 
     pub async fn client(&self) -> Result<deadpool_postgres::Object, DatabaseError> {

@@ -5,12 +5,14 @@
 mod auth;
 mod enroll;
 mod problem;
+mod ship;
 pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use driftwatch_protocol::paths;
 
@@ -30,6 +32,12 @@ pub fn router(state: AppState) -> Router {
         .route(paths::HEALTH, get(health))
         .route(paths::ENROLL, post(enroll::enroll))
         .route(paths::IDENTITY, get(enroll::identity))
+        .route(
+            paths::SHIP,
+            post(ship::ship)
+                .layer(DefaultBodyLimit::max(driftwatch_protocol::MAX_BATCH_COMPRESSED))
+                .get(ship::position),
+        )
         .with_state(state)
 }
 

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use driftwatch_protocol::Problem;
+use driftwatch_protocol::{Position, Problem};
 
 use crate::database::DatabaseError;
 use crate::database::machines::EnrollError;
@@ -18,6 +18,10 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the batch starts after what the server has (changes up to {}, inventory up to {}): send from there", .0.change_id, .0.revision)]
+    Gap(Position),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Internal(String),
     #[error(transparent)]
@@ -40,7 +44,8 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Gap(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
@@ -56,6 +61,10 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(Problem { error })).into_response()
+        let position = match &self {
+            ApiError::Gap(position) => Some(*position),
+            _ => None,
+        };
+        (status, Json(Problem { error, position })).into_response()
     }
 }

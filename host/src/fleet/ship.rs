@@ -1,0 +1,140 @@
+//! Shipping: what the server has not acknowledged, batch by batch, until
+//! nothing is pending. The store is the outbox: nothing is lost while the
+//! server is away, and a batch sent twice changes nothing there.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use driftwatch_protocol::Position;
+
+use super::{FleetClient, FleetError, Membership};
+use crate::store::{Store, StoreError};
+use crate::timefmt;
+
+/// Entries (change rows and inventory writes or removals) per batch.
+pub const BATCH_ENTRIES: usize = 2_000;
+
+/// What one round of shipping sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shipped {
+    pub batches: usize,
+    pub changes: usize,
+    pub inventory: usize,
+    pub position: Position,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot take the shipping lock {path}: {error}")]
+    Lock { path: String, error: std::io::Error },
+}
+
+/// Ships everything pending from the store in `state_dir`. Only one
+/// process ships from a state directory at a time; another one waits.
+/// `stop` ends it between two batches.
+pub fn ship_pending(
+    store: &mut Store,
+    state_dir: &Path,
+    membership: &Membership,
+    stop: &AtomicBool,
+) -> Result<Shipped, ShipError> {
+    let _lock = lock(state_dir)?;
+    let client = FleetClient::new(
+        &membership.server,
+        membership.ca.as_deref(),
+        Some(membership.credential.clone()),
+    )?;
+    let mut position = store.outbox_position(&membership.server, &membership.machine)?;
+    let mut shipped = Shipped {
+        position,
+        ..Shipped::default()
+    };
+    let mut realigned = false;
+    let mut asked = false;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(batch) = store.next_batch(position, BATCH_ENTRIES)? else {
+            // Nothing pending here: does the server still have all of it?
+            if asked || realigned {
+                break;
+            }
+            asked = true;
+            let server = client.position().inspect_err(|error| note(store, error))?;
+            if server.change_id >= position.change_id && server.revision >= position.revision {
+                break;
+            }
+            position = realign(store, position, server)?;
+            realigned = true;
+            continue;
+        };
+        match client.ship(&batch) {
+            Ok(acknowledged) => {
+                store.acknowledge(acknowledged, &timefmt::now())?;
+                shipped.batches += 1;
+                shipped.changes += batch.changes.len();
+                shipped.inventory += batch.inventory.len();
+                position = acknowledged;
+            }
+            Err(FleetError::Refused {
+                status: 409,
+                position: Some(server),
+                ..
+            }) if !realigned => {
+                position = realign(store, position, server)?;
+                realigned = true;
+            }
+            Err(error) => {
+                note(store, &error);
+                return Err(error.into());
+            }
+        }
+    }
+    shipped.position = position;
+    Ok(shipped)
+}
+
+/// The server has less than it acknowledged (its database restored from
+/// a backup, say). Changes are sent again from where it stands; the
+/// inventory whole, since removals it missed are no longer kept.
+fn realign(store: &mut Store, ours: Position, server: Position) -> Result<Position, ShipError> {
+    tracing::warn!(
+        "the fleet server has changes up to {} and inventory up to {}, less than it acknowledged: sending again from there",
+        server.change_id,
+        server.revision
+    );
+    let position = Position {
+        change_id: server.change_id.min(ours.change_id),
+        revision: if server.revision < ours.revision {
+            0
+        } else {
+            ours.revision
+        },
+    };
+    store.acknowledge(position, &timefmt::now())?;
+    Ok(position)
+}
+
+fn note(store: &mut Store, error: &FleetError) {
+    if let Err(note) = store.note_ship_error(&error.to_string()) {
+        tracing::warn!("{note}");
+    }
+}
+
+fn lock(state_dir: &Path) -> Result<std::fs::File, ShipError> {
+    let path = state_dir.join("ship.lock");
+    let error = |error| ShipError::Lock {
+        path: path.display().to_string(),
+        error,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(error)?;
+    file.lock().map_err(error)?;
+    Ok(file)
+}

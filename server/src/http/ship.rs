@@ -1,0 +1,75 @@
+//! `POST /v1/ship`: a machine's batch of changes and inventory, gzip'd
+//! JSON. The machine is the credential's; nothing in the batch can name
+//! another one.
+
+use std::io::Read;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_ENCODING;
+use driftwatch_protocol::{MAX_BATCH_INFLATED, Position, ShipBatch};
+
+use super::{ApiError, AppState, AuthenticatedMachine};
+use crate::database::shipping::{self, Applied};
+
+pub async fn ship(
+    State(state): State<AppState>,
+    AuthenticatedMachine(machine): AuthenticatedMachine,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Position>, ApiError> {
+    let json = inflate(&headers, &body)?;
+    let batch: ShipBatch =
+        serde_json::from_slice(&json).map_err(|e| ApiError::BadRequest(format!("the batch is not valid: {e}")))?;
+    let months = shipping::validate(&batch).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match state.database.apply_batch(&machine, &batch, &months).await? {
+        Applied::Acknowledged(position) => {
+            tracing::debug!(
+                machine = machine.name,
+                "batch of {} changes and {} inventory entries: now at {position:?}",
+                batch.changes.len(),
+                batch.inventory.len()
+            );
+            Ok(Json(position))
+        }
+        Applied::Gap(position) => Err(ApiError::Gap(position)),
+    }
+}
+
+/// How far the server has the calling machine's records.
+pub async fn position(
+    State(state): State<AppState>,
+    AuthenticatedMachine(machine): AuthenticatedMachine,
+) -> Result<Json<Position>, ApiError> {
+    Ok(Json(state.database.position(&machine).await?))
+}
+
+/// The body as sent, or inflated from gzip: at most `MAX_BATCH_INFLATED`
+/// bytes either way (a small body that inflates without end is refused).
+fn inflate(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::TooLarge(format!("a batch may hold at most {MAX_BATCH_INFLATED} bytes of JSON"));
+    match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?")) {
+        None | Some("identity") => {
+            if body.len() > MAX_BATCH_INFLATED {
+                return Err(too_large());
+            }
+            Ok(body.to_vec())
+        }
+        Some("gzip") => {
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(body)
+                .take(MAX_BATCH_INFLATED as u64 + 1)
+                .read_to_end(&mut inflated)
+                .map_err(|e| ApiError::BadRequest(format!("the gzip body is damaged: {e}")))?;
+            if inflated.len() > MAX_BATCH_INFLATED {
+                return Err(too_large());
+            }
+            Ok(inflated)
+        }
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "content encoding {other:?} is not supported (gzip is)"
+        ))),
+    }
+}

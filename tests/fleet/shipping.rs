@@ -1,0 +1,449 @@
+//! Shipping: agents on fixture roots enroll, scan and ship; the server's
+//! copy of each machine equals the agent's own, changes land under the
+//! right machine only, nothing is lost or doubled when batches repeat or
+//! the server is away, and bad batches store nothing.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::postgres::Postgres;
+use crate::support::*;
+
+const MANIFEST: &str = r#"
+[[collector]]
+name = "dpkg"
+kind = "packages"
+plugin = "packages-dpkg"
+grants = ["/var/lib/dpkg"]
+
+[[collector]]
+name = "etc"
+kind = "files"
+plugin = "files-posix"
+  [[collector.paths]]
+  path = "/etc/*.conf"
+"#;
+
+fn stanza(name: &str, version: &str) -> String {
+    format!(
+        "Package: {name}\nStatus: install ok installed\nPriority: optional\nMaintainer: Test <test@example.org>\n\
+         Architecture: amd64\nVersion: {version}\nDescription: the {name} package\n\n"
+    )
+}
+
+/// A machine image with a name, packages and configuration files, and the
+/// agent that inventories it.
+struct Machine {
+    agent: AgentState,
+    name: String,
+}
+
+impl Machine {
+    fn new(name: &str, packages: &[(&str, &str)], files: &[(&str, &str)]) -> Machine {
+        let machine = Machine {
+            agent: AgentState::new(),
+            name: name.to_string(),
+        };
+        machine.write("etc/hostname", &format!("{name}\n"));
+        let status: String = packages.iter().map(|(p, v)| stanza(p, v)).collect();
+        machine.write("var/lib/dpkg/status", &status);
+        for (path, text) in files {
+            machine.write(path, text);
+        }
+        std::fs::write(machine.manifest(), MANIFEST).unwrap();
+        machine
+    }
+
+    fn root(&self) -> PathBuf {
+        self.agent.dir.path().join("root")
+    }
+
+    fn manifest(&self) -> PathBuf {
+        self.agent.dir.path().join("manifest.toml")
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.root().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// `driftwatch --root … --manifest … ARGS…`
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let root = self.root().display().to_string();
+        let manifest = self.manifest().display().to_string();
+        let mut all = vec!["--root", root.as_str(), "--manifest", manifest.as_str()];
+        all.extend_from_slice(args);
+        self.agent.run(&all)
+    }
+
+    fn enroll(&self, url: &str, secret: &str) {
+        let output = self.run(&["enroll", url, "--secret", secret]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stdout(&output).contains(&format!("enrolled as {}", self.name)),
+            "{}",
+            stdout(&output)
+        );
+    }
+
+    /// Scans; returns what it said about shipping.
+    fn scan(&self) -> String {
+        let output = self.run(&["scan"]);
+        assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+        stdout(&output)
+            .lines()
+            .filter(|l| l.contains("hip"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The agent's own inventory, every column, as sorted JSON texts.
+    fn inventory(&self) -> Vec<String> {
+        sorted_json_lines(&stdout(&self.run(&["query", "ConfigurationData", "--json"])))
+    }
+
+    fn changes(&self) -> Vec<Value> {
+        stdout(&self.run(&["changes", "--json"]))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// JSON lines, each re-serialised with its keys sorted (and nulls left
+/// out), then sorted: comparable across stores.
+fn sorted_json_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let value: serde_json::Map<String, Value> = serde_json::from_str(l).unwrap();
+            let sorted: std::collections::BTreeMap<String, Value> =
+                value.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            serde_json::to_string(&sorted).unwrap()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The server's copy of a machine's inventory, shaped as the agent's
+/// `query ConfigurationData --json` prints it.
+fn server_inventory(postgres: &Postgres, machine: &str) -> Vec<String> {
+    let columns: Vec<String> = driftwatch_protocol::columns::CONFIGURATION_DATA
+        .iter()
+        .filter(|(name, _)| *name != "ItemKey")
+        .map(|(name, kind)| match kind {
+            driftwatch_protocol::columns::Kind::Time => {
+                format!("to_char(\"{name}\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"{name}\"")
+            }
+            _ => format!("\"{name}\""),
+        })
+        .collect();
+    let sql = format!(
+        "SELECT row_to_json(t) FROM (SELECT {} FROM \"ConfigurationData\" d JOIN machine m USING (machine_id) \
+         WHERE m.name = '{machine}' AND m.revoked_at IS NULL) t",
+        columns.join(", ")
+    );
+    sorted_json_lines(&postgres.psql("fleet", &sql))
+}
+
+fn server_count(postgres: &Postgres, sql: &str) -> i64 {
+    postgres.psql("fleet", sql).parse().unwrap()
+}
+
+#[test]
+fn agents_ship_their_inventory_and_changes_exactly_once() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &["--uses", "2"]);
+
+    let debian = Machine::new(
+        "debian-a",
+        &[("bash", "5.2-1"), ("openssl", "3.0.11-1"), ("curl", "7.88.1-10")],
+        &[
+            ("etc/app.conf", "port = 80\n"),
+            ("etc/ssh.conf", "PermitRootLogin no\n"),
+        ],
+    );
+    let other = Machine::new("files-b", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 8080\n")]);
+    for machine in [&debian, &other] {
+        machine.enroll(&server.url, &secret);
+        let said = machine.scan();
+        assert!(said.contains("Shipped 0 changes and"), "{said}");
+    }
+    assert_eq!(server_inventory(&postgres, "debian-a"), debian.inventory());
+    assert_eq!(server_inventory(&postgres, "files-b"), other.inventory());
+    assert_eq!(debian.inventory().len(), 5);
+
+    // A change on one machine: on the server under its name, nowhere else.
+    debian.write("etc/app.conf", "port = 443\n");
+    debian.write(
+        "var/lib/dpkg/status",
+        &[stanza("bash", "5.2-1"), stanza("openssl", "3.0.13-1")].concat(),
+    );
+    let said = debian.scan();
+    assert!(said.contains("Shipped 3 changes"), "{said}");
+    assert_eq!(server_inventory(&postgres, "debian-a"), debian.inventory());
+    assert_eq!(server_inventory(&postgres, "files-b"), other.inventory());
+    let changes = |machine: &str| {
+        server_count(
+            &postgres,
+            &format!(
+                "SELECT count(*) FROM \"ConfigurationChange\" c JOIN machine m USING (machine_id) \
+                 WHERE m.name = '{machine}' AND c.\"Computer\" = m.name"
+            ),
+        )
+    };
+    assert_eq!(changes("debian-a"), 3);
+    assert_eq!(changes("files-b"), 0);
+    let kinds = postgres.psql(
+        "fleet",
+        "SELECT string_agg(\"ChangeCategory\" || ' ' || coalesce(\"SoftwareName\", \"FileSystemPath\"), ', ' \
+         ORDER BY \"ChangeId\") FROM \"ConfigurationChange\"",
+    );
+    assert_eq!(kinds, "Modified openssl, Removed curl, Modified /etc/app.conf");
+    assert_eq!(debian.changes().len(), 3);
+
+    // Nothing pending: shipping again sends nothing.
+    let again = debian.run(&["ship", "--json"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["batches"], 0);
+    assert_eq!(again["acknowledged_change_id"], 3);
+
+    // The server loses what it acknowledged (a restored backup): the agent
+    // sends again from where the server stands; nothing is doubled.
+    postgres.psql(
+        "fleet",
+        "UPDATE machine SET shipped_change_id = 1, shipped_revision = 0 WHERE name = 'debian-a'",
+    );
+    postgres.psql("fleet", "DELETE FROM \"ConfigurationChange\" WHERE \"ChangeId\" = 3");
+    postgres.psql(
+        "fleet",
+        "DELETE FROM \"ConfigurationData\" WHERE \"Collector\" = 'dpkg' AND machine_id = \
+         (SELECT machine_id FROM machine WHERE name = 'debian-a')",
+    );
+    let resent = debian.run(&["ship"]);
+    assert!(resent.status.success(), "{}", stderr(&resent));
+    assert_eq!(changes("debian-a"), 3, "{}{}", stdout(&resent), stderr(&resent));
+    assert_eq!(server_inventory(&postgres, "debian-a"), debian.inventory());
+
+    // The server away: the agent keeps collecting, and catches up later.
+    let address = server.address().to_string();
+    let (exit, log) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{log}");
+    other.write("etc/app.conf", "port = 9090\n");
+    let said = other.scan();
+    assert!(said.contains("Not shipped (kept for the next time)"), "{said}");
+    let status = stdout(&other.run(&["status", "--json"]));
+    assert!(status.contains("\"PendingChanges\":1"), "{status}");
+    let server = Server::start_at(&database, None, &address);
+    let said = other.scan();
+    assert!(said.contains("Shipped 1 changes"), "{said}");
+    assert_eq!(changes("files-b"), 1);
+    assert_eq!(server_inventory(&postgres, "files-b"), other.inventory());
+    drop(server);
+}
+
+/// Posts `body` to `path` over plain HTTP with a bearer credential; the
+/// status code and the answer's body.
+fn post(address: &str, path: &str, credential: &str, encoding: Option<&str>, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    let encoding = encoding
+        .map(|e| format!("Content-Encoding: {e}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {credential}\r\n\
+         Content-Type: application/json\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The server may answer before reading it all (a body over the limit).
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn credential(machine: &Machine) -> String {
+    let text = std::fs::read_to_string(machine.agent.state().join("fleet.json")).unwrap();
+    let membership: Value = serde_json::from_str(&text).unwrap();
+    membership["credential"].as_str().unwrap().to_string()
+}
+
+fn stored(postgres: &Postgres) -> (i64, i64) {
+    (
+        server_count(postgres, "SELECT count(*) FROM \"ConfigurationChange\""),
+        server_count(postgres, "SELECT count(*) FROM \"ConfigurationData\""),
+    )
+}
+
+#[test]
+fn bad_batches_and_bad_credentials_store_nothing() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &[]);
+    let machine = Machine::new("web-1", &[("bash", "5.2-1")], &[]);
+    machine.enroll(&server.url, &secret);
+    let credential = credential(&machine);
+    let address = server.address().to_string();
+    // One change row, `id`, after `from`.
+    let batch = |from: i64, id: i64, extra: &str| {
+        format!(
+            r#"{{"from":{{"change_id":{from},"revision":0}},"to":{{"change_id":{id},"revision":0}},"inventory":[],
+               "changes":[{{"ChangeId":{id},"Collector":"dpkg","ItemKey":"bash","TimeGenerated":"2026-12-02T10:00:00.000000Z",
+               "ConfigChangeType":"Software","ChangeCategory":"Added","Computer":"someone-else"{extra}}}]}}"#
+        )
+    };
+    let change = |extra: &str| batch(0, 1, extra);
+    let ship =
+        |credential: &str, encoding: Option<&str>, body: &[u8]| post(&address, "/v1/ship", credential, encoding, body);
+
+    // Wrong, forged or missing credentials.
+    for bad in ["dwm_0000", "", "web-1"] {
+        let (status, _) = ship(bad, None, change("").as_bytes());
+        assert_eq!(status, 401, "credential {bad:?}");
+    }
+    // Malformed JSON, an unknown column, a value of the wrong kind.
+    let (status, body) = ship(&credential, None, b"{ not json");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not valid"), "{body}");
+    let (status, body) = ship(&credential, Some("gzip"), &gzip(change(r#","Secret":"x""#).as_bytes()));
+    assert_eq!(status, 400);
+    assert!(body.contains("unknown column \\\"Secret\\\""), "{body}");
+    let (status, body) = ship(&credential, None, change(r#","Size":"big""#).as_bytes());
+    assert_eq!(status, 400, "{body}");
+    // A decompression bomb: a small body that inflates past the limit.
+    let bomb = gzip(&vec![b' '; driftwatch_protocol::MAX_BATCH_INFLATED + 1024]);
+    assert!(bomb.len() < 1 << 20);
+    let (status, body) = ship(&credential, Some("gzip"), &bomb);
+    assert_eq!(status, 413, "{body}");
+    // Over the size limit as sent.
+    let (status, _) = ship(
+        &credential,
+        None,
+        &vec![b' '; driftwatch_protocol::MAX_BATCH_COMPRESSED + 1],
+    );
+    assert_eq!(status, 413);
+    // A batch that does not follow on from what the server has.
+    let (status, body) = ship(&credential, None, batch(5, 6, "").as_bytes());
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("\"position\":{\"change_id\":0"), "{body}");
+    assert_eq!(stored(&postgres), (0, 0), "nothing stored");
+
+    // A good batch naming another machine is stored as the sender's; sent
+    // twice, it is stored once.
+    for _ in 0..2 {
+        let (status, body) = ship(&credential, None, change("").as_bytes());
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, r#"{"change_id":1,"revision":0}"#);
+    }
+    assert_eq!(stored(&postgres), (1, 0));
+    assert_eq!(
+        postgres.psql("fleet", "SELECT \"Computer\" FROM \"ConfigurationChange\""),
+        "web-1"
+    );
+    // A revoked machine ships nothing more.
+    assert!(
+        server_command(&database, &["machines", "revoke", "web-1"])
+            .status
+            .success()
+    );
+    let (status, _) = ship(&credential, None, batch(1, 2, "").as_bytes());
+    assert_eq!(status, 401);
+    assert_eq!(stored(&postgres), (1, 0));
+}
+
+/// Polls `check` every 200 ms; fails after `seconds`, showing `log()`.
+fn wait_for(seconds: u64, what: &str, log: impl Fn() -> String, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(seconds),
+            "timed out waiting for {what}; the agent logged:\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_running_agent_ships_each_change_as_it_is_recorded() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &[]);
+    let machine = Machine::new("agent-1", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 80\n")]);
+    machine.enroll(&server.url, &secret);
+    // Short intervals: first runs come within a second (a tenth of them).
+    let quick = MANIFEST.replace("plugin = \"", "interval = \"10s\"\nplugin = \"");
+    std::fs::write(machine.manifest(), quick).unwrap();
+
+    let root = machine.root().display().to_string();
+    let manifest = machine.manifest().display().to_string();
+    let mut agent = std::process::Command::new(driftwatch())
+        .env("RUST_LOG", "info")
+        .arg("--state")
+        .arg(machine.agent.state())
+        .args(["--root", &root, "--manifest", &manifest, "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the agent");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stderr = agent.stderr.take().unwrap();
+    let sink = log.clone();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    let logged = || log.lock().unwrap().clone();
+    let changes = || {
+        server_count(
+            &postgres,
+            "SELECT count(*) FROM \"ConfigurationChange\" WHERE \"Computer\" = 'agent-1'",
+        )
+    };
+
+    wait_for(60, "the first shipment", logged, || {
+        server_inventory(&postgres, "agent-1").len() == 2
+    });
+    assert_eq!(server_inventory(&postgres, "agent-1"), machine.inventory());
+    machine.write("etc/app.conf", "port = 443\n");
+    wait_for(30, "the change on the server", logged, || changes() == 1);
+    assert_eq!(server_inventory(&postgres, "agent-1"), machine.inventory());
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = agent.wait().unwrap();
+    reader.join().unwrap();
+    assert_eq!(exit.code(), Some(0), "{}", logged());
+    assert!(logged().contains("shipping to http://"), "{}", logged());
+    assert_eq!(changes(), 1, "nothing doubled");
+}
