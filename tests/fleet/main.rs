@@ -6,4 +6,5 @@ mod postgres;
 mod support;
 
 mod enroll;
+mod faults;
 mod shipping;
