@@ -234,6 +234,27 @@ fn agents_ship_their_inventory_and_changes_exactly_once() {
     assert_eq!(changes("debian-a"), 3, "{}{}", stdout(&resent), stderr(&resent));
     assert_eq!(server_inventory(&postgres, "debian-a"), debian.inventory());
 
+    // The server's copy loses a row behind the positions' back: the daily
+    // comparison (here asked for at once) finds it and sends it all again.
+    postgres.psql(
+        "fleet",
+        "DELETE FROM \"ConfigurationData\" WHERE \"FileSystemPath\" = '/etc/ssh.conf'",
+    );
+    let plain = debian.run(&["ship"]);
+    assert!(stdout(&plain).starts_with("Nothing to ship"), "{}", stdout(&plain));
+    assert_ne!(server_inventory(&postgres, "debian-a"), debian.inventory());
+    let verified = debian.run(&["ship", "--verify"]);
+    assert!(
+        stdout(&verified).contains("differed: sent whole again"),
+        "{}{}",
+        stdout(&verified),
+        stderr(&verified)
+    );
+    assert_eq!(server_inventory(&postgres, "debian-a"), debian.inventory());
+    let verified = debian.run(&["ship", "--verify"]);
+    assert!(stdout(&verified).contains("is the same"), "{}", stdout(&verified));
+    assert_eq!(changes("debian-a"), 3);
+
     // The server away: the agent keeps collecting, and catches up later.
     let address = server.address().to_string();
     let (exit, log) = server.stop();

@@ -190,6 +190,10 @@ enum Command {
     /// Send the fleet server the changes and inventory it has not
     /// acknowledged (the agent and `scan` do this after each run)
     Ship {
+        /// Compare the inventory with the server's copy now (done daily
+        /// anyway); if they differ, send it whole again
+        #[arg(long)]
+        verify: bool,
         /// One JSON object
         #[arg(long)]
         json: bool,
@@ -359,7 +363,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status::run(&context()?, json),
         Command::Runs { collector, limit, json } => runs::run(&context()?, collector.as_deref(), limit, json),
         Command::Plugins { json } => plugins::list(&context()?, json),
-        Command::Ship { json } => ship::run(&context()?, json),
+        Command::Ship { json, verify } => ship::run(&context()?, json, verify),
         Command::Enroll {
             server,
             secret,

@@ -8,11 +8,11 @@ use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 
 use super::Context;
-use crate::fleet::{self, Membership, Shipped};
+use crate::fleet::{self, Membership, Shipped, Verify};
 use crate::output::json_record;
 use crate::store::Store;
 
-pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Context, json: bool, verify: bool) -> anyhow::Result<ExitCode> {
     let Some(membership) = Membership::load(&ctx.state_dir)? else {
         anyhow::bail!(
             "this machine is not in a fleet (no {} in {}): enroll it first (driftwatch enroll)",
@@ -21,7 +21,13 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
         );
     };
     let mut store = ctx.open_store()?;
-    let shipped = fleet::ship_pending(&mut store, &ctx.state_dir, &membership, &AtomicBool::new(false))?;
+    let shipped = fleet::ship_pending(
+        &mut store,
+        &ctx.state_dir,
+        &membership,
+        if verify { Verify::Now } else { Verify::IfDue },
+        &AtomicBool::new(false),
+    )?;
     let mut out = std::io::stdout().lock();
     if json {
         json_record(
@@ -34,6 +40,7 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
                 inventory: shipped.inventory,
                 acknowledged_change_id: shipped.position.change_id,
                 acknowledged_revision: shipped.position.revision,
+                verified: shipped.verified,
             },
         )?;
     } else {
@@ -51,7 +58,13 @@ pub fn after_scan(ctx: &Context, store: &mut Store) -> Option<String> {
         Err(error) => return Some(format!("Not shipped: {error}")),
     };
     Some(
-        match fleet::ship_pending(store, &ctx.state_dir, &membership, &AtomicBool::new(false)) {
+        match fleet::ship_pending(
+            store,
+            &ctx.state_dir,
+            &membership,
+            Verify::IfDue,
+            &AtomicBool::new(false),
+        ) {
             Ok(shipped) => describe(&shipped, &membership),
             Err(error) => format!("Not shipped (kept for the next time): {error}"),
         },
@@ -59,15 +72,20 @@ pub fn after_scan(ctx: &Context, store: &mut Store) -> Option<String> {
 }
 
 fn describe(shipped: &Shipped, membership: &Membership) -> String {
+    let verified = match shipped.verified {
+        None => "",
+        Some(true) => "; the server's copy of the inventory is the same as this machine's",
+        Some(false) => "; the server's copy of the inventory differed: sent whole again",
+    };
     if shipped.batches == 0 {
-        return format!("Nothing to ship: {} has everything", membership.server);
+        return format!("Nothing to ship: {} has everything{verified}", membership.server);
     }
     let batches = match shipped.batches {
         1 => "1 batch".to_string(),
         n => format!("{n} batches"),
     };
     format!(
-        "Shipped {} changes and {} inventory entries to {} as {} ({batches})",
+        "Shipped {} changes and {} inventory entries to {} as {} ({batches}){verified}",
         shipped.changes, shipped.inventory, membership.server, membership.machine
     )
 }
@@ -81,4 +99,7 @@ struct ShippedJson<'a> {
     inventory: usize,
     acknowledged_change_id: i64,
     acknowledged_revision: i64,
+    /// Compared with the server's copy: the same (true), or it differed and
+    /// was sent whole again (false).
+    verified: Option<bool>,
 }

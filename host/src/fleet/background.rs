@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use super::{Membership, ship_pending};
+use super::{Membership, Verify, ship_pending};
 use crate::store::Store;
 
 /// The first wait after a failure, doubled at each failure up to `RETRY_MAX`.
@@ -94,7 +94,7 @@ fn ship_once(
         *store = Some(Store::open(state_dir).map_err(|e| e.to_string())?);
     }
     let Some(store) = store.as_mut() else { return Ok(()) };
-    let shipped = ship_pending(store, state_dir, membership, stop).map_err(|e| e.to_string())?;
+    let shipped = ship_pending(store, state_dir, membership, Verify::IfDue, stop).map_err(|e| e.to_string())?;
     if shipped.batches > 0 {
         tracing::info!(
             "shipped {} changes and {} inventory entries ({} batches)",

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use driftwatch_protocol::{EnrollRequest, Enrolled, Identity, Position, Problem, ShipBatch, paths};
+use driftwatch_protocol::{EnrollRequest, Enrolled, Identity, InventoryDigest, Position, Problem, ShipBatch, paths};
 use serde::de::DeserializeOwned;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
@@ -113,6 +113,11 @@ impl FleetClient {
     /// How far the server has this machine's records.
     pub fn position(&self) -> Result<Position, FleetError> {
         self.get(paths::SHIP)
+    }
+
+    /// What the server holds of this machine's inventory.
+    pub fn digest(&self) -> Result<InventoryDigest, FleetError> {
+        self.get(paths::DIGEST)
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, FleetError> {

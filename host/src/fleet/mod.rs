@@ -11,4 +11,4 @@ mod ship;
 pub use background::ship_loop;
 pub use client::{FleetClient, FleetError};
 pub use membership::{MEMBERSHIP_FILE, Membership, MembershipError};
-pub use ship::{BATCH_ENTRIES, ShipError, Shipped, ship_pending};
+pub use ship::{BATCH_ENTRIES, ShipError, Shipped, VERIFY_EVERY, Verify, ship_pending};

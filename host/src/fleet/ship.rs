@@ -14,6 +14,17 @@ use crate::timefmt;
 /// Entries (change rows and inventory writes or removals) per batch.
 pub const BATCH_ENTRIES: usize = 2_000;
 
+/// How often the inventory is compared with the server's copy.
+pub const VERIFY_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Whether to compare the inventory with the server's copy this time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// When the last comparison is older than `VERIFY_EVERY`.
+    IfDue,
+    Now,
+}
+
 /// What one round of shipping sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shipped {
@@ -21,6 +32,9 @@ pub struct Shipped {
     pub changes: usize,
     pub inventory: usize,
     pub position: Position,
+    /// The inventory was compared with the server's: `Some(true)` the
+    /// same; `Some(false)` it differed and was sent whole again.
+    pub verified: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +54,7 @@ pub fn ship_pending(
     store: &mut Store,
     state_dir: &Path,
     membership: &Membership,
+    verify: Verify,
     stop: &AtomicBool,
 ) -> Result<Shipped, ShipError> {
     let _lock = lock(state_dir)?;
@@ -62,13 +77,43 @@ pub fn ship_pending(
                 break;
             }
             asked = true;
-            let server = client.position().inspect_err(|error| note(store, error))?;
-            if server.change_id >= position.change_id && server.revision >= position.revision {
-                break;
+            let due = match verify {
+                Verify::Now => true,
+                Verify::IfDue => is_due(store.last_verified()?.as_deref()),
+            };
+            let digest = if due {
+                Some(client.digest().inspect_err(|error| note(store, error))?)
+            } else {
+                None
+            };
+            let server = match &digest {
+                Some(digest) => digest.position,
+                None => client.position().inspect_err(|error| note(store, error))?,
+            };
+            if server.change_id < position.change_id || server.revision < position.revision {
+                position = realign(store, position, server)?;
+                realigned = true;
+                continue;
             }
-            position = realign(store, position, server)?;
-            realigned = true;
-            continue;
+            if let Some(digest) = digest
+                && server == position
+            {
+                let ours = store.inventory_digest()?;
+                let same = ours == digest.collectors;
+                shipped.verified = Some(same);
+                if same {
+                    store.note_verified(&timefmt::now())?;
+                } else {
+                    tracing::warn!(
+                        "the server's copy of the inventory differs from this machine's: sending it whole again"
+                    );
+                    position.revision = 0;
+                    store.acknowledge(position, &timefmt::now())?;
+                    realigned = true;
+                    continue;
+                }
+            }
+            break;
         };
         match client.ship(&batch) {
             Ok(acknowledged) => {
@@ -115,6 +160,15 @@ fn realign(store: &mut Store, ours: Position, server: Position) -> Result<Positi
     };
     store.acknowledge(position, &timefmt::now())?;
     Ok(position)
+}
+
+/// Whether a comparison last made at `last` (stored time) is due again.
+fn is_due(last: Option<&str>) -> bool {
+    let Some(last) = last.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+        return true;
+    };
+    let age = jiff::Timestamp::now().duration_since(last);
+    age.as_secs() < 0 || age.unsigned_abs() >= VERIFY_EVERY
 }
 
 fn note(store: &mut Store, error: &FleetError) {

@@ -3,7 +3,7 @@
 //! the acknowledgement stands (`ShipState`).
 
 use driftwatch_protocol::columns::{self, Kind};
-use driftwatch_protocol::{Columns, InventoryEntry, Position, ShipBatch};
+use driftwatch_protocol::{CollectorDigest, Columns, DIGEST_MODULUS, InventoryEntry, Position, ShipBatch};
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 use serde_json::Value as Json;
@@ -91,6 +91,44 @@ impl Store {
             )?;
             tx.execute("DELETE FROM InventoryRemoval WHERE Revision <= ?1", [position.revision])?;
             Ok(())
+        })
+    }
+
+    /// Per collector: items and the sum of their revisions, as the server
+    /// counts them (see `InventoryDigest`).
+    pub fn inventory_digest(&self) -> Result<Vec<CollectorDigest>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT Collector, COUNT(*), SUM(rowid % ?1) % ?1 FROM ConfigurationData \
+                 GROUP BY Collector ORDER BY Collector",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([DIGEST_MODULUS], |row| {
+                Ok(CollectorDigest {
+                    collector: row.get(0)?,
+                    items: row.get(1)?,
+                    revisions: row.get(2)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+        rows.map_err(|e| self.error(e))
+    }
+
+    /// When the inventory was last found equal to the server's copy.
+    pub fn last_verified(&self) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT LastVerified FROM ShipState WHERE Id = 1", [], |row| row.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.error(e))
+    }
+
+    pub fn note_verified(&mut self, time: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute("UPDATE ShipState SET LastVerified = ?1 WHERE Id = 1", [time])
+                .map(|_| ())
         })
     }
 

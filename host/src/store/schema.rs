@@ -253,6 +253,8 @@ CREATE TABLE ShipState (
     ChangeId    INTEGER NOT NULL,
     Revision    INTEGER NOT NULL,
     LastShipped TEXT,
-    LastError   TEXT
+    LastError   TEXT,
+    -- When the inventory was last compared with the server's copy.
+    LastVerified TEXT
 );
 ";

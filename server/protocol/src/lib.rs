@@ -16,6 +16,8 @@ pub mod paths {
     /// `POST` [`ShipBatch`](super::ShipBatch) (gzip) → [`Position`](super::Position);
     /// `GET` → the machine's [`Position`](super::Position).
     pub const SHIP: &str = "/v1/ship";
+    /// `GET` → [`InventoryDigest`](super::InventoryDigest) of the machine's inventory.
+    pub const DIGEST: &str = "/v1/inventory/digest";
 }
 
 pub mod columns;
@@ -105,6 +107,26 @@ impl InventoryEntry {
         }
     }
 }
+
+/// What the server holds of a machine's inventory, per collector, to be
+/// compared with the agent's own: a mismatch means the inventory is sent
+/// whole again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryDigest {
+    pub position: Position,
+    /// By collector name.
+    pub collectors: Vec<CollectorDigest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorDigest {
+    pub collector: String,
+    pub items: i64,
+    /// The sum of its rows' revisions, modulo [`DIGEST_MODULUS`].
+    pub revisions: i64,
+}
+
+pub const DIGEST_MODULUS: i64 = 1_000_000_007;
 
 /// Most bytes of a batch as sent (gzip) and once inflated: a batch over
 /// either is refused whole.

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use driftwatch_protocol::columns::{self, Kind};
-use driftwatch_protocol::{InventoryEntry, Position, ShipBatch};
+use driftwatch_protocol::{CollectorDigest, DIGEST_MODULUS, InventoryDigest, InventoryEntry, Position, ShipBatch};
 use serde_json::Value as Json;
 
 use super::machines::MachineId;
@@ -97,6 +97,46 @@ impl Database {
         Ok(Position {
             change_id: row.get(0),
             revision: row.get(1),
+        })
+    }
+
+    /// Per collector, the machine's items and the sum of their revisions
+    /// (modulo `DIGEST_MODULUS`), with its position, read in one snapshot.
+    pub async fn inventory_digest(&self, machine: &MachineId) -> Result<InventoryDigest, DatabaseError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let position = tx
+            .query_one(
+                "SELECT shipped_change_id, shipped_revision FROM machine WHERE machine_id = $1",
+                &[&machine.id],
+            )
+            .await?;
+        let rows = tx
+            .query(
+                "SELECT \"Collector\", count(*), (sum(\"Revision\" % $2) % $2)::bigint \
+                 FROM \"ConfigurationData\" WHERE machine_id = $1 GROUP BY 1 ORDER BY \"Collector\" COLLATE \"C\"",
+                &[&machine.id, &DIGEST_MODULUS],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(InventoryDigest {
+            position: Position {
+                change_id: position.get(0),
+                revision: position.get(1),
+            },
+            collectors: rows
+                .iter()
+                .map(|row| CollectorDigest {
+                    collector: row.get(0),
+                    items: row.get(1),
+                    revisions: row.get(2),
+                })
+                .collect(),
         })
     }
 

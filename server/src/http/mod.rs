@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(driftwatch_protocol::MAX_BATCH_COMPRESSED))
                 .get(ship::position),
         )
+        .route(paths::DIGEST, get(ship::digest))
         .with_state(state)
 }
 

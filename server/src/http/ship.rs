@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_ENCODING;
-use driftwatch_protocol::{MAX_BATCH_INFLATED, Position, ShipBatch};
+use driftwatch_protocol::{InventoryDigest, MAX_BATCH_INFLATED, Position, ShipBatch};
 
 use super::{ApiError, AppState, AuthenticatedMachine};
 use crate::database::shipping::{self, Applied};
@@ -44,6 +44,14 @@ pub async fn position(
     AuthenticatedMachine(machine): AuthenticatedMachine,
 ) -> Result<Json<Position>, ApiError> {
     Ok(Json(state.database.position(&machine).await?))
+}
+
+/// What the server holds of the calling machine's inventory.
+pub async fn digest(
+    State(state): State<AppState>,
+    AuthenticatedMachine(machine): AuthenticatedMachine,
+) -> Result<Json<InventoryDigest>, ApiError> {
+    Ok(Json(state.database.inventory_digest(&machine).await?))
 }
 
 /// The body as sent, or inflated from gzip: at most `MAX_BATCH_INFLATED`
