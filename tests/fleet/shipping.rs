@@ -275,13 +275,25 @@ fn agents_ship_their_inventory_and_changes_exactly_once() {
 /// Posts `body` to `path` over plain HTTP with a bearer credential; the
 /// status code and the answer's body.
 fn post(address: &str, path: &str, credential: &str, encoding: Option<&str>, body: &[u8]) -> (u16, String) {
+    send("POST", address, path, credential, encoding, body)
+}
+
+/// Like `post`, with another method.
+fn send(
+    method: &str,
+    address: &str,
+    path: &str,
+    credential: &str,
+    encoding: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
     let encoding = encoding
         .map(|e| format!("Content-Encoding: {e}\r\n"))
         .unwrap_or_default();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {credential}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {credential}\r\n\
          Content-Type: application/json\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
@@ -372,6 +384,15 @@ fn bad_batches_and_bad_credentials_store_nothing() {
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("\"position\":{\"change_id\":0"), "{body}");
     assert_eq!(stored(&postgres), (0, 0), "nothing stored");
+    // A content sent under another content's hash.
+    let path = format!("/v1/contents/{}", sha256_hex(b"what it says"));
+    let (status, body) = send("PUT", &address, &path, &credential, None, b"something else");
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = send("PUT", &address, "/v1/contents/not-a-hash", &credential, None, b"x");
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = send("PUT", &address, &path, "dwm_0000", None, b"what it says");
+    assert_eq!(status, 401);
+    assert_eq!(server_count(&postgres, "SELECT count(*) FROM file_content"), 0);
 
     // A good batch naming another machine is stored as the sender's; sent
     // twice, it is stored once.
@@ -467,4 +488,56 @@ fn the_running_agent_ships_each_change_as_it_is_recorded() {
     assert_eq!(exit.code(), Some(0), "{}", logged());
     assert!(logged().contains("shipping to http://"), "{}", logged());
     assert_eq!(changes(), 1, "nothing doubled");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn captured_contents_travel_once_and_only_when_the_server_lacks_them() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &[]);
+    let capture = MANIFEST.replace(
+        "path = \"/etc/*.conf\"",
+        "path = \"/etc/*.conf\"\n  capture_content = true",
+    );
+    let shared = "port = 80\n";
+    let a = Machine::new("web-a", &[], &[("etc/app.conf", shared), ("etc/own.conf", "a\n")]);
+    let b = Machine::new("web-b", &[], &[("etc/app.conf", shared), ("etc/own.conf", "b\n")]);
+    for machine in [&a, &b] {
+        std::fs::write(machine.manifest(), &capture).unwrap();
+        machine.enroll(&server.url, &secret);
+        machine.scan();
+    }
+    let content = |hash: &str| {
+        postgres.psql(
+            "fleet",
+            &format!("SELECT convert_from(content, 'UTF8') FROM file_content WHERE sha256 = decode('{hash}', 'hex')"),
+        )
+    };
+    // Three distinct contents; the shared one was sent by the first machine only.
+    assert_eq!(server_count(&postgres, "SELECT count(*) FROM file_content"), 3);
+    assert_eq!(content(&sha256_hex(shared.as_bytes())), shared.trim_end());
+    assert_eq!(content(&sha256_hex(b"b\n")), "b");
+    let sent = server.log().lines().filter(|l| l.contains("stored (")).count();
+    assert_eq!(sent, 3, "{}", server.log());
+
+    // A change: its new content travels, the old one is there already, and
+    // the server can show both sides.
+    a.write("etc/app.conf", "port = 443\n");
+    a.scan();
+    assert_eq!(server_count(&postgres, "SELECT count(*) FROM file_content"), 4);
+    let sides = postgres.psql(
+        "fleet",
+        "SELECT convert_from(p.content, 'UTF8') || ' -> ' || convert_from(n.content, 'UTF8') \
+         FROM \"ConfigurationChange\" c \
+         JOIN file_content p ON p.sha256 = decode(c.\"PreviousContentHash\", 'hex') \
+         JOIN file_content n ON n.sha256 = decode(c.\"ContentHash\", 'hex')",
+    );
+    assert_eq!(sides, "port = 80\n -> port = 443");
+    assert_eq!(server.log().lines().filter(|l| l.contains("stored (")).count(), 4);
 }

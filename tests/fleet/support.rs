@@ -87,7 +87,8 @@ impl Server {
     pub fn start_at(database: &str, tls: Option<(&Path, &Path)>, listen: &str) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_driftwatch-server"));
         command
-            .env("RUST_LOG", "info")
+            // Each stored content is logged, so tests can count them.
+            .env("RUST_LOG", "info,driftwatch_server::http::contents=debug")
             .args(["--database", database, "serve", "--listen", listen]);
         match tls {
             Some((cert, key)) => command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key),

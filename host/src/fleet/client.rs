@@ -4,7 +4,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use driftwatch_protocol::{EnrollRequest, Enrolled, Identity, InventoryDigest, Position, Problem, ShipBatch, paths};
+use driftwatch_protocol::{
+    ContentHashes, EnrollRequest, Enrolled, Identity, InventoryDigest, Position, Problem, ShipBatch, paths,
+};
 use serde::de::DeserializeOwned;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
@@ -89,20 +91,36 @@ impl FleetClient {
 
     /// Sends a batch, gzip-compressed; the server's new position.
     pub fn ship(&self, batch: &ShipBatch) -> Result<Position, FleetError> {
-        use std::io::Write;
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        serde_json::to_writer(&mut gzip, batch)
-            .map_err(std::io::Error::from)
-            .and_then(|()| gzip.flush())
-            .map_err(|e| FleetError::BadAnswer {
-                url: paths::SHIP.to_string(),
-                error: e.to_string(),
-            })?;
-        let body = gzip.finish().map_err(|e| FleetError::BadAnswer {
+        let json = serde_json::to_vec(batch).map_err(|e| FleetError::BadAnswer {
             url: paths::SHIP.to_string(),
             error: e.to_string(),
         })?;
-        self.post(paths::SHIP, body, Some("gzip"))
+        self.post(paths::SHIP, gzip(paths::SHIP, &json)?, Some("gzip"))
+    }
+
+    /// Of these content hashes, those the server lacks.
+    pub fn missing_contents(&self, hashes: Vec<String>) -> Result<Vec<String>, FleetError> {
+        let body = serde_json::to_vec(&ContentHashes { hashes }).map_err(|e| FleetError::BadAnswer {
+            url: paths::CONTENTS_MISSING.to_string(),
+            error: e.to_string(),
+        })?;
+        let missing: ContentHashes = self.post(paths::CONTENTS_MISSING, body, None)?;
+        Ok(missing.hashes)
+    }
+
+    /// Sends one captured content, gzip-compressed.
+    pub fn put_content(&self, hash: &str, content: &[u8]) -> Result<(), FleetError> {
+        let url = format!("{}{}/{hash}", self.base, paths::CONTENTS);
+        let body = gzip(&url, content)?;
+        let mut request = self
+            .agent
+            .put(&url)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Encoding", "gzip");
+        if let Some(credential) = &self.credential {
+            request = request.header("Authorization", format!("Bearer {credential}"));
+        }
+        accepted(&url, request.send(&body[..])).map(|_| ())
     }
 
     /// Who the server takes this machine to be.
@@ -142,11 +160,32 @@ impl FleetClient {
     }
 }
 
+fn gzip(url: &str, bytes: &[u8]) -> Result<Vec<u8>, FleetError> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| FleetError::BadAnswer {
+            url: url.to_string(),
+            error: e.to_string(),
+        })
+}
+
 /// The JSON of a 2xx answer, or the server's reason for refusing.
 fn answer<T: DeserializeOwned>(
     url: &str,
     response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<T, FleetError> {
+    let text = accepted(url, response)?;
+    serde_json::from_str(&text).map_err(|error| FleetError::BadAnswer {
+        url: url.to_string(),
+        error: error.to_string(),
+    })
+}
+
+/// The body of a 2xx answer, or the server's reason for refusing.
+fn accepted(url: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<String, FleetError> {
     let mut response = response.map_err(|error| FleetError::Unreachable {
         url: url.to_string(),
         error: error.to_string(),
@@ -174,8 +213,5 @@ fn answer<T: DeserializeOwned>(
             position,
         });
     }
-    serde_json::from_str(&text).map_err(|error| FleetError::BadAnswer {
-        url: url.to_string(),
-        error: error.to_string(),
-    })
+    Ok(text)
 }

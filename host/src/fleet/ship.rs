@@ -5,9 +5,10 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use driftwatch_protocol::Position;
+use driftwatch_protocol::{InventoryEntry, Position, ShipBatch};
 
 use super::{FleetClient, FleetError, Membership};
+use crate::content_store::ContentStore;
 use crate::store::{Store, StoreError};
 use crate::timefmt;
 
@@ -63,6 +64,7 @@ pub fn ship_pending(
         membership.ca.as_deref(),
         Some(membership.credential.clone()),
     )?;
+    let contents = ContentStore::in_state_dir(state_dir);
     let mut position = store.outbox_position(&membership.server, &membership.machine)?;
     let mut shipped = Shipped {
         position,
@@ -115,6 +117,7 @@ pub fn ship_pending(
             }
             break;
         };
+        send_contents(&client, &contents, &batch).inspect_err(|error| note(store, error))?;
         match client.ship(&batch) {
             Ok(acknowledged) => {
                 store.acknowledge(acknowledged, &timefmt::now())?;
@@ -160,6 +163,35 @@ fn realign(store: &mut Store, ours: Position, server: Position) -> Result<Positi
     };
     store.acknowledge(position, &timefmt::now())?;
     Ok(position)
+}
+
+/// Sends the captured contents `batch` refers to that the server lacks,
+/// before the batch: a row on the server never names a content it cannot
+/// show. A content no longer kept here (pruned) is left out.
+fn send_contents(client: &FleetClient, contents: &ContentStore, batch: &ShipBatch) -> Result<(), FleetError> {
+    let mut hashes: Vec<String> = batch
+        .changes
+        .iter()
+        .flat_map(|row| [row.get("ContentHash"), row.get("PreviousContentHash")])
+        .chain(batch.inventory.iter().map(|entry| match entry {
+            InventoryEntry::Write { row, .. } => row.get("ContentHash"),
+            InventoryEntry::Remove { .. } => None,
+        }))
+        .flatten()
+        .filter_map(|value| value.as_str().map(str::to_string))
+        .collect();
+    hashes.sort();
+    hashes.dedup();
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    for hash in client.missing_contents(hashes)? {
+        match contents.get(&hash) {
+            Ok(content) => client.put_content(&hash, &content)?,
+            Err(error) => tracing::debug!("content {hash} not sent: {error}"),
+        }
+    }
+    Ok(())
 }
 
 /// Whether a comparison last made at `last` (stored time) is due again.

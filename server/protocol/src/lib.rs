@@ -18,6 +18,11 @@ pub mod paths {
     pub const SHIP: &str = "/v1/ship";
     /// `GET` → [`InventoryDigest`](super::InventoryDigest) of the machine's inventory.
     pub const DIGEST: &str = "/v1/inventory/digest";
+    /// `POST` [`ContentHashes`](super::ContentHashes) → the ones the server lacks.
+    pub const CONTENTS_MISSING: &str = "/v1/contents/missing";
+    /// `PUT /v1/contents/{sha256}`: a captured file content (gzip), stored
+    /// once whoever sends it.
+    pub const CONTENTS: &str = "/v1/contents";
 }
 
 pub mod columns;
@@ -127,6 +132,15 @@ pub struct CollectorDigest {
 }
 
 pub const DIGEST_MODULUS: i64 = 1_000_000_007;
+
+/// Captured file contents by their SHA-256 (lowercase hex).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContentHashes {
+    pub hashes: Vec<String>,
+}
+
+/// Most hashes asked about at once.
+pub const MAX_CONTENT_HASHES: usize = 10_000;
 
 /// Most bytes of a batch as sent (gzip) and once inflated: a batch over
 /// either is refused whole.

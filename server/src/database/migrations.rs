@@ -163,6 +163,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX "ConfigurationChange_by_type" ON "ConfigurationChange" ("ConfigChangeType", "TimeGenerated");
     CREATE INDEX "ConfigurationData_by_type" ON "ConfigurationData" ("ConfigDataType");
     "#,
+    // 3: captured file contents, once each whichever machines have them.
+    r#"
+    CREATE TABLE file_content (
+        sha256    bytea PRIMARY KEY CHECK (length(sha256) = 32),
+        content   bytea NOT NULL,
+        stored_at timestamptz NOT NULL DEFAULT now()
+    );
+    "#,
 ];
 
 pub async fn apply(client: &mut deadpool_postgres::Object) -> Result<usize, DatabaseError> {

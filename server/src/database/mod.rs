@@ -4,6 +4,7 @@
 //! Every table leads with the machine (see `server/CITUS.md`), so that the
 //! store can later be spread over several database nodes by machine.
 
+pub mod contents;
 pub mod machines;
 mod migrations;
 pub mod secrets;

@@ -3,6 +3,8 @@
 //! processes can share one database behind a load balancer.
 
 mod auth;
+mod body;
+mod contents;
 mod enroll;
 mod problem;
 mod ship;
@@ -13,7 +15,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use driftwatch_protocol::paths;
 
 use crate::database::Database;
@@ -39,6 +41,11 @@ pub fn router(state: AppState) -> Router {
                 .get(ship::position),
         )
         .route(paths::DIGEST, get(ship::digest))
+        .route(paths::CONTENTS_MISSING, post(contents::missing))
+        .route(
+            &format!("{}/{{hash}}", paths::CONTENTS),
+            put(contents::put).layer(DefaultBodyLimit::max(driftwatch_protocol::MAX_BATCH_COMPRESSED)),
+        )
         .with_state(state)
 }
 

@@ -2,15 +2,13 @@
 //! JSON. The machine is the credential's; nothing in the batch can name
 //! another one.
 
-use std::io::Read;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_ENCODING;
-use driftwatch_protocol::{InventoryDigest, MAX_BATCH_INFLATED, Position, ShipBatch};
+use driftwatch_protocol::{InventoryDigest, Position, ShipBatch};
 
+use super::body::inflate;
 use super::{ApiError, AppState, AuthenticatedMachine};
 use crate::database::shipping::{self, Applied};
 
@@ -52,32 +50,4 @@ pub async fn digest(
     AuthenticatedMachine(machine): AuthenticatedMachine,
 ) -> Result<Json<InventoryDigest>, ApiError> {
     Ok(Json(state.database.inventory_digest(&machine).await?))
-}
-
-/// The body as sent, or inflated from gzip: at most `MAX_BATCH_INFLATED`
-/// bytes either way (a small body that inflates without end is refused).
-fn inflate(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::TooLarge(format!("a batch may hold at most {MAX_BATCH_INFLATED} bytes of JSON"));
-    match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?")) {
-        None | Some("identity") => {
-            if body.len() > MAX_BATCH_INFLATED {
-                return Err(too_large());
-            }
-            Ok(body.to_vec())
-        }
-        Some("gzip") => {
-            let mut inflated = Vec::new();
-            flate2::read::GzDecoder::new(body)
-                .take(MAX_BATCH_INFLATED as u64 + 1)
-                .read_to_end(&mut inflated)
-                .map_err(|e| ApiError::BadRequest(format!("the gzip body is damaged: {e}")))?;
-            if inflated.len() > MAX_BATCH_INFLATED {
-                return Err(too_large());
-            }
-            Ok(inflated)
-        }
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "content encoding {other:?} is not supported (gzip is)"
-        ))),
-    }
 }
