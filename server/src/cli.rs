@@ -52,6 +52,13 @@ enum Command {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// Drop the change history older than a retention: whole months, so
+    /// the history kept reaches at least that far back.
+    Prune {
+        /// How much history to keep: `90d`, `26w`, ...
+        #[arg(long, value_parser = duration::parse)]
+        keep: std::time::Duration,
+    },
     /// List the enrolled machines, or revoke one.
     Machines {
         #[command(subcommand)]
@@ -148,6 +155,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             database.add_secret(&tokens::digest(&secret), &rules).await?;
             println!("{secret}");
+            Ok(())
+        }
+        Command::Prune { keep } => {
+            database.migrate().await?;
+            let before = SystemTime::now() - keep;
+            let dropped = database.drop_history_before(before).await?;
+            if dropped.is_empty() {
+                println!(
+                    "nothing to drop: no month of history ended before {}",
+                    timestamp(before)
+                );
+            } else {
+                let months = if dropped.len() == 1 {
+                    "1 month".to_string()
+                } else {
+                    format!("{} months", dropped.len())
+                };
+                println!("dropped {months} of history: {}", dropped.join(", "));
+            }
             Ok(())
         }
         Command::Machines { action: None, json } => list_machines(&database, json).await,

@@ -541,3 +541,87 @@ fn captured_contents_travel_once_and_only_when_the_server_lacks_them() {
     assert_eq!(sides, "port = 80\n -> port = 443");
     assert_eq!(server.log().lines().filter(|l| l.contains("stored (")).count(), 4);
 }
+
+#[test]
+fn prune_drops_whole_months_of_history_and_late_rows_still_land() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &[]);
+    let machine = Machine::new("old-1", &[], &[]);
+    machine.enroll(&server.url, &secret);
+    let credential = credential(&machine);
+    let batch = |from: i64, id: i64, time: &str| {
+        format!(
+            r#"{{"from":{{"change_id":{from},"revision":0}},"to":{{"change_id":{id},"revision":0}},"inventory":[],
+               "changes":[{{"ChangeId":{id},"Collector":"dpkg","ItemKey":"bash","TimeGenerated":"{time}",
+               "ConfigChangeType":"Software","ChangeCategory":"Added"}}]}}"#
+        )
+    };
+    let now = postgres.psql(
+        "fleet",
+        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+    );
+    for (from, id, time) in [
+        (0, 1, "2024-01-15T10:00:00Z"),
+        (1, 2, "2024-02-01T00:00:00Z"),
+        (2, 3, now.as_str()),
+    ] {
+        let (status, body) = post(
+            server.address(),
+            "/v1/ship",
+            &credential,
+            None,
+            batch(from, id, time).as_bytes(),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let partitions = || {
+        postgres.psql(
+            "fleet",
+            "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
+             WHERE p.relname = 'ConfigurationChange'",
+        )
+    };
+    assert!(
+        partitions().starts_with("ConfigurationChange_2024_01,ConfigurationChange_2024_02,"),
+        "{}",
+        partitions()
+    );
+
+    let pruned = server_command(&database, &["prune", "--keep", "30d"]);
+    assert!(pruned.status.success(), "{}", stderr(&pruned));
+    assert!(
+        stdout(&pruned)
+            .contains("dropped 2 months of history: ConfigurationChange_2024_01, ConfigurationChange_2024_02"),
+        "{}",
+        stdout(&pruned)
+    );
+    assert!(!partitions().contains("2024"), "{}", partitions());
+    assert_eq!(
+        server_count(&postgres, "SELECT count(*) FROM \"ConfigurationChange\""),
+        1
+    );
+
+    // A machine that was away a long time still gets its old changes in,
+    // through a server that thought the partition was there.
+    let (status, body) = post(
+        server.address(),
+        "/v1/ship",
+        &credential,
+        None,
+        batch(3, 4, "2024-01-20T00:00:00Z").as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        server_count(&postgres, "SELECT count(*) FROM \"ConfigurationChange\""),
+        2
+    );
+    let again = server_command(&database, &["prune", "--keep", "30d"]);
+    assert!(
+        stdout(&again).contains("dropped 1 month of history: ConfigurationChange_2024_01"),
+        "{}",
+        stdout(&again)
+    );
+}

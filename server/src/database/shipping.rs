@@ -33,6 +33,25 @@ impl Database {
         batch: &ShipBatch,
         months: &[(i16, i8)],
     ) -> Result<Applied, DatabaseError> {
+        match self.try_apply_batch(machine, batch, months).await {
+            // A partition this process knew of was dropped (retention, by
+            // any server): forget what it knew and make them again.
+            Err(DatabaseError::Sql(error))
+                if error.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) =>
+            {
+                self.partitions.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                self.try_apply_batch(machine, batch, months).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_apply_batch(
+        &self,
+        machine: &MachineId,
+        batch: &ShipBatch,
+        months: &[(i16, i8)],
+    ) -> Result<Applied, DatabaseError> {
         self.ensure_partitions(months).await?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -168,6 +187,37 @@ impl Database {
             .unwrap_or_else(|p| p.into_inner())
             .extend(missing);
         Ok(())
+    }
+}
+
+impl Database {
+    /// Drops the history partitions of months that ended before `before`
+    /// (whole months only); returns their names.
+    pub async fn drop_history_before(&self, before: std::time::SystemTime) -> Result<Vec<String>, DatabaseError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
+            .await?;
+        // A partition's upper bound is the first day of the next month.
+        let rows = tx
+            .query(
+                "SELECT c.relname FROM pg_inherits i \
+                 JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
+                 WHERE p.relname = 'ConfigurationChange' \
+                 AND to_date(substr(c.relname, length('ConfigurationChange_') + 1), 'YYYY_MM') \
+                     + interval '1 month' <= $1 \
+                 ORDER BY 1",
+                &[&before],
+            )
+            .await?;
+        let names: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        for name in &names {
+            tx.batch_execute(&format!("DROP TABLE \"{}\"", name.replace('"', "")))
+                .await?;
+        }
+        tx.commit().await?;
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        Ok(names)
     }
 }
 
