@@ -59,7 +59,7 @@ enum Command {
         #[arg(long, value_parser = duration::parse)]
         keep: std::time::Duration,
     },
-    /// List the enrolled machines, or revoke one.
+    /// List the enrolled machines; revoke one, or change its groups.
     Machines {
         #[command(subcommand)]
         action: Option<MachinesAction>,
@@ -91,6 +91,11 @@ enum MachinesAction {
     /// Cut a machine off: its credentials stop working at once. It can
     /// enroll again with a new secret; its history stays.
     Revoke { name: String },
+    /// Put a machine in a group (machines also join the group of the
+    /// secret they enroll with).
+    Join { name: String, group: String },
+    /// Take a machine out of a group.
+    Leave { name: String, group: String },
 }
 
 pub fn main() -> ExitCode {
@@ -178,6 +183,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Machines { action: None, json } => list_machines(&database, json).await,
         Command::Machines {
+            action: Some(MachinesAction::Join { name, group }),
+            ..
+        } => set_group(&database, &name, &group, true).await,
+        Command::Machines {
+            action: Some(MachinesAction::Leave { name, group }),
+            ..
+        } => set_group(&database, &name, &group, false).await,
+        Command::Machines {
             action: Some(MachinesAction::Revoke { name }),
             ..
         } => {
@@ -189,6 +202,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn set_group(database: &Database, name: &str, group: &str, join: bool) -> anyhow::Result<()> {
+    let group = group.trim();
+    if group.is_empty() {
+        bail!("a group name cannot be empty");
+    }
+    database.migrate().await?;
+    if !database.set_group(name, group, join).await? {
+        bail!("no enrolled machine is named {name:?}");
+    }
+    println!("{name} {} {group}", if join { "joined" } else { "left" });
+    Ok(())
 }
 
 async fn listen_on(

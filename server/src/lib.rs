@@ -1,11 +1,11 @@
 //! driftwatch-server: the fleet's one place. Agents enroll, then ship their
-//! inventory and changes; people query them across machines.
+//! inventory, changes and captured contents into one PostgreSQL.
 //!
 //! | module | job |
 //! |---|---|
 //! | `cli` | the command line |
 //! | `database` | PostgreSQL: pool, migrations, each table's queries |
-//! | `http` | the API agents and people call, plain or over TLS |
+//! | `http` | the API agents call (enroll, ship, contents), plain or over TLS |
 //! | `tokens` | secrets and credentials: made at random, kept as hashes |
 //! | `duration` | durations people write (`7d`, `12h`) |
 

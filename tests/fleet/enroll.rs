@@ -131,6 +131,18 @@ fn machines_enroll_over_tls_with_a_secret_and_revoked_ones_are_cut_off() {
     );
     assert!(listed[0]["revoked_at"].is_null());
 
+    // Groups can change after enrollment.
+    for (action, groups) in [
+        ("join", serde_json::json!(["db", "web"])),
+        ("leave", serde_json::json!(["web"])),
+    ] {
+        let changed = server_command(&database, &["machines", action, "web-2", "db"]);
+        assert!(changed.status.success(), "{}", stderr(&changed));
+        assert_eq!(machines(&database)[1]["groups"], groups);
+    }
+    let nobody = server_command(&database, &["machines", "join", "web-9", "db"]);
+    assert_eq!(nobody.status.code(), Some(1));
+
     // A second server on the same database knows the same machines.
     let plain = Server::start(&database, None);
     assert_eq!(http_status(&plain.url, "/v1/identity", &credential), 200);

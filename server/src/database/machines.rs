@@ -160,6 +160,29 @@ impl Database {
             .collect())
     }
 
+    /// Puts an enrolled machine in a group (`join`) or takes it out; false
+    /// when no enrolled machine has that name.
+    pub async fn set_group(&self, name: &str, group: &str, join: bool) -> Result<bool, DatabaseError> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT machine_id FROM machine WHERE name = $1 AND revoked_at IS NULL",
+                &[&name],
+            )
+            .await?
+        else {
+            return Ok(false);
+        };
+        let machine_id: i64 = row.get(0);
+        let sql = if join {
+            "INSERT INTO machine_group (machine_id, group_name) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM machine_group WHERE machine_id = $1 AND group_name = $2"
+        };
+        client.execute(sql, &[&machine_id, &group]).await?;
+        Ok(true)
+    }
+
     /// Revokes a machine and every credential it had; false when no
     /// enrolled machine has that name.
     pub async fn revoke(&self, name: &str) -> Result<bool, DatabaseError> {
