@@ -48,20 +48,22 @@ fn main() {
 
     let pg = postgres::Postgres::start();
     let database = pg.new_database("fleet");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_driftwatch-server"))
-        .env("RUST_LOG", "warn,driftwatch_server::cli=info")
-        .args([
-            "--database",
-            &database,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--insecure-http",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_driftwatch-server"))
+            .env("RUST_LOG", "warn,driftwatch_server::cli=info")
+            .args([
+                "--database",
+                &database,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--insecure-http",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server"),
+    );
+    let mut lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
     let url = loop {
         let line = lines.next().expect("the server's log").expect("a log line");
         if let Some(at) = line.find("listening on ") {
@@ -69,16 +71,12 @@ fn main() {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    let secret = String::from_utf8(
-        Command::new(env!("CARGO_BIN_EXE_driftwatch-server"))
-            .args(["--database", &database, "secret", "new", "--uses", &agents.to_string()])
-            .output()
-            .expect("secret new")
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
+    let made = Command::new(env!("CARGO_BIN_EXE_driftwatch-server"))
+        .args(["--database", &database, "secret", "new", "--uses", &agents.to_string()])
+        .output()
+        .expect("secret new");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let secret = String::from_utf8_lossy(&made.stdout).trim().to_string();
     let http: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
@@ -165,7 +163,7 @@ fn main() {
     let sent = AtomicUsize::new(0);
     let (poll_gap, batch_gap) = (1.0 / per_second_polls, 1.0 / per_second_batches.max(0.001));
     let start = Instant::now();
-    let cpu_before = cpu_seconds(server.id());
+    let cpu_before = cpu_seconds(server.0.id());
     std::thread::scope(|scope| {
         for worker in 0..CONNECTIONS {
             let (http, url, credentials, positions, polls, batches, sent) =
@@ -206,7 +204,7 @@ fn main() {
         }
     });
     let wall = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(server.id()) - cpu_before;
+    let cpu = cpu_seconds(server.0.id()) - cpu_before;
     println!(
         "steady state: {} requests in {wall:.1} s = {:.0}/s (asked for {:.0}/s); server CPU {:.0} % of one core",
         sent.into_inner(),
@@ -221,7 +219,7 @@ fn main() {
     println!(
         "server peak RSS {} MiB; PostgreSQL: {:.0} KiB per machine's baseline, {:.0} KiB per machine-month of churn \
          (~{:.0} change rows a machine-month)",
-        peak_rss_kib(server.id()) / 1024,
+        peak_rss_kib(server.0.id()) / 1024,
         (size_baselines - size_before) as f64 / 1024.0 / agents as f64,
         if changes > 0.0 {
             (size_after - size_baselines) as f64 / changes * (PACKAGES + SERVICES + FILES) as f64 * 0.01 * 30.0 / 1024.0
@@ -230,9 +228,18 @@ fn main() {
         },
         (PACKAGES + SERVICES + FILES) as f64 * 0.01 * 30.0
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let _ = std::io::stdout().flush();
+}
+
+/// The server, killed however the benchmark ends (a panic included).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs `work(i)` for i in 0..n on `CONNECTIONS` threads; results in order.

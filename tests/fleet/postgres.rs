@@ -43,13 +43,11 @@ impl Postgres {
                 "--no-instructions",
             ],
         );
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
-            postgres.dir.path().display()
-        );
         let log = postgres.dir.path().join("postgres.log").display().to_string();
-        // Another test may take the port between free_port and the start: try again.
+        // Another test may take the port between free_port and the start:
+        // try again on another one.
         for attempt in 0..5 {
+            let options = postgres.options();
             if postgres.try_run(
                 "pg_ctl",
                 &["-D", &data, "-o", &options, "-w", "-t", "60", "-l", &log, "start"],
@@ -59,7 +57,7 @@ impl Postgres {
             assert!(attempt < 4, "PostgreSQL did not start: {}", postgres.log());
             postgres.port = free_port();
         }
-        unreachable!()
+        postgres
     }
 
     /// Stops the server (fast: open connections are cut) and starts it again.

@@ -73,6 +73,7 @@ pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 pub struct Server {
     child: Child,
     log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
     pub url: String,
 }
 
@@ -103,7 +104,7 @@ impl Server {
         let (found, listening) = mpsc::channel();
         let reader = BufReader::new(child.stderr.take().unwrap());
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in reader.lines().map_while(Result::ok) {
                 if let Some(at) = line.find("listening on ") {
                     let _ = found.send(line[at + "listening on ".len()..].trim().to_string());
@@ -113,10 +114,20 @@ impl Server {
                 log.push('\n');
             }
         });
-        let url = listening
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the server did not start: {}", log.lock().unwrap()));
-        Server { child, log, url }
+        let url = match listening.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not start: {}", log.lock().unwrap());
+            }
+        };
+        Server {
+            child,
+            log,
+            reader: Some(reader),
+            url,
+        }
     }
 
     pub fn log(&self) -> String {
@@ -138,8 +149,10 @@ impl Server {
         let start = Instant::now();
         loop {
             if let Some(exit) = self.child.try_wait().expect("wait") {
-                // Let the log reader catch up with the last lines.
-                std::thread::sleep(Duration::from_millis(100));
+                // The log reader ends with the last line.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return (exit, self.log());
             }
             assert!(
@@ -202,5 +215,18 @@ impl AgentState {
     pub fn membership(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.state().join("fleet.json")).expect("fleet.json");
         serde_json::from_str(&text).expect("fleet.json is JSON")
+    }
+}
+
+/// A child process killed when dropped (a failing test leaves nothing
+/// running behind it).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }

@@ -46,6 +46,12 @@ pub enum ShipError {
     Store(#[from] StoreError),
     #[error("cannot take the shipping lock {path}: {error}")]
     Lock { path: String, error: std::io::Error },
+    #[error(
+        "the server already has changes up to {0} from this machine, but this state directory has shipped none: \
+         it is not the one that sent them (a new or moved-aside state database, a cloned machine). \
+         Nothing was sent; enroll again under this name (revoke the old one first) or another"
+    )]
+    NotTheSender(i64),
 }
 
 /// Ships everything pending from the store in `state_dir`. Only one
@@ -66,6 +72,18 @@ pub fn ship_pending(
     )?;
     let contents = ContentStore::in_state_dir(state_dir);
     let mut position = store.outbox_position(&membership.server, &membership.machine)?;
+    if position == Position::default() {
+        // A first shipment: the server must have nothing from this
+        // machine, or this store's change ids would be taken for repeats.
+        let server = client.position().inspect_err(|error| note(store, error))?;
+        if server.change_id > 0 {
+            let error = ShipError::NotTheSender(server.change_id);
+            if let Err(noted) = store.note_ship_error(&error.to_string()) {
+                tracing::warn!("{noted}");
+            }
+            return Err(error);
+        }
+    }
     let mut shipped = Shipped {
         position,
         ..Shipped::default()

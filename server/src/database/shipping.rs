@@ -68,9 +68,9 @@ impl Database {
         if batch.from.change_id > current.change_id || batch.from.revision > current.revision {
             return Ok(Applied::Gap(current));
         }
-        // A restart replaces the inventory, unless the server already has
-        // more than this batch brings (then it is a repeat).
-        let restart = batch.restart_inventory && current.revision <= batch.to.revision;
+        // A restart replaces the inventory whole (its first batch starts
+        // from revision 0; a repeat of it only starts it over).
+        let restart = batch.restart_inventory;
         if restart {
             tx.execute(
                 "DELETE FROM \"ConfigurationData\" WHERE machine_id = $1",
@@ -328,6 +328,8 @@ async fn apply_inventory(
 pub enum Invalid {
     #[error("the batch ends before it starts")]
     Backwards,
+    #[error("an inventory starts again from revision 0")]
+    Restart,
     #[error("change row {index}: {reason}")]
     Change { index: usize, reason: String },
     #[error("inventory entry {index}: {reason}")]
@@ -340,6 +342,9 @@ pub enum Invalid {
 pub fn validate(batch: &ShipBatch) -> Result<Vec<(i16, i8)>, Invalid> {
     if batch.to.change_id < batch.from.change_id || batch.to.revision < batch.from.revision {
         return Err(Invalid::Backwards);
+    }
+    if batch.restart_inventory && batch.from.revision != 0 {
+        return Err(Invalid::Restart);
     }
     let mut months = HashSet::new();
     let mut last = batch.from.change_id;
@@ -397,9 +402,10 @@ fn check_row(row: &driftwatch_protocol::Columns, table: &[(&str, Kind)], require
         };
         let fits = match (kind, value) {
             (_, Json::Null) => true,
-            (Kind::Text, Json::String(_)) => true,
+            // PostgreSQL text cannot hold NUL.
+            (Kind::Text, Json::String(text)) => !text.contains('\0'),
             (Kind::Integer, Json::Number(n)) => n.is_i64(),
-            (Kind::Time, Json::String(text)) => text.parse::<jiff::Timestamp>().is_ok(),
+            (Kind::Time, Json::String(text)) => month_of(text).is_ok(),
             _ => false,
         };
         if !fits {
@@ -419,6 +425,9 @@ fn month_of(time: &str) -> Result<(i16, i8), String> {
         .parse()
         .map_err(|e| format!("TimeGenerated {time:?} is not a time: {e}"))?;
     let date = jiff::tz::Offset::UTC.to_datetime(timestamp).date();
+    if !(1..=9999).contains(&date.year()) {
+        return Err(format!("TimeGenerated {time:?} is outside years 1 to 9999"));
+    }
     Ok((date.year(), date.month()))
 }
 
