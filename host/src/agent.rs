@@ -16,6 +16,10 @@
 //! - SIGHUP, or a change of the manifest file: reload it. Collectors whose
 //!   settings changed are re-baselined by the change engine; collectors that
 //!   left the manifest have their inventory dropped without `Removed` rows.
+//! - Enrolled in a fleet: the agent ships after each committed run, and
+//!   asks the server for its group's manifest every minute; one that passes
+//!   the machine's checks replaces the machine's own as a reload (see
+//!   `fleet::manifest`).
 //! - Every run goes through `pipeline::run_collector`; its run-completed hook
 //!   wakes the alert task when a run recorded changes. That task evaluates
 //!   the alert rules (also once at start, for changes recorded while the
@@ -92,7 +96,7 @@ pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: 
     let _lock = lock_state_dir(state_dir)?;
     let store = Store::open(state_dir)?;
     let reader = store.reopen()?;
-    let manifest = source.load()?;
+    let local = source.load()?;
     let shared = Arc::new(Shared {
         runtime,
         machine,
@@ -105,19 +109,23 @@ pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: 
         .enable_all()
         .thread_name("agent")
         .build()?;
-    tokio.block_on(supervise(shared, source, manifest))
+    tokio.block_on(supervise(shared, source, local))
 }
 
 /// Starts the schedule, restarts it on reload, stops it on a signal.
-async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Manifest) -> anyhow::Result<()> {
+/// `local` is the machine's own manifest; the one run is the fleet
+/// server's when it has one for this machine.
+async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut local: Manifest) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
+    let server_manifest = Arc::new(Notify::new());
+    let mut manifest = crate::fleet::manifest::effective(&shared.state_dir, local.clone());
     // The file's modification time when it was last loaded. A failed load
     // (say, of a file caught half-written) is tried once more at the next
     // poll, then left alone until the file changes again.
     let mut loaded_stamp = source.modified();
     let mut failed: Option<(Option<SystemTime>, u32)> = None;
     loop {
-        let (stop, schedule) = start_schedule(&shared, &manifest).await?;
+        let (stop, schedule) = start_schedule(&shared, &manifest, &local, &server_manifest).await?;
         let mut reload = false;
         let mut poll = tokio::time::interval(MANIFEST_POLL);
         poll.tick().await;
@@ -128,6 +136,7 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Ma
                     Signal::Stop => break,
                     Signal::Reload => { reload = true; break; }
                 },
+                _ = server_manifest.notified() => { reload = true; break; }
                 _ = poll.tick() => {
                     let stamp = source.modified();
                     let given_up = failed.is_some_and(|(f, attempts)| f == stamp && attempts >= 2);
@@ -148,12 +157,14 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Ma
         let stamp = source.modified();
         match source.load() {
             Ok(new) => {
-                tracing::info!("manifest reloaded from {}", new.source);
-                manifest = new;
+                local = new;
                 loaded_stamp = stamp;
                 failed = None;
+                manifest = crate::fleet::manifest::effective(&shared.state_dir, local.clone());
+                tracing::info!("manifest reloaded from {}", manifest.source);
             }
             Err(error) => {
+                manifest = crate::fleet::manifest::effective(&shared.state_dir, local.clone());
                 tracing::error!("manifest not reloaded, keeping the previous one: {error:#}");
                 let attempts = failed.filter(|(f, _)| *f == stamp).map_or(0, |(_, a)| a);
                 failed = Some((stamp, attempts + 1));
@@ -162,10 +173,13 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut manifest: Ma
     }
 }
 
-/// Loads the manifest's plugins and starts one loop per collector that runs here.
+/// Loads the manifest's plugins and starts one loop per collector that runs
+/// here, and the fleet tasks when the machine is enrolled.
 async fn start_schedule(
     shared: &Arc<Shared>,
     manifest: &Manifest,
+    local: &Manifest,
+    server_manifest: &Arc<Notify>,
 ) -> anyhow::Result<(watch::Sender<bool>, JoinSet<()>)> {
     let setup = {
         let shared = shared.clone();
@@ -196,6 +210,14 @@ async fn start_schedule(
     ));
     match crate::fleet::Membership::load(&shared.state_dir) {
         Ok(Some(membership)) => {
+            schedule.spawn(crate::fleet::manifest_loop(
+                shared.state_dir.clone(),
+                membership.clone(),
+                local.clone(),
+                crate::fleet::manifest::kept(&shared.state_dir),
+                server_manifest.clone(),
+                stopped.clone(),
+            ));
             schedule.spawn(crate::fleet::ship_loop(
                 shared.state_dir.clone(),
                 membership,

@@ -28,6 +28,12 @@ pub fn bundled_names() -> impl Iterator<Item = &'static str> {
 pub enum PluginRef {
     Bundled(&'static str),
     File(PathBuf),
+    /// A file that must have this SHA-256 (lowercase hex) when it is read:
+    /// how a fleet server's manifest names a plugin the machine pinned.
+    Pinned {
+        path: PathBuf,
+        sha256: String,
+    },
 }
 
 impl PluginRef {
@@ -35,10 +41,19 @@ impl PluginRef {
     pub fn wasm(&self) -> Result<Cow<'static, [u8]>, LoadError> {
         match self {
             PluginRef::Bundled(name) => Ok(Cow::Borrowed(bundled(name).map(|p| p.wasm).unwrap_or_default())),
-            PluginRef::File(path) => std::fs::read(path).map(Cow::Owned).map_err(|error| LoadError::Read {
-                path: path.display().to_string(),
-                error,
-            }),
+            PluginRef::File(path) => read(path).map(Cow::Owned),
+            // Checked on the very bytes that are loaded.
+            PluginRef::Pinned { path, sha256 } => {
+                let bytes = read(path)?;
+                let found = crate::content_store::ContentStore::hash(&bytes);
+                if &found != sha256 {
+                    return Err(LoadError::NotPinned {
+                        path: path.display().to_string(),
+                        found,
+                    });
+                }
+                Ok(Cow::Owned(bytes))
+            }
         }
     }
 
@@ -47,11 +62,18 @@ impl PluginRef {
     }
 }
 
+fn read(path: &std::path::Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|error| LoadError::Read {
+        path: path.display().to_string(),
+        error,
+    })
+}
+
 impl fmt::Display for PluginRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PluginRef::Bundled(name) => f.write_str(name),
-            PluginRef::File(path) => write!(f, "{}", path.display()),
+            PluginRef::File(path) | PluginRef::Pinned { path, .. } => write!(f, "{}", path.display()),
         }
     }
 }

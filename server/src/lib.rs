@@ -3,12 +3,14 @@
 //!
 //! | module | job |
 //! |---|---|
+//! | `alerts` | fleet alert rules and the delivery of what they raise |
 //! | `cli` | the command line |
 //! | `database` | PostgreSQL: pool, migrations, each table's queries |
-//! | `http` | the API agents call (enroll, ship, contents), plain or over TLS |
+//! | `http` | the API: agents enroll, ship and fetch manifests; people query; plain or over TLS |
 //! | `tokens` | secrets and credentials: made at random, kept as hashes |
 //! | `duration` | durations people write (`7d`, `12h`) |
 
+pub mod alerts;
 pub mod cli;
 pub mod database;
 pub mod duration;

@@ -5,6 +5,7 @@ use std::os::unix::fs::symlink;
 
 use serde_json::Value;
 
+use crate::fixtures::rpm::rpm_sqlite_database;
 use crate::support::*;
 
 /// Scans `root` with the built-in manifest; returns the scan reports.
@@ -79,50 +80,13 @@ fn an_arch_root_runs_pacman_and_skips_broken_entries() {
     assert_eq!(gmp["InstallDate"], "2022-10-16T00:04:00.000000Z");
 }
 
-/// An rpm header as rpm stores it in its database (no region), with the tags
-/// the collector reads.
-fn rpm_header(name: &str, version: &str, release: &str, arch: &str, installed: u32) -> Vec<u8> {
-    let strings = [
-        (1000u32, name),
-        (1001, version),
-        (1002, release),
-        (1022, arch),
-        (1004, "a test package"),
-        (1011, "Test Vendor"),
-    ];
-    let mut data = installed.to_be_bytes().to_vec();
-    let mut entries = vec![(1008u32, 4u32, 0u32, 1u32)];
-    for (tag, value) in strings {
-        entries.push((tag, 6, data.len() as u32, 1));
-        data.extend_from_slice(value.as_bytes());
-        data.push(0);
-    }
-    let mut blob = (entries.len() as u32).to_be_bytes().to_vec();
-    blob.extend((data.len() as u32).to_be_bytes());
-    for (tag, kind, offset, count) in entries {
-        for n in [tag, kind, offset, count] {
-            blob.extend(n.to_be_bytes());
-        }
-    }
-    blob.extend(data);
-    blob
-}
-
 #[test]
 fn an_rpm_root_with_an_sqlite_database_runs_rpm() {
     let env = Env::new();
-    std::fs::create_dir_all(env.path("root/var/lib/rpm")).unwrap();
-    let db = rusqlite::Connection::open(env.path("root/var/lib/rpm/rpmdb.sqlite")).unwrap();
-    db.execute_batch("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);")
-        .unwrap();
-    for (name, version) in [("bash", "5.2.15"), ("kernel", "6.1.0"), ("kernel", "6.2.0")] {
-        db.execute(
-            "INSERT INTO Packages (blob) VALUES (?1)",
-            [rpm_header(name, version, "1.fc40", "x86_64", 1_700_000_000)],
-        )
-        .unwrap();
-    }
-    drop(db);
+    rpm_sqlite_database(
+        &env.path("root"),
+        &[("bash", "5.2.15"), ("kernel", "6.1.0"), ("kernel", "6.2.0")],
+    );
     let reports = scan(&env);
     assert_eq!(report(&reports, "rpm")["Outcome"], "collected", "{reports:?}");
     let software = inventory(&env, "Software");

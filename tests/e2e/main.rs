@@ -1,5 +1,7 @@
 //! End-to-end tests: the real binary, real plugins, fixture trees.
 
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 mod support;
 
 mod agent;

@@ -1,81 +1,10 @@
-//! The Windows collectors on an offline image built by the tests: hives
-//! written with `regf::writer`, folders in the letter case Windows leaves.
+//! The Windows collectors on an offline image built by the tests (see
+//! `tests/fixtures/windows.rs`).
 
-use regf::writer::{KeySpec, Options, write};
 use serde_json::Value;
 
+use crate::fixtures::windows::{image, software_hive, system_hive};
 use crate::support::*;
-
-fn system_hive(dhcp_start: u32) -> Vec<u8> {
-    let services = KeySpec::new("Services")
-        .key(
-            KeySpec::new("Dhcp")
-                .dword("Type", 0x20)
-                .dword("Start", dhcp_start)
-                .expand_sz("ImagePath", r"%SystemRoot%\system32\svchost.exe -k LocalService")
-                .sz("DisplayName", "DHCP Client")
-                .sz("ObjectName", r"NT Authority\LocalService"),
-        )
-        .key(
-            KeySpec::new("BITS")
-                .dword("Type", 0x20)
-                .dword("Start", 2)
-                .dword("DelayedAutostart", 1),
-        )
-        .key(KeySpec::new("Spooler").dword("Type", 0x110).dword("Start", 3))
-        .key(KeySpec::new("ACPI").dword("Type", 1).dword("Start", 0));
-    let environment = KeySpec::new("Control")
-        .key(KeySpec::new("Session Manager").key(KeySpec::new("Environment").expand_sz("windir", "%SystemRoot%")));
-    let root = KeySpec::new("ROOT")
-        .key(KeySpec::new("Select").dword("Current", 1))
-        .key(KeySpec::new("ControlSet001").key(services).key(environment));
-    write(&root, Options::default())
-}
-
-fn uninstall(entries: Vec<KeySpec>) -> KeySpec {
-    let mut key = KeySpec::new("Uninstall");
-    key.subkeys = entries;
-    KeySpec::new("Microsoft").key(KeySpec::new("Windows").key(KeySpec::new("CurrentVersion").key(key)))
-}
-
-fn software_hive(run: &[(&str, &str)]) -> Vec<u8> {
-    let mut run_key = KeySpec::new("Run");
-    for (name, value) in run {
-        run_key = run_key.sz(name, value);
-    }
-    let mut machine = uninstall(vec![
-        KeySpec::new("7-Zip")
-            .sz("DisplayName", "7-Zip 22.01 (x64)")
-            .sz("DisplayVersion", "22.01")
-            .sz("Publisher", "Igor Pavlov"),
-        KeySpec::new("{hidden}")
-            .sz("DisplayName", "Hidden")
-            .dword("SystemComponent", 1),
-    ]);
-    machine.subkeys[0].subkeys[0].subkeys.push(run_key);
-    machine =
-        machine.key(KeySpec::new("Windows NT").key(KeySpec::new("CurrentVersion").sz("SystemRoot", r"C:\WINDOWS")));
-    let root = KeySpec::new("ROOT")
-        .key(machine)
-        .key(KeySpec::new("WOW6432Node").key(uninstall(vec![
-            KeySpec::new("Notepad++").sz("DisplayName", "Notepad++").sz("DisplayVersion", "8.4"),
-        ])));
-    write(&root, Options::default())
-}
-
-/// An image of drive C: with a SYSTEM and a SOFTWARE hive, one user, and a hosts file.
-fn image(env: &Env) {
-    env.write("root/WINDOWS/system32/config/SYSTEM", system_hive(2));
-    env.write(
-        "root/WINDOWS/system32/config/software",
-        software_hive(&[("Updater", r"C:\u.exe")]),
-    );
-    let user = KeySpec::new("ROOT").key(KeySpec::new("Software").key(uninstall(vec![
-        KeySpec::new("ZoomUMX").sz("DisplayName", "Zoom").sz("DisplayVersion", "5.9.3"),
-    ])));
-    env.write("root/Users/alice/NTUSER.DAT", write(&user, Options::default()));
-    env.write("root/WINDOWS/system32/drivers/etc/hosts", "127.0.0.1 localhost\r\n");
-}
 
 fn scan(env: &Env, extra: &[&str]) -> (i32, Vec<Value>) {
     let root = env.path("root");
@@ -107,7 +36,7 @@ fn field<'a>(rows: &'a [Value], key: &str, name: &str, column: &str) -> &'a str 
 #[test]
 fn a_windows_image_runs_the_windows_collectors_only() {
     let env = Env::new();
-    image(&env);
+    image(&env.path("root"));
     let (code, reports) = scan(&env, &[]);
     assert_eq!(code, 0, "{reports:?}");
     for linux in ["dpkg", "rpm", "apk", "pacman", "systemd", "sysv", "etc-files"] {
@@ -171,7 +100,7 @@ fn a_windows_image_runs_the_windows_collectors_only() {
 #[test]
 fn registry_values_are_tracked_and_their_changes_recorded() {
     let env = Env::new();
-    image(&env);
+    image(&env.path("root"));
     let manifest = env.write(
         "registry.toml",
         "[[collector]]\nname = \"run-keys\"\nkind = \"registry\"\nplugin = \"registry-windows\"\n\
@@ -213,7 +142,7 @@ fn registry_values_are_tracked_and_their_changes_recorded() {
 #[test]
 fn a_damaged_hive_fails_its_collector_and_loses_nothing() {
     let env = Env::new();
-    image(&env);
+    image(&env.path("root"));
     assert_eq!(scan(&env, &[]).0, 0);
     let mut broken = system_hive(3);
     broken.truncate(4096 + 64);

@@ -185,6 +185,17 @@ fn machines_enroll_over_tls_with_a_secret_and_revoked_ones_are_cut_off() {
 fn an_expired_secret_is_refused() {
     let postgres = Postgres::start();
     let database = postgres.new_database("fleet");
+    // Administration commands check the schema; only `migrate` and `serve`
+    // change it.
+    let early = server_command(&database, &["secret", "new"]);
+    assert!(!early.status.success());
+    assert!(
+        stderr(&early).contains("run `driftwatch-server migrate`"),
+        "{}",
+        stderr(&early)
+    );
+    let migrated = server_command(&database, &["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
     let secret = new_secret(&database, &["--expires", "1h"]);
     postgres.psql(
         "fleet",

@@ -2,9 +2,14 @@
 //! made with `initdb` for each test), the real `driftwatch-server`, and the
 //! real `driftwatch` agent talking to it over TLS.
 
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 mod postgres;
 mod support;
 
+mod alerts;
 mod enroll;
 mod faults;
+mod manifests;
+mod query;
 mod shipping;

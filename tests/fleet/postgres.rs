@@ -39,6 +39,10 @@ impl Postgres {
                 "--auth=trust",
                 "-E",
                 "UTF8",
+                // A collation that is not byte order, as most installations
+                // have: the server's queries must sort as KQL does anyway.
+                "--locale-provider=icu",
+                "--icu-locale=en-US",
                 "--no-sync",
                 "--no-instructions",
             ],

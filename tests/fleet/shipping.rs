@@ -3,9 +3,7 @@
 //! right machine only, nothing is lost or doubled when batches repeat or
 //! the server is away, and bad batches store nothing.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
+use std::io::Write;
 
 use serde_json::Value;
 
@@ -34,101 +32,17 @@ fn stanza(name: &str, version: &str) -> String {
     )
 }
 
-/// A machine image with a name, packages and configuration files, and the
-/// agent that inventories it.
-struct Machine {
-    agent: AgentState,
-    name: String,
-}
-
-impl Machine {
-    fn new(name: &str, packages: &[(&str, &str)], files: &[(&str, &str)]) -> Machine {
-        let machine = Machine {
-            agent: AgentState::new(),
-            name: name.to_string(),
-        };
-        machine.write("etc/hostname", &format!("{name}\n"));
-        let status: String = packages.iter().map(|(p, v)| stanza(p, v)).collect();
-        machine.write("var/lib/dpkg/status", &status);
-        for (path, text) in files {
-            machine.write(path, text);
-        }
-        std::fs::write(machine.manifest(), MANIFEST).unwrap();
-        machine
+/// A Debian-like image with a name, packages and configuration files, and
+/// the agent that inventories it with [`MANIFEST`].
+fn debian_image(name: &str, packages: &[(&str, &str)], files: &[(&str, &str)]) -> Machine {
+    let machine = Machine::new(name).with_manifest(MANIFEST);
+    machine.write("etc/hostname", format!("{name}\n"));
+    let status: String = packages.iter().map(|(p, v)| stanza(p, v)).collect();
+    machine.write("var/lib/dpkg/status", status);
+    for (path, text) in files {
+        machine.write(path, text);
     }
-
-    fn root(&self) -> PathBuf {
-        self.agent.dir.path().join("root")
-    }
-
-    fn manifest(&self) -> PathBuf {
-        self.agent.dir.path().join("manifest.toml")
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.root().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
-    /// `driftwatch --root … --manifest … ARGS…`
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let root = self.root().display().to_string();
-        let manifest = self.manifest().display().to_string();
-        let mut all = vec!["--root", root.as_str(), "--manifest", manifest.as_str()];
-        all.extend_from_slice(args);
-        self.agent.run(&all)
-    }
-
-    fn enroll(&self, url: &str, secret: &str) {
-        let output = self.run(&["enroll", url, "--secret", secret]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        assert!(
-            stdout(&output).contains(&format!("enrolled as {}", self.name)),
-            "{}",
-            stdout(&output)
-        );
-    }
-
-    /// Scans; returns what it said about shipping.
-    fn scan(&self) -> String {
-        let output = self.run(&["scan"]);
-        assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
-        stdout(&output)
-            .lines()
-            .filter(|l| l.contains("hip"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// The agent's own inventory, every column, as sorted JSON texts.
-    fn inventory(&self) -> Vec<String> {
-        sorted_json_lines(&stdout(&self.run(&["query", "ConfigurationData", "--json"])))
-    }
-
-    fn changes(&self) -> Vec<Value> {
-        stdout(&self.run(&["changes", "--json"]))
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-/// JSON lines, each re-serialised with its keys sorted (and nulls left
-/// out), then sorted: comparable across stores.
-fn sorted_json_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let value: serde_json::Map<String, Value> = serde_json::from_str(l).unwrap();
-            let sorted: std::collections::BTreeMap<String, Value> =
-                value.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            serde_json::to_string(&sorted).unwrap()
-        })
-        .collect();
-    lines.sort();
-    lines
+    machine
 }
 
 /// The server's copy of a machine's inventory, shaped as the agent's
@@ -163,7 +77,7 @@ fn agents_ship_their_inventory_and_changes_exactly_once() {
     let server = Server::start(&database, None);
     let secret = new_secret(&database, &["--uses", "2"]);
 
-    let debian = Machine::new(
+    let debian = debian_image(
         "debian-a",
         &[("bash", "5.2-1"), ("openssl", "3.0.11-1"), ("curl", "7.88.1-10")],
         &[
@@ -171,7 +85,7 @@ fn agents_ship_their_inventory_and_changes_exactly_once() {
             ("etc/ssh.conf", "PermitRootLogin no\n"),
         ],
     );
-    let other = Machine::new("files-b", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 8080\n")]);
+    let other = debian_image("files-b", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 8080\n")]);
     for machine in [&debian, &other] {
         machine.enroll(&server.url, &secret);
         let said = machine.scan();
@@ -185,7 +99,7 @@ fn agents_ship_their_inventory_and_changes_exactly_once() {
     debian.write("etc/app.conf", "port = 443\n");
     debian.write(
         "var/lib/dpkg/status",
-        &[stanza("bash", "5.2-1"), stanza("openssl", "3.0.13-1")].concat(),
+        [stanza("bash", "5.2-1"), stanza("openssl", "3.0.13-1")].concat(),
     );
     let said = debian.scan();
     assert!(said.contains("Shipped 3 changes"), "{said}");
@@ -273,56 +187,10 @@ fn agents_ship_their_inventory_and_changes_exactly_once() {
     drop(server);
 }
 
-/// Posts `body` to `path` over plain HTTP with a bearer credential; the
-/// status code and the answer's body.
-fn post(address: &str, path: &str, credential: &str, encoding: Option<&str>, body: &[u8]) -> (u16, String) {
-    send("POST", address, path, credential, encoding, body)
-}
-
-/// Like `post`, with another method.
-fn send(
-    method: &str,
-    address: &str,
-    path: &str,
-    credential: &str,
-    encoding: Option<&str>,
-    body: &[u8],
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).expect("connect");
-    let encoding = encoding
-        .map(|e| format!("Content-Encoding: {e}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {credential}\r\n\
-         Content-Type: application/json\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    // The server may answer before reading it all (a body over the limit).
-    let _ = stream.write_all(body);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-    (status, body)
-}
-
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
-}
-
-fn credential(machine: &Machine) -> String {
-    let text = std::fs::read_to_string(machine.agent.state().join("fleet.json")).unwrap();
-    let membership: Value = serde_json::from_str(&text).unwrap();
-    membership["credential"].as_str().unwrap().to_string()
 }
 
 fn stored(postgres: &Postgres) -> (i64, i64) {
@@ -338,9 +206,9 @@ fn bad_batches_and_bad_credentials_store_nothing() {
     let database = postgres.new_database("fleet");
     let server = Server::start(&database, None);
     let secret = new_secret(&database, &[]);
-    let machine = Machine::new("web-1", &[("bash", "5.2-1")], &[]);
+    let machine = debian_image("web-1", &[("bash", "5.2-1")], &[]);
     machine.enroll(&server.url, &secret);
-    let credential = credential(&machine);
+    let credential = machine.credential();
     let address = server.address().to_string();
     // One change row, `id`, after `from`.
     let batch = |from: i64, id: i64, extra: &str| {
@@ -437,35 +305,14 @@ fn the_running_agent_ships_each_change_as_it_is_recorded() {
     let database = postgres.new_database("fleet");
     let server = Server::start(&database, None);
     let secret = new_secret(&database, &[]);
-    let machine = Machine::new("agent-1", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 80\n")]);
+    let machine = debian_image("agent-1", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 80\n")]);
     machine.enroll(&server.url, &secret);
     // Short intervals: first runs come within a second (a tenth of them).
     let quick = MANIFEST.replace("plugin = \"", "interval = \"10s\"\nplugin = \"");
     std::fs::write(machine.manifest(), quick).unwrap();
 
-    let root = machine.root().display().to_string();
-    let manifest = machine.manifest().display().to_string();
-    let mut agent = KillOnDrop(
-        std::process::Command::new(driftwatch())
-            .env("RUST_LOG", "info")
-            .arg("--state")
-            .arg(machine.agent.state())
-            .args(["--root", &root, "--manifest", &manifest, "run"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start the agent"),
-    );
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let mut stderr = agent.0.stderr.take().unwrap();
-    let sink = log.clone();
-    let reader = std::thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        while let Ok(n @ 1..) = stderr.read(&mut chunk) {
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
-        }
-    });
-    let logged = || log.lock().unwrap().clone();
+    let agent = RunningAgent::start(&machine);
+    let logged = || agent.log();
     let changes = || {
         server_count(
             &postgres,
@@ -481,15 +328,9 @@ fn the_running_agent_ships_each_change_as_it_is_recorded() {
     wait_for(30, "the change on the server", logged, || changes() == 1);
     assert_eq!(server_inventory(&postgres, "agent-1"), machine.inventory());
 
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &agent.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = agent.0.wait().unwrap();
-    reader.join().unwrap();
-    assert_eq!(exit.code(), Some(0), "{}", logged());
-    assert!(logged().contains("shipping to http://"), "{}", logged());
+    let (exit, log) = agent.stop();
+    assert_eq!(exit.code(), Some(0), "{log}");
+    assert!(log.contains("shipping to http://"), "{log}");
     assert_eq!(changes(), 1, "nothing doubled");
 }
 
@@ -509,8 +350,8 @@ fn captured_contents_travel_once_and_only_when_the_server_lacks_them() {
         "path = \"/etc/*.conf\"\n  capture_content = true",
     );
     let shared = "port = 80\n";
-    let a = Machine::new("web-a", &[], &[("etc/app.conf", shared), ("etc/own.conf", "a\n")]);
-    let b = Machine::new("web-b", &[], &[("etc/app.conf", shared), ("etc/own.conf", "b\n")]);
+    let a = debian_image("web-a", &[], &[("etc/app.conf", shared), ("etc/own.conf", "a\n")]);
+    let b = debian_image("web-b", &[], &[("etc/app.conf", shared), ("etc/own.conf", "b\n")]);
     for machine in [&a, &b] {
         std::fs::write(machine.manifest(), &capture).unwrap();
         machine.enroll(&server.url, &secret);
@@ -551,9 +392,9 @@ fn prune_drops_whole_months_of_history_and_late_rows_still_land() {
     let database = postgres.new_database("fleet");
     let server = Server::start(&database, None);
     let secret = new_secret(&database, &[]);
-    let machine = Machine::new("old-1", &[], &[]);
+    let machine = debian_image("old-1", &[], &[]);
     machine.enroll(&server.url, &secret);
-    let credential = credential(&machine);
+    let credential = machine.credential();
     let batch = |from: i64, id: i64, time: &str| {
         format!(
             r#"{{"from":{{"change_id":{from},"revision":0}},"to":{{"change_id":{id},"revision":0}},"inventory":[],

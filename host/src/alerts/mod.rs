@@ -72,7 +72,11 @@ pub fn evaluate(store: &mut Store, rules: &[AlertRule], computer: &str) -> Resul
             continue;
         }
         let source = Source {
-            change_window: Some((after, upto)),
+            change_window: Some(query::ChangeWindow {
+                after,
+                upto,
+                machine: None,
+            }),
             now: jiff::Timestamp::now(),
         };
         let catalog = match &catalog {
@@ -114,7 +118,11 @@ pub fn evaluate(store: &mut Store, rules: &[AlertRule], computer: &str) -> Resul
 pub fn test(store: &Store, rule: &AlertRule) -> Result<QueryResult, AlertError> {
     let catalog = store.catalog()?;
     let source = Source {
-        change_window: Some((0, i64::MAX)),
+        change_window: Some(query::ChangeWindow {
+            after: 0,
+            upto: i64::MAX,
+            machine: None,
+        }),
         now: jiff::Timestamp::now(),
     };
     let compiled = query::compile(&rule.query, &catalog, &source).map_err(|error| AlertError::Query {

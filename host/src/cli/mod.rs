@@ -314,7 +314,11 @@ fn init_logging() {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let context = || Context::new(&cli.global);
     match cli.command {
-        Command::Scan { json, full } => scan::run(&context()?, json, full),
+        Command::Scan { json, full } => {
+            let mut ctx = context()?;
+            ctx.refresh_server_manifest();
+            scan::run(&ctx, json, full)
+        }
         Command::Run => {
             let ctx = context()?;
             let source = match &cli.global.manifest {
@@ -387,23 +391,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// What the commands share: the machine, the manifest and the state directory.
 pub struct Context {
     pub machine: Machine,
+    /// The manifest that runs: the fleet server's when it gave one, else
+    /// the machine's own.
     pub manifest: Manifest,
+    /// The machine's own manifest (`--manifest`, or the built-in one).
+    pub local_manifest: Manifest,
     pub state_dir: PathBuf,
 }
 
 impl Context {
     fn new(global: &Global) -> anyhow::Result<Context> {
         let machine = Machine::detect(global.root.as_deref())?;
-        let manifest = match &global.manifest {
+        let local_manifest = match &global.manifest {
             Some(path) => Manifest::load(path)?,
             None => Manifest::builtin()?,
         };
         let state_dir = global.state.clone().unwrap_or_else(default_state_dir);
         Ok(Context {
             machine,
-            manifest,
+            manifest: crate::fleet::manifest::effective(&state_dir, local_manifest.clone()),
+            local_manifest,
             state_dir,
         })
+    }
+
+    /// In a fleet: asks the server for the group's manifest first, so that
+    /// a scan runs what the agent would. An unreachable server leaves what
+    /// was kept.
+    fn refresh_server_manifest(&mut self) {
+        let membership = match crate::fleet::Membership::load(&self.state_dir) {
+            Ok(Some(membership)) => membership,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!("{error}");
+                return;
+            }
+        };
+        use crate::fleet::manifest::{Outcome, fetch};
+        match fetch(&self.state_dir, &membership, &self.local_manifest) {
+            Ok(Outcome::Applied { group, etag }) => {
+                eprintln!("Running the manifest of group {group} from the fleet server (version {etag})")
+            }
+            Ok(Outcome::Withdrawn) => eprintln!("The fleet server has no manifest for this machine any more"),
+            // Logged as an error where it is decided.
+            Ok(Outcome::Refused { .. } | Outcome::Unchanged | Outcome::NoneSet) => {}
+            Err(error) => tracing::warn!("cannot ask the fleet server for the manifest: {error}"),
+        }
+        self.manifest = crate::fleet::manifest::effective(&self.state_dir, self.local_manifest.clone());
     }
 
     pub fn open_store(&self) -> anyhow::Result<Store> {

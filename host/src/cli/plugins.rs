@@ -48,6 +48,7 @@ impl Entry {
             source: match plugin_ref {
                 PluginRef::Bundled(_) => "bundled".into(),
                 PluginRef::File(path) => path.display().to_string(),
+                PluginRef::Pinned { path, sha256 } => format!("{} (pinned {sha256})", path.display()),
             },
             collector,
             active,

@@ -116,6 +116,51 @@ fn backoff(failures: u32) -> Duration {
     base.mul_f64(0.75 + fastrand::f64() * 0.5)
 }
 
+/// How often the agent asks the server for its group's manifest (plus up
+/// to `MANIFEST_JITTER`, so that a fleet does not ask in step).
+const MANIFEST_POLL: Duration = Duration::from_secs(60);
+const MANIFEST_JITTER: Duration = Duration::from_secs(10);
+
+/// Asks for the group's manifest at once, then every minute or so, until
+/// `stopped`. When the server manifest kept in the state directory is no
+/// longer `running` (the one kept when the schedule started: a new one
+/// applied or one withdrawn, here or by a `driftwatch scan`), wakes
+/// `changed` (the agent reloads, which starts a new loop) and ends.
+pub async fn manifest_loop(
+    state_dir: PathBuf,
+    membership: Membership,
+    local: crate::manifest::Manifest,
+    running: Option<(String, String)>,
+    changed: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let (membership, local) = (Arc::new(membership), Arc::new(local));
+    loop {
+        let asked = {
+            let (state_dir, membership, local) = (state_dir.clone(), membership.clone(), local.clone());
+            tokio::task::spawn_blocking(move || super::manifest::fetch(&state_dir, &membership, &local))
+        };
+        let asked = tokio::select! {
+            asked = asked => asked,
+            _ = stopped.changed() => return,
+        };
+        match asked {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!("cannot ask the fleet server for the manifest: {error}"),
+            Err(error) => tracing::error!("manifest task failed: {error}"),
+        }
+        if super::manifest::kept(&state_dir) != running {
+            changed.notify_one();
+            return;
+        }
+        let jitter = Duration::from_millis(fastrand::u64(0..MANIFEST_JITTER.as_millis() as u64));
+        tokio::select! {
+            _ = tokio::time::sleep(MANIFEST_POLL + jitter) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,17 @@ impl FleetError {
     }
 }
 
+/// What the server says of the manifest this machine should run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerManifest {
+    /// The version asked about is still current.
+    Unchanged,
+    /// None of the machine's groups has a manifest.
+    None,
+    /// The group's manifest, at version `etag`.
+    Current { group: String, etag: String, text: String },
+}
+
 pub struct FleetClient {
     base: String,
     agent: ureq::Agent,
@@ -136,6 +147,48 @@ impl FleetClient {
     /// What the server holds of this machine's inventory.
     pub fn digest(&self) -> Result<InventoryDigest, FleetError> {
         self.get(paths::DIGEST)
+    }
+
+    /// The manifest of this machine's group, asked conditionally: `known`
+    /// are the versions the agent has seen (the one it runs, the last it
+    /// refused).
+    pub fn manifest(&self, known: &[String]) -> Result<ServerManifest, FleetError> {
+        let url = format!("{}{}", self.base, paths::MANIFEST);
+        let mut request = self.agent.get(&url);
+        if let Some(credential) = &self.credential {
+            request = request.header("Authorization", format!("Bearer {credential}"));
+        }
+        if !known.is_empty() {
+            let tags: Vec<String> = known.iter().map(|etag| format!("\"{etag}\"")).collect();
+            request = request.header("If-None-Match", tags.join(", "));
+        }
+        let response = request.call();
+        if let Ok(response) = &response {
+            match response.status().as_u16() {
+                304 => return Ok(ServerManifest::Unchanged),
+                204 => return Ok(ServerManifest::None),
+                _ => {}
+            }
+        }
+        let header = |response: &ureq::http::Response<ureq::Body>, name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().trim_matches('"').to_string())
+        };
+        let (etag, group) = match &response {
+            Ok(r) => (header(r, "etag"), header(r, driftwatch_protocol::MANIFEST_GROUP_HEADER)),
+            Err(_) => (None, None),
+        };
+        let text = accepted(&url, response)?;
+        match (etag, group) {
+            (Some(etag), Some(group)) if !etag.is_empty() => Ok(ServerManifest::Current { group, etag, text }),
+            _ => Err(FleetError::BadAnswer {
+                url,
+                error: "a manifest without its version or group".into(),
+            }),
+        }
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, FleetError> {

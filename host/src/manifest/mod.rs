@@ -9,6 +9,9 @@
 //! timeout = "2m"
 //! memory = "256MiB"
 //!
+//! [fleet]                       # only in the machine's own manifest
+//! plugin_sha256 = []            # plugin files a fleet server's manifest may run
+//!
 //! [[collector]]
 //! name = "dpkg"                 # defaults to the plugin's name
 //! kind = "packages"             # packages | services | files | registry
@@ -52,6 +55,17 @@ pub struct Manifest {
     pub agent: AgentSettings,
     pub collectors: Vec<CollectorSpec>,
     pub alerts: Vec<alerts::AlertRule>,
+    pub fleet: FleetSettings,
+}
+
+/// The `[fleet]` table: what a manifest from the fleet server may do here.
+/// Only the machine's own manifest says this; a server manifest's `[fleet]`
+/// is ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FleetSettings {
+    /// SHA-256 (lowercase hex) of plugin files a server manifest may name,
+    /// besides the bundled plugins.
+    pub plugin_sha256: Vec<String>,
 }
 
 /// The `[agent]` table.
@@ -177,6 +191,14 @@ impl Manifest {
             collectors.push(spec);
         }
         let alerts = alerts::alert_rules(raw.alert).map_err(|(span, m)| at(Some(span), m))?;
+        let mut plugin_sha256 = Vec::new();
+        for hash in raw.fleet.plugin_sha256 {
+            let hex = hash.get_ref().trim().to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(at(Some(hash.span()), "a SHA-256 is 64 hexadecimal digits".into()));
+            }
+            plugin_sha256.push(hex);
+        }
         Ok(Manifest {
             source: file.to_string(),
             agent: AgentSettings {
@@ -185,6 +207,7 @@ impl Manifest {
             },
             collectors,
             alerts,
+            fleet: FleetSettings { plugin_sha256 },
         })
     }
 }
@@ -353,7 +376,7 @@ fn plugin_ref(plugin: &Spanned<String>, base_dir: &Path) -> Result<PluginRef, Lo
 fn default_name(plugin: &PluginRef) -> String {
     match plugin {
         PluginRef::Bundled(name) => name.to_string(),
-        PluginRef::File(path) => path
+        PluginRef::File(path) | PluginRef::Pinned { path, .. } => path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),

@@ -20,6 +20,18 @@ pub struct ManifestFile {
     pub collector: Vec<CollectorEntry>,
     #[serde(default)]
     pub alert: Vec<super::alerts::AlertEntry>,
+    #[serde(default)]
+    pub fleet: Fleet,
+}
+
+/// What this machine allows a manifest from its fleet server to do.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    /// SHA-256 (hex) of the plugin files, besides the bundled plugins, that
+    /// a server manifest may name.
+    #[serde(default)]
+    pub plugin_sha256: Vec<Spanned<String>>,
 }
 
 /// Settings of the long-running agent and of the history it keeps.

@@ -34,6 +34,8 @@ pub enum LoadError {
     },
     #[error("cannot read plugin {path}: {error}")]
     Read { path: String, error: std::io::Error },
+    #[error("plugin {path} is not the file this machine pinned: its SHA-256 is now {found}")]
+    NotPinned { path: String, found: String },
 }
 
 /// A run of a plugin that failed. The host carries on; the collector's previous

@@ -19,7 +19,9 @@ impl Store {
     pub fn query(&self, compiled: &Compiled) -> Result<QueryResult, StoreError> {
         let mut statement = self.conn.prepare(&compiled.sql).map_err(|e| self.error(e))?;
         let mut rows = statement
-            .query(rusqlite::params_from_iter(compiled.params.iter()))
+            .query(rusqlite::params_from_iter(
+                compiled.params.iter().map(crate::query::sqlite_value),
+            ))
             .map_err(|e| self.error(e))?;
         let mut result = QueryResult {
             columns: compiled.columns.clone(),

@@ -23,7 +23,17 @@ pub mod paths {
     /// `PUT /v1/contents/{sha256}`: a captured file content (gzip), stored
     /// once whoever sends it.
     pub const CONTENTS: &str = "/v1/contents";
+    /// `POST {"query": KQL}` with an API token (not a machine credential)
+    /// → `{"tables": [{"name", "columns", "rows", "truncated"}]}`.
+    pub const QUERY: &str = "/v1/query";
+    /// `GET` (with `If-None-Match`) → the manifest of the machine's group
+    /// (TOML, with `ETag` and [`MANIFEST_GROUP_HEADER`](super::MANIFEST_GROUP_HEADER)),
+    /// 304 when unchanged, 204 when none of its groups has one.
+    pub const MANIFEST: &str = "/v1/manifest";
 }
+
+/// The header naming the group whose manifest an answer carries.
+pub const MANIFEST_GROUP_HEADER: &str = "x-driftwatch-group";
 
 pub mod columns;
 
@@ -153,4 +163,6 @@ pub mod tokens {
     pub const ENROLLMENT_SECRET: &str = "dwe_";
     /// A machine's credential, kept by its agent.
     pub const MACHINE_CREDENTIAL: &str = "dwm_";
+    /// A person's or script's token for the query API (not for agents).
+    pub const API_TOKEN: &str = "dwr_";
 }

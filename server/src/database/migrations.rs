@@ -171,7 +171,170 @@ const MIGRATIONS: &[&str] = &[
         stored_at timestamptz NOT NULL DEFAULT now()
     );
     "#,
+    // 4: KQL's string semantics as SQL functions (the same as the agent's
+    // SQLite functions, see `driftwatch_kql::text`), and API tokens for
+    // people and scripts that query the fleet.
+    r#"
+    -- Unicode case folding whatever the database's locale: through ICU when
+    -- this PostgreSQL has it (lower() under the C locale folds ASCII only).
+    DO $do$
+    DECLARE
+        icu text := CASE WHEN EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu')
+                               THEN ' COLLATE "und-x-icu"' ELSE '' END;
+    BEGIN
+        EXECUTE format(
+            'CREATE FUNCTION kql_case(subject text, upper integer) RETURNS text
+             LANGUAGE sql IMMUTABLE PARALLEL SAFE
+             AS $f$ SELECT CASE WHEN upper = 1 THEN upper(subject%1$s) ELSE lower(subject%1$s) END $f$',
+            icu);
+    END
+    $do$;
+
+    -- `has`: the pattern occurs as whole terms (a term is a run of letters
+    -- and digits); matches are looked for left to right, not overlapping.
+    CREATE FUNCTION kql_has(subject text, pattern text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $f$
+    DECLARE
+        open_start boolean := pattern ~ '^[[:alnum:]]';
+        open_end   boolean := pattern ~ '[[:alnum:]]$';
+        searched   integer := 0;
+        found      integer;
+        at         integer;
+    BEGIN
+        IF pattern = '' THEN
+            RETURN true;
+        END IF;
+        LOOP
+            found := strpos(substr(subject, searched + 1), pattern);
+            EXIT WHEN found = 0;
+            at := searched + found;
+            IF (NOT open_start OR at = 1 OR substr(subject, at - 1, 1) !~ '[[:alnum:]]')
+               AND (NOT open_end OR substr(subject, at + length(pattern), 1) !~ '^[[:alnum:]]$') THEN
+                RETURN true;
+            END IF;
+            searched := at + length(pattern) - 1;
+        END LOOP;
+        RETURN false;
+    END
+    $f$;
+
+    -- kql_text(op, case_sensitive, subject, pattern): 0 equals, 1 contains,
+    -- 2 has, 3 startswith, 4 endswith; null is the empty string.
+    CREATE FUNCTION kql_text(op integer, case_sensitive integer, subject text, pattern text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $f$
+    DECLARE
+        s text := coalesce(subject, '');
+        p text := coalesce(pattern, '');
+    BEGIN
+        IF case_sensitive = 0 THEN
+            s := kql_case(s, 0);
+            p := kql_case(p, 0);
+        END IF;
+        RETURN CASE op
+            WHEN 0 THEN s = p
+            WHEN 1 THEN strpos(s, p) > 0
+            WHEN 2 THEN kql_has(s, p)
+            WHEN 3 THEN left(s, length(p)) = p
+            WHEN 4 THEN length(p) <= length(s) AND right(s, length(p)) = p
+            ELSE false
+        END;
+    END
+    $f$;
+
+    -- A time kept as text (`DateModified`, ...) as a time; null where the
+    -- text is not one (an agent's odd value must not fail the query).
+    CREATE FUNCTION kql_time(value text) RETURNS timestamptz
+    LANGUAGE plpgsql STABLE PARALLEL SAFE AS $f$
+    BEGIN
+        IF value IS NULL OR value !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN
+            RETURN NULL;
+        END IF;
+        RETURN value::timestamptz;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END
+    $f$;
+
+    CREATE TABLE api_token (
+        token_hash bytea PRIMARY KEY,
+        name       text NOT NULL,
+        role       text NOT NULL CHECK (role IN ('reader')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_used  timestamptz,
+        revoked_at timestamptz
+    );
+    CREATE UNIQUE INDEX api_token_name ON api_token (name) WHERE revoked_at IS NULL;
+    "#,
+    // 5: a manifest per group, which the group's agents fetch and apply.
+    r#"
+    CREATE TABLE group_manifest (
+        group_name text PRIMARY KEY,
+        manifest   text NOT NULL,
+        etag       text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    "#,
+    // 6: fleet alert rules, the alerts they raise (per machine, with the
+    // changes they name) and the deliveries of each alert's actions.
+    r#"
+    CREATE TABLE alert_rule (
+        name       text PRIMARY KEY,
+        query      text NOT NULL,
+        severity   text NOT NULL,
+        enabled    boolean NOT NULL,
+        actions    jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE alert (
+        machine_id   bigint NOT NULL REFERENCES machine ON DELETE CASCADE,
+        alert_id     bigint GENERATED ALWAYS AS IDENTITY,
+        rule         text NOT NULL,
+        severity     text NOT NULL,
+        raised_at    timestamptz NOT NULL DEFAULT now(),
+        first_change bigint NOT NULL,
+        last_change  bigint NOT NULL,
+        row_count    integer NOT NULL,
+        document     jsonb NOT NULL,
+        PRIMARY KEY (machine_id, alert_id)
+    );
+    CREATE INDEX alert_by_time ON alert (raised_at);
+    CREATE TABLE alert_delivery (
+        machine_id   bigint NOT NULL,
+        alert_id     bigint NOT NULL,
+        action_index integer NOT NULL,
+        action       text NOT NULL,
+        spec         jsonb NOT NULL,
+        state        text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts     integer NOT NULL DEFAULT 0,
+        next_attempt timestamptz NOT NULL DEFAULT now(),
+        last_error   text,
+        delivered_at timestamptz,
+        PRIMARY KEY (machine_id, alert_id, action_index),
+        FOREIGN KEY (machine_id, alert_id) REFERENCES alert ON DELETE CASCADE
+    );
+    CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt) WHERE state = 'pending';
+    "#,
 ];
+
+/// The schema version of the database: 0 when no migration was applied.
+pub async fn version(client: &deadpool_postgres::Object) -> Result<i32, DatabaseError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migration') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one("SELECT coalesce(max(version), 0) FROM schema_migration", &[])
+        .await?
+        .get(0))
+}
+
+/// How many migrations this server knows.
+pub fn known() -> usize {
+    MIGRATIONS.len()
+}
 
 pub async fn apply(client: &mut deadpool_postgres::Object) -> Result<usize, DatabaseError> {
     let tx = client.transaction().await?;

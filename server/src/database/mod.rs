@@ -4,9 +4,13 @@
 //! Every table leads with the machine (see `server/CITUS.md`), so that the
 //! store can later be spread over several database nodes by machine.
 
+pub mod alerts;
+pub mod api_tokens;
 pub mod contents;
 pub mod machines;
+pub mod manifests;
 mod migrations;
+pub mod query;
 pub mod secrets;
 pub mod shipping;
 
@@ -31,6 +35,11 @@ pub enum DatabaseError {
     Sql(#[from] tokio_postgres::Error),
     #[error("the database has schema version {found}; this server knows up to {known}: upgrade the server")]
     TooNew { found: i32, known: usize },
+    #[error(
+        "the database has schema version {found}; this server needs {known}: run `driftwatch-server migrate` \
+         (or start `driftwatch-server serve`, which migrates)"
+    )]
+    TooOld { found: i32, known: usize },
 }
 
 /// The fleet's database, shared by every request.
@@ -73,6 +82,19 @@ impl Database {
     pub async fn migrate(&self) -> Result<usize, DatabaseError> {
         let mut client = self.client().await?;
         migrations::apply(&mut client).await
+    }
+
+    /// Checks, without changing anything, that the schema is the one this
+    /// server knows (what the administration commands need).
+    pub async fn check_schema(&self) -> Result<(), DatabaseError> {
+        let client = self.client().await?;
+        let found = migrations::version(&client).await?;
+        let known = migrations::known();
+        match (found as usize).cmp(&known) {
+            std::cmp::Ordering::Equal => Ok(()),
+            std::cmp::Ordering::Less => Err(DatabaseError::TooOld { found, known }),
+            std::cmp::Ordering::Greater => Err(DatabaseError::TooNew { found, known }),
+        }
     }
 
     /// The database answers.

@@ -83,6 +83,10 @@ impl Database {
             insert_changes(&tx, machine, batch, current.change_id).await?;
         }
         apply_inventory(&tx, machine, &batch.inventory, floor).await?;
+        let mut tx = tx;
+        if batch.to.change_id > current.change_id {
+            super::alerts::raise(&mut tx, machine, current.change_id, batch.to.change_id).await?;
+        }
         let now = Position {
             change_id: current.change_id.max(batch.to.change_id),
             revision: if restart {

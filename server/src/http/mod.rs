@@ -1,4 +1,4 @@
-//! The HTTP API: agents enroll and identify themselves here. Each request
+//! The HTTP API: agents enroll and ship here; people and scripts query. Each request
 //! stands alone (the database holds all state), so any number of server
 //! processes can share one database behind a load balancer.
 
@@ -6,7 +6,9 @@ mod auth;
 mod body;
 mod contents;
 mod enroll;
+mod manifest;
 mod problem;
+mod query;
 mod ship;
 pub mod tls;
 
@@ -20,13 +22,24 @@ use driftwatch_protocol::paths;
 
 use crate::database::Database;
 
-pub use auth::AuthenticatedMachine;
+pub use auth::{AuthenticatedMachine, AuthenticatedReader};
+pub use manifest::ManifestCache;
 pub use problem::ApiError;
 
 /// What every request handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub database: Database,
+    pub manifests: ManifestCache,
+}
+
+impl AppState {
+    pub fn new(database: Database) -> AppState {
+        AppState {
+            database,
+            manifests: ManifestCache::default(),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -46,6 +59,8 @@ pub fn router(state: AppState) -> Router {
             &format!("{}/{{hash}}", paths::CONTENTS),
             put(contents::put).layer(DefaultBodyLimit::max(driftwatch_protocol::MAX_BATCH_COMPRESSED)),
         )
+        .route(paths::QUERY, post(query::query))
+        .route(paths::MANIFEST, get(manifest::manifest))
         .with_state(state)
 }
 

@@ -12,7 +12,7 @@ use crate::database::machines::EnrollError;
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
-    #[error("no valid credential: enroll the machine (again)")]
+    #[error("no valid credential: enroll the machine (again), or give an API token that is not revoked")]
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),

@@ -8,9 +8,21 @@ use super::lexer::{Tok, Token, tokenize};
 pub const SUPPORTED_OPERATORS: &str = "where, project, project-away, project-rename, extend, \
      summarize, order by, sort by, top, take, limit, distinct, count";
 
+/// How deep expressions may nest (parentheses, calls, unary minus), and
+/// how many binary operators a query may have: bounds that keep parsing and
+/// translating within a thread's stack, whoever wrote the query.
+const MAX_NESTING: usize = 40;
+const MAX_OPERATORS: usize = 300;
+
 pub fn parse(text: &str) -> Result<Query, QueryError> {
     let tokens = tokenize(text)?;
-    let mut parser = Parser { text, tokens, next: 0 };
+    let mut parser = Parser {
+        text,
+        tokens,
+        next: 0,
+        nesting: 0,
+        operators: 0,
+    };
     let query = parser.query()?;
     Ok(query)
 }
@@ -19,9 +31,30 @@ struct Parser<'a> {
     text: &'a str,
     tokens: Vec<Token>,
     next: usize,
+    nesting: usize,
+    operators: usize,
 }
 
 impl Parser<'_> {
+    /// One more level of nesting, refused past [`MAX_NESTING`].
+    fn nest(&mut self) -> Result<(), QueryError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.error(self.at(), format!("expressions nest at most {MAX_NESTING} deep")));
+        }
+        Ok(())
+    }
+
+    /// A binary operator of `op` on `left` and `right`, counted against
+    /// [`MAX_OPERATORS`].
+    fn binary(&mut self, op: BinaryOp, left: Expr, right: Expr) -> Result<Expr, QueryError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(self.error(left.at, format!("a query has at most {MAX_OPERATORS} operators")));
+        }
+        Ok(binary(op, left, right))
+    }
+
     fn peek(&self) -> &Tok {
         &self.tokens[self.next].tok
     }
@@ -305,7 +338,10 @@ impl Parser<'_> {
     }
 
     pub fn expr(&mut self) -> Result<Expr, QueryError> {
-        self.or()
+        self.nest()?;
+        let expr = self.or();
+        self.nesting -= 1;
+        expr
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
@@ -313,7 +349,7 @@ impl Parser<'_> {
         while self.is_word("or") {
             self.advance();
             let right = self.and()?;
-            left = binary(BinaryOp::Or, left, right);
+            left = self.binary(BinaryOp::Or, left, right)?;
         }
         Ok(left)
     }
@@ -323,7 +359,7 @@ impl Parser<'_> {
         while self.is_word("and") {
             self.advance();
             let right = self.comparison()?;
-            left = binary(BinaryOp::And, left, right);
+            left = self.binary(BinaryOp::And, left, right)?;
         }
         Ok(left)
     }
@@ -352,7 +388,7 @@ impl Parser<'_> {
         };
         self.advance();
         let right = self.additive()?;
-        Ok(binary(op, left, right))
+        self.binary(op, left, right)
     }
 
     /// `contains`, `!has`, `in`, `!in~`, ... after their left operand.
@@ -413,7 +449,7 @@ impl Parser<'_> {
             };
             self.advance();
             let right = self.multiplicative()?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
     }
 
@@ -428,14 +464,17 @@ impl Parser<'_> {
             };
             self.advance();
             let right = self.unary()?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
     }
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
         if self.is_punct("-") {
             let at = self.advance().at;
-            let operand = self.unary()?;
+            self.nest()?;
+            let operand = self.unary();
+            self.nesting -= 1;
+            let operand = operand?;
             return Ok(Expr {
                 kind: ExprKind::Negate(Box::new(operand)),
                 at,

@@ -1,8 +1,8 @@
-//! [`Query`] → one parameterised SQLite statement.
+//! [`Query`] → one parameterised SQL statement.
 //!
 //! Each tabular operator wraps the statement so far as a subquery
-//! (`SELECT ... FROM (previous) ...`); SQLite flattens the nesting, so a
-//! `where` on an indexed column still uses its index. Every literal becomes a
+//! (`SELECT ... FROM (previous) AS t ...`); SQLite and PostgreSQL flatten the
+//! nesting, so a `where` on an indexed column still uses its index. Every literal becomes a
 //! numbered parameter: nothing from the query text is pasted into the SQL but
 //! column names checked against the table and fixed keywords.
 //!
@@ -11,11 +11,9 @@
 //! that regroup rows (`summarize`, `distinct`, `count`) drop it.
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::types::Value as SqlValue;
 
-use super::ast::*;
-use super::{Catalog, Column, QueryError, Type};
-use crate::timefmt;
+use crate::ast::*;
+use crate::{Catalog, Column, Dialect, QueryError, Type};
 
 const ORDER: &str = "__order";
 
@@ -28,20 +26,41 @@ const AGGREGATIONS: &str = "count, countif, dcount, min, max, sum, avg, arg_max,
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
     pub sql: String,
-    pub params: Vec<SqlValue>,
+    /// Parameter `N` of the statement is `params[N - 1]`.
+    pub params: Vec<Param>,
     pub columns: Vec<Column>,
 }
 
+/// A value bound to a statement; each store maps these to its own types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Long(i64),
+    Real(f64),
+    Bool(bool),
+    Time(Timestamp),
+}
+
 /// The rows a query reads: a table, optionally only changes in a window of
-/// `ChangeId`s (after, up to and including) — how alert rules see new changes.
+/// `ChangeId`s — how alert rules see new changes.
 pub struct Source {
-    pub change_window: Option<(i64, i64)>,
+    pub change_window: Option<ChangeWindow>,
     pub now: Timestamp,
+}
+
+/// Changes after `after`, up to and including `upto`; on the fleet server,
+/// of one machine (its `machine_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeWindow {
+    pub after: i64,
+    pub upto: i64,
+    pub machine: Option<i64>,
 }
 
 pub fn translate(text: &str, query: &Query, catalog: &Catalog, source: &Source) -> Result<Compiled, QueryError> {
     let mut t = Translator {
         text,
+        dialect: catalog.dialect(),
         params: Vec::new(),
         now: source.now,
         auto_names: 0,
@@ -51,7 +70,7 @@ pub fn translate(text: &str, query: &Query, catalog: &Catalog, source: &Source) 
         stage = t.operator(stage, op)?;
     }
     let sql = format!(
-        "SELECT {} FROM ({}){}",
+        "SELECT {} FROM ({}) AS t{}",
         select_list(&stage.columns),
         stage.sql,
         if stage.ordered {
@@ -103,7 +122,7 @@ impl Stage {
     }
 
     fn wrap(&self, select: &str, tail: &str) -> String {
-        format!("SELECT {select} FROM ({}){tail}", self.sql)
+        format!("SELECT {select} FROM ({}) AS t{tail}", self.sql)
     }
 }
 
@@ -176,7 +195,8 @@ impl Typed {
 
 struct Translator<'a> {
     text: &'a str,
-    params: Vec<SqlValue>,
+    dialect: Dialect,
+    params: Vec<Param>,
     now: Timestamp,
     /// Names given so far to unnamed computed columns (`Column1`, ...).
     auto_names: usize,
@@ -187,9 +207,10 @@ impl Translator<'_> {
         QueryError::at(self.text, at, message)
     }
 
-    fn bind(&mut self, value: SqlValue) -> String {
+    fn bind(&mut self, value: Param) -> String {
+        let placeholder = self.dialect.placeholder(self.params.len() + 1, &value);
         self.params.push(value);
-        format!("?{}", self.params.len())
+        placeholder
     }
 
     /// The SQL for an expression, binding a constant as a parameter.
@@ -198,27 +219,29 @@ impl Translator<'_> {
             Val::Sql(sql) => sql.clone(),
             Val::Const(c) => {
                 let value = match c {
-                    Const::Str(s) => SqlValue::Text(s.clone()),
-                    Const::Long(n) | Const::Timespan(n) => SqlValue::Integer(*n),
-                    Const::Real(r) => SqlValue::Real(*r),
-                    Const::Bool(b) => SqlValue::Integer(i64::from(*b)),
-                    Const::Datetime(ts) => SqlValue::Text(timefmt::format(*ts)),
+                    Const::Str(s) => Param::Text(s.clone()),
+                    Const::Long(n) | Const::Timespan(n) => Param::Long(*n),
+                    Const::Real(r) => Param::Real(*r),
+                    Const::Bool(b) => Param::Bool(*b),
+                    Const::Datetime(ts) => Param::Time(*ts),
                 };
                 self.bind(value)
             }
         }
     }
 
-    /// A string operand as KQL sees it: null is the empty string.
+    /// An operand as text, as KQL's string functions see it: null is the
+    /// empty string, other types their text.
     fn emit_text(&mut self, typed: &Typed) -> String {
+        let sql = self.emit(typed);
         match &typed.value {
-            Val::Const(_) => self.emit(typed),
-            Val::Sql(sql) => format!("IFNULL({sql}, '')"),
+            Val::Const(_) if typed.ty == Type::String => sql,
+            _ => format!("COALESCE({}, '')", self.dialect.text_of(&sql, typed.ty)),
         }
     }
 
-    fn base(&mut self, table: &Name, catalog: &Catalog, window: Option<(i64, i64)>) -> Result<Stage, QueryError> {
-        let Some(columns) = catalog.table(&table.name) else {
+    fn base(&mut self, table: &Name, catalog: &Catalog, window: Option<ChangeWindow>) -> Result<Stage, QueryError> {
+        let Some(found) = catalog.find(&table.name) else {
             return Err(self.error(
                 table.at,
                 format!(
@@ -228,15 +251,27 @@ impl Translator<'_> {
                 ),
             ));
         };
-        let columns = columns.to_vec();
-        let mut sql = format!("SELECT {} FROM {}", select_list(&columns), quote(&table.name));
-        if let Some((after, upto)) = window {
+        let columns = found.columns.clone();
+        let reads: Vec<String> = columns
+            .iter()
+            .zip(&found.reads)
+            .map(|(column, read)| match read {
+                Some(sql) => format!("{sql} AS {}", quote(&column.name)),
+                None => quote(&column.name),
+            })
+            .collect();
+        let mut sql = format!("SELECT {} FROM {}", reads.join(", "), quote(&table.name));
+        if let Some(window) = window {
             if table.name != "ConfigurationChange" {
                 return Err(self.error(table.at, "alert rules query ConfigurationChange"));
             }
-            let after = self.bind(SqlValue::Integer(after));
-            let upto = self.bind(SqlValue::Integer(upto));
-            sql.push_str(&format!(" WHERE ChangeId > {after} AND ChangeId <= {upto}"));
+            let after = self.bind(Param::Long(window.after));
+            let upto = self.bind(Param::Long(window.upto));
+            sql.push_str(&format!(" WHERE \"ChangeId\" > {after} AND \"ChangeId\" <= {upto}"));
+            if let Some(machine) = window.machine {
+                let machine = self.bind(Param::Long(machine));
+                sql.push_str(&format!(" AND machine_id = {machine}"));
+            }
         }
         Ok(Stage {
             sql,
@@ -310,7 +345,7 @@ impl Translator<'_> {
             Op::Sort(keys) => self.sort(stage, keys, None),
             Op::Top { count, key } => self.sort(stage, std::slice::from_ref(key), Some(*count)),
             Op::Take(count) => {
-                let limit = self.bind(SqlValue::Integer(*count));
+                let limit = self.bind(Param::Long(*count));
                 let order = if stage.ordered {
                     format!(" ORDER BY {ORDER}")
                 } else {
@@ -423,14 +458,13 @@ impl Translator<'_> {
             let typed = self.expr(&key.expr, &stage)?;
             let sql = self.emit(&typed);
             let direction = if key.descending { "DESC" } else { "ASC" };
-            // KQL puts nulls last when descending and first when ascending,
-            // as SQLite does; only an explicit choice needs saying.
             let nulls = match key.nulls_first {
                 Some(true) => " NULLS FIRST",
                 Some(false) => " NULLS LAST",
-                None => "",
+                None => self.dialect.default_nulls(key.descending),
             };
-            order.push(format!("{sql} {direction}{nulls}"));
+            let ordinal = self.dialect.ordinal(typed.ty == Type::String);
+            order.push(format!("{sql}{ordinal} {direction}{nulls}"));
         }
         let select = format!(
             "{}, ROW_NUMBER() OVER (ORDER BY {}) AS {ORDER}",
@@ -438,7 +472,7 @@ impl Translator<'_> {
             order.join(", ")
         );
         let tail = match limit {
-            Some(n) => format!(" ORDER BY {ORDER} LIMIT {}", self.bind(SqlValue::Integer(n))),
+            Some(n) => format!(" ORDER BY {ORDER} LIMIT {}", self.bind(Param::Long(n))),
             None => String::new(),
         };
         Ok(Stage {
@@ -554,16 +588,24 @@ impl Translator<'_> {
                 (format!("COUNT(CASE WHEN {} THEN 1 END)", self.emit(&cond)), Type::Long)
             }
             ("dcount", Some((value, _))) => (format!("COUNT(DISTINCT {})", self.emit(&value)), Type::Long),
-            ("min" | "max", Some((value, _))) => {
-                let sql = format!("{}({})", function.to_uppercase(), self.emit(&value));
+            ("min" | "max", Some((value, expr))) => {
+                if value.ty == Type::Bool {
+                    return Err(self.error(expr.at, format!("{function}() needs a number, string or datetime")));
+                }
+                let ordinal = self.dialect.ordinal(value.ty == Type::String);
+                let sql = format!("{}({}{ordinal})", function.to_uppercase(), self.emit(&value));
                 (sql, value.ty)
             }
             ("sum" | "avg", Some((value, expr))) => {
                 if !value.is_numeric() {
                     return Err(self.error(expr.at, format!("{function}() needs a number")));
                 }
+                // PostgreSQL sums and averages integers as `numeric`: cast
+                // back to what KQL returns.
                 let ty = if function == "avg" { Type::Real } else { value.ty };
-                (format!("{}({})", function.to_uppercase(), self.emit(&value)), ty)
+                let cast = if ty == Type::Real { "DOUBLE PRECISION" } else { "BIGINT" };
+                let sql = format!("CAST({}({}) AS {cast})", function.to_uppercase(), self.emit(&value));
+                (sql, ty)
             }
             _ => unreachable!("arity checked above"),
         };
@@ -586,6 +628,7 @@ impl Translator<'_> {
             }
         };
         let target_sql = self.emit(&typed);
+        let ordinal = self.dialect.ordinal(typed.ty == Type::String);
         let mut columns = keys.clone();
         columns.push(Column::new(&target_name, typed.ty));
         let mut select: Vec<String> = keys.iter().map(|c| quote(&c.name)).collect();
@@ -615,12 +658,12 @@ impl Translator<'_> {
         };
         // Nulls never win: they sort last either way.
         let ranked = format!(
-            "SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY ({target_sql}) IS NULL, {target_sql} {direction}) AS __rank \
-             FROM ({})",
+            "SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY ({target_sql}) IS NULL, {target_sql}{ordinal} {direction}) AS __rank \
+             FROM ({}) AS t",
             stage.sql
         );
         Ok(Stage {
-            sql: format!("SELECT {} FROM ({ranked}) WHERE __rank = 1", select.join(", ")),
+            sql: format!("SELECT {} FROM ({ranked}) AS t WHERE __rank = 1", select.join(", ")),
             columns,
             ordered: false,
         })
@@ -675,7 +718,7 @@ impl Translator<'_> {
                 if p.ty != Type::String {
                     return Err(self.error(pattern.at, "a string operator needs a string to look for"));
                 }
-                let s = self.emit(&s);
+                let s = self.emit_text(&s);
                 let p = self.emit(&p);
                 let not = if *negated { "NOT " } else { "" };
                 Ok(Typed::sql(
@@ -826,6 +869,9 @@ impl Translator<'_> {
                 format!("cannot apply '{}' to {} and {}", op.symbol(), l.ty.name(), r.ty.name()),
             ));
         }
+        if op == Rem && (l.ty == Type::Real || r.ty == Type::Real) {
+            return Err(self.error(at, "'%' needs whole numbers"));
+        }
         if matches!(op, Div | Rem) && matches!(r.as_const(), Some(Const::Long(0))) {
             return Err(self.error(right_at, "division by zero"));
         }
@@ -929,9 +975,12 @@ impl Translator<'_> {
             }
             "isempty" | "isnotempty" | "isnull" | "isnotnull" => {
                 let value = self.emit(&typed[0]);
+                let is_text = typed[0].ty == Type::String;
                 let sql = match function {
-                    "isempty" => format!("({value} IS NULL OR {value} = '')"),
-                    "isnotempty" => format!("({value} IS NOT NULL AND {value} <> '')"),
+                    "isempty" if is_text => format!("({value} IS NULL OR {value} = '')"),
+                    "isnotempty" if is_text => format!("({value} IS NOT NULL AND {value} <> '')"),
+                    "isempty" => format!("({value} IS NULL)"),
+                    "isnotempty" => format!("({value} IS NOT NULL)"),
                     "isnull" => format!("({value} IS NULL)"),
                     _ => format!("({value} IS NOT NULL)"),
                 };
@@ -943,11 +992,14 @@ impl Translator<'_> {
                     Type::Bool => {
                         format!("(CASE WHEN {value} IS NULL THEN '' WHEN {value} THEN 'true' ELSE 'false' END)")
                     }
-                    _ => format!("IFNULL(CAST({value} AS TEXT), '')"),
+                    ty => format!("COALESCE({}, '')", self.dialect.text_of(&value, ty)),
                 };
                 Ok(Typed::sql(Type::String, sql))
             }
-            "strlen" => Ok(Typed::sql(Type::Long, format!("length({})", self.emit_text(&typed[0])))),
+            "strlen" => {
+                let value = self.emit_text(&typed[0]);
+                Ok(Typed::sql(Type::Long, format!("CAST(length({value}) AS BIGINT)")))
+            }
             _ => {
                 let upper = i64::from(function == "toupper");
                 Ok(Typed::sql(
@@ -959,19 +1011,28 @@ impl Translator<'_> {
     }
 }
 
-/// `*` matches any run of characters.
+/// `*` matches any run of characters. Linear backtracking: only the last
+/// `*` is ever returned to, so no pattern can make this slow.
 fn wildcard_match(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else {
-                return false;
-            };
-            (0..=rest.len())
-                .filter(|i| rest.is_char_boundary(*i))
-                .any(|i| wildcard_match(tail, &rest[i..]))
+    let (pattern, name): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, n));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == name[n] {
+            p += 1;
+            n += 1;
+        } else if let Some((star_p, star_n)) = star {
+            p = star_p + 1;
+            n = star_n + 1;
+            star = Some((star_p, star_n + 1));
+        } else {
+            return false;
         }
     }
+    pattern[p..].iter().all(|c| *c == '*')
 }
 
 /// The text inside `datetime(...)`, quoted or not: RFC 3339, a date, or a
@@ -991,6 +1052,57 @@ fn parse_datetime(raw: &str) -> Option<Timestamp> {
 }
 
 #[cfg(test)]
-pub(super) fn datetime_for_tests(raw: &str) -> Option<Timestamp> {
-    parse_datetime(raw)
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_in_linear_time() {
+        assert!(wildcard_match("Svc*", "SvcName"));
+        assert!(wildcard_match("*Date*", "PreviousDateModified"));
+        assert!(wildcard_match("*", ""));
+        assert!(!wildcard_match("Svc*Z", "SvcName"));
+        assert!(wildcard_match("a*b*c", "aXbYc"));
+        let hostile = format!("{}Z", "*".repeat(5000));
+        assert!(!wildcard_match(&hostile, &"a".repeat(5000)));
+    }
+
+    #[test]
+    fn deep_or_long_expressions_are_refused_not_overflowed() {
+        let deep = format!(
+            "ConfigurationChange | where {}1{} == 1",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
+        assert!(
+            crate::parser::parse(&deep)
+                .unwrap_err()
+                .message
+                .contains("nest at most")
+        );
+        let negated = format!("ConfigurationChange | where {}1 == 1", "-".repeat(30_000));
+        assert!(
+            crate::parser::parse(&negated)
+                .unwrap_err()
+                .message
+                .contains("nest at most")
+        );
+        let long = format!("ConfigurationChange | where Size == 1{}", " + 1".repeat(20_000));
+        assert!(
+            crate::parser::parse(&long)
+                .unwrap_err()
+                .message
+                .contains("at most 300 operators")
+        );
+    }
+
+    #[test]
+    fn datetime_literals() {
+        let dt = parse_datetime;
+        let expect = |raw: &str, iso: &str| assert_eq!(dt(raw), Some(iso.parse().unwrap()), "{raw}");
+        expect("2026-11-25", "2026-11-25T00:00:00Z");
+        expect("2026-11-25 08:30", "2026-11-25T08:30:00Z");
+        expect("\"2026-11-25T08:30:00.25\"", "2026-11-25T08:30:00.25Z");
+        expect("2026-11-25T08:30:00+02:00", "2026-11-25T06:30:00Z");
+        assert_eq!(dt("yesterday"), None);
+    }
 }

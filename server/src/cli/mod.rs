@@ -1,19 +1,27 @@
 //! The command line: serve the API, or look after the fleet's database.
 
+mod alerts;
+mod manifests;
+mod query;
+mod tokens;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use alerts::AlertsAction;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use driftwatch_protocol::tokens::ENROLLMENT_SECRET;
+use manifests::ManifestsAction;
 use serde::Serialize;
+use tokens::TokenAction;
 
 use crate::database::Database;
 use crate::database::secrets::SecretRules;
+use crate::duration;
 use crate::http::{self, AppState, Listening};
-use crate::{duration, tokens};
 
 /// The driftwatch fleet server: agents enroll and report here.
 #[derive(Debug, Parser)]
@@ -67,6 +75,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a KQL query over every machine's ConfigurationChange and
+    /// ConfigurationData (the agent's `driftwatch query` language; each
+    /// row's `Computer` says which machine it is from).
+    Query {
+        /// The query, e.g. `ConfigurationChange | where ChangeCategory == "Added" | summarize count() by Computer`.
+        query: String,
+        /// One JSON object per row and line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alert rules over every machine's changes, and the alerts raised.
+    Alerts {
+        #[command(subcommand)]
+        action: AlertsAction,
+    },
+    /// The manifest each group's machines run.
+    Manifests {
+        #[command(subcommand)]
+        action: ManifestsAction,
+    },
+    /// API tokens, with which people and scripts query the fleet over HTTP
+    /// (`POST /v1/query`).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,7 +143,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("driftwatch-server: {error:#}");
             ExitCode::FAILURE
@@ -128,12 +162,16 @@ fn init_logging() {
         .init();
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(url) = cli.database else {
         bail!("no database: give --database URL or set DRIFTWATCH_DATABASE");
     };
-    let database = Database::new(&url)?;
-    match cli.command {
+    let database = &Database::new(&url)?;
+    let done = match cli.command {
+        Command::Query { query, json } => return query::run(database, &query, json).await,
+        Command::Token { action } => tokens::run(database, action).await,
+        Command::Manifests { action } => manifests::run(database, action).await,
+        Command::Alerts { action } => alerts::run(database, action).await,
         Command::Serve {
             listen,
             tls_cert,
@@ -141,7 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             insecure_http,
         } => {
             let listening = listen_on(listen, tls_cert.zip(tls_key), insecure_http).await?;
-            serve(database, listening).await
+            serve(database.clone(), listening).await
         }
         Command::Migrate => {
             let applied = database.migrate().await?;
@@ -151,20 +189,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secret {
             action: SecretAction::New { group, expires, uses },
         } => {
-            database.migrate().await?;
-            let secret = tokens::new_token(ENROLLMENT_SECRET).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
+            database.check_schema().await?;
+            let secret =
+                crate::tokens::new_token(ENROLLMENT_SECRET).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
             let rules = SecretRules {
                 group: group.as_deref(),
                 valid_for: expires,
                 uses,
             };
-            database.add_secret(&tokens::digest(&secret), &rules).await?;
+            database.add_secret(&crate::tokens::digest(&secret), &rules).await?;
             println!("{secret}");
             Ok(())
         }
         Command::Prune { keep } => {
-            database.migrate().await?;
-            let before = SystemTime::now() - keep;
+            database.check_schema().await?;
+            let before = SystemTime::now()
+                .checked_sub(keep)
+                .with_context(|| format!("cannot keep {} s of history: that is before any time", keep.as_secs()))?;
             let dropped = database.drop_history_before(before).await?;
             if dropped.is_empty() {
                 println!(
@@ -181,27 +222,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Machines { action: None, json } => list_machines(&database, json).await,
+        Command::Machines { action: None, json } => list_machines(database, json).await,
         Command::Machines {
             action: Some(MachinesAction::Join { name, group }),
             ..
-        } => set_group(&database, &name, &group, true).await,
+        } => set_group(database, &name, &group, true).await,
         Command::Machines {
             action: Some(MachinesAction::Leave { name, group }),
             ..
-        } => set_group(&database, &name, &group, false).await,
+        } => set_group(database, &name, &group, false).await,
         Command::Machines {
             action: Some(MachinesAction::Revoke { name }),
             ..
         } => {
-            database.migrate().await?;
+            database.check_schema().await?;
             if !database.revoke(&name).await? {
                 bail!("no enrolled machine is named {name:?}");
             }
             println!("revoked {name}: its credentials no longer work");
             Ok(())
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 async fn set_group(database: &Database, name: &str, group: &str, join: bool) -> anyhow::Result<()> {
@@ -209,7 +251,7 @@ async fn set_group(database: &Database, name: &str, group: &str, join: bool) -> 
     if group.is_empty() {
         bail!("a group name cannot be empty");
     }
-    database.migrate().await?;
+    database.check_schema().await?;
     if !database.set_group(name, group, join).await? {
         bail!("no enrolled machine is named {name:?}");
     }
@@ -243,7 +285,11 @@ async fn serve(database: Database, listening: Listening) -> anyhow::Result<()> {
         .await
         .context("bringing the database schema up to date")?;
     tracing::info!("listening on {}://{}", listening.scheme(), listening.local_addr()?);
-    http::serve(listening, AppState { database }, stop_signal()).await?;
+    let (stop_deliveries, stopped) = tokio::sync::watch::channel(false);
+    let deliveries = tokio::spawn(crate::alerts::deliver::delivery_loop(database.clone(), stopped));
+    http::serve(listening, AppState::new(database), stop_signal()).await?;
+    let _ = stop_deliveries.send(true);
+    let _ = deliveries.await;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -290,7 +336,7 @@ struct MachineLine {
 }
 
 async fn list_machines(database: &Database, json: bool) -> anyhow::Result<()> {
-    database.migrate().await?;
+    database.check_schema().await?;
     let machines = database.machines().await?;
     let lines = machines.into_iter().map(|m| MachineLine {
         name: m.name,
@@ -333,7 +379,7 @@ async fn list_machines(database: &Database, json: bool) -> anyhow::Result<()> {
 }
 
 /// RFC 3339 in UTC, to the second.
-fn timestamp(time: SystemTime) -> String {
+pub(crate) fn timestamp(time: SystemTime) -> String {
     match jiff::Timestamp::try_from(time) {
         Ok(ts) => ts
             .round(jiff::Unit::Second)

@@ -1,0 +1,292 @@
+//! A subset of KQL (the query language of Azure Monitor logs) over
+//! `ConfigurationChange` and `ConfigurationData`, translated to one
+//! parameterised SQL statement, for SQLite (the agent's store) or PostgreSQL
+//! (the fleet server's): one parser and one set of checks, one translation
+//! with a few dialect choices.
+//!
+//! | module | job |
+//! |---|---|
+//! | `lexer` | text → tokens (strings, verbatim strings, timespans, `datetime(...)`) |
+//! | `ast` | the parsed query |
+//! | `parser` | tokens → query, by recursive descent |
+//! | `translate` | query → one SQL statement with numbered parameters |
+//! | `dialect` | what differs between SQLite and PostgreSQL |
+//! | `text` | KQL's string matching (`has`, case folding), which each store exposes as SQL functions |
+//!
+//! Semantics kept from KQL: `==`, `!=` and `in` are case-sensitive; `=~`,
+//! `!~`, `in~`, `contains`, `has`, `startswith`, `endswith` are not (their
+//! `_cs` forms are); an empty string column equals `""`; `sort` and `top`
+//! default to descending; `summarize` names its columns `count_`, `dcount_X`,
+//! `max_X`, ...
+
+mod ast;
+mod dialect;
+mod lexer;
+mod parser;
+pub mod text;
+mod translate;
+
+use jiff::Timestamp;
+
+pub use dialect::Dialect;
+pub use parser::SUPPORTED_OPERATORS;
+pub use translate::{ChangeWindow, Compiled, Param, SUPPORTED_FUNCTIONS, Source};
+
+/// A query that cannot be run, and where in its text the problem is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct QueryError {
+    /// 1-based; the column counts characters.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The query's line in question, for showing with a caret under it.
+    pub source_line: String,
+}
+
+impl QueryError {
+    pub(crate) fn at(text: &str, offset: usize, message: impl Into<String>) -> QueryError {
+        let offset = offset.min(text.len());
+        let before = &text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        QueryError {
+            line: before.matches('\n').count() + 1,
+            column: text[line_start..offset].chars().count() + 1,
+            message: message.into(),
+            source_line: text[line_start..line_end].to_string(),
+        }
+    }
+
+    /// The message with the offending line and a caret under the spot.
+    pub fn render(&self) -> String {
+        format!(
+            "{self}\n  {}\n  {}^",
+            self.source_line,
+            " ".repeat(self.column.saturating_sub(1))
+        )
+    }
+}
+
+/// What a column holds, as KQL types it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Long,
+    Real,
+    Bool,
+    Datetime,
+    Timespan,
+}
+
+impl Type {
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::String => "string",
+            Type::Long => "long",
+            Type::Real => "real",
+            Type::Bool => "bool",
+            Type::Datetime => "datetime",
+            Type::Timespan => "timespan",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub ty: Type,
+}
+
+impl Column {
+    pub fn new(name: &str, ty: Type) -> Column {
+        Column {
+            name: name.to_string(),
+            ty,
+        }
+    }
+}
+
+/// The tables a query can read, with their visible columns, in the SQL
+/// dialect of the store that holds them.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    dialect: Dialect,
+    tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone)]
+struct Table {
+    name: String,
+    columns: Vec<Column>,
+    /// Per column, the SQL that reads it where that is not the bare column
+    /// (a text column read as a time, say).
+    reads: Vec<Option<String>>,
+}
+
+/// Store columns that are bookkeeping, not data.
+const HIDDEN_COLUMNS: [&str; 3] = ["RunId", "ItemKey", "StatKey"];
+
+impl Catalog {
+    pub fn new(dialect: Dialect) -> Catalog {
+        Catalog {
+            dialect,
+            tables: Vec::new(),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Adds a SQLite table from its columns (name, declared type): integers
+    /// are longs, times are stored as fixed-width RFC 3339 text, the rest
+    /// strings.
+    pub fn add_table(&mut self, table: &str, sql_columns: &[(String, String)]) {
+        let columns = sql_columns
+            .iter()
+            .filter(|(name, _)| !HIDDEN_COLUMNS.contains(&name.as_str()))
+            .map(|(name, declared)| {
+                let ty = if declared.eq_ignore_ascii_case("INTEGER") {
+                    Type::Long
+                } else if is_time_column(name) {
+                    Type::Datetime
+                } else {
+                    Type::String
+                };
+                (Column::new(name, ty), None)
+            })
+            .collect();
+        self.add_columns(table, columns);
+    }
+
+    /// Adds a table from its visible columns, each with the SQL that reads
+    /// it when that is not the column itself.
+    pub fn add_columns(&mut self, table: &str, columns: Vec<(Column, Option<String>)>) {
+        let (columns, reads) = columns.into_iter().unzip();
+        self.tables.push(Table {
+            name: table.to_string(),
+            columns,
+            reads,
+        });
+    }
+
+    pub fn table(&self, name: &str) -> Option<&[Column]> {
+        self.find(name).map(|t| t.columns.as_slice())
+    }
+
+    fn find(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn table_names(&self) -> Vec<&str> {
+        self.tables.iter().map(|t| t.name.as_str()).collect()
+    }
+}
+
+/// Whether a column of this name holds a time (`TimeGenerated`,
+/// `DateModified`, `InstallDate`, ...), whatever its storage.
+pub fn is_time_column(name: &str) -> bool {
+    name == "TimeGenerated" || name.contains("Date")
+}
+
+/// Parses and translates `text`, reading `source`.
+pub fn compile(text: &str, catalog: &Catalog, source: &Source) -> Result<Compiled, QueryError> {
+    let query = parser::parse(text)?;
+    translate::translate(text, &query, catalog, source)
+}
+
+/// Hints about text that is valid KQL but seldom what was meant, for a query
+/// that found nothing: verbatim strings with doubled backslashes, which
+/// Azure's own examples contain.
+pub fn hints(text: &str) -> Vec<String> {
+    let Ok(tokens) = lexer::tokenize(text) else {
+        return Vec::new();
+    };
+    tokens
+        .iter()
+        .filter(|t| matches!(&t.tok, lexer::Tok::Str(s) if s.contains("\\\\")) && text[t.at..].starts_with('@'))
+        .map(|t| {
+            let at = QueryError::at(text, t.at, "");
+            format!(
+                "line {}, column {}: in a verbatim string (@\"...\") \\\\ is two backslashes; registry keys \
+                 and paths have one: write @\"A\\B\" or \"A\\\\B\"",
+                at.line, at.column
+            )
+        })
+        .collect()
+}
+
+/// Checks a query without a store: parses it and translates it against the
+/// tables' usual columns (manifest validation of alert rules).
+pub fn check(text: &str, catalog: &Catalog) -> Result<(), QueryError> {
+    compile(
+        text,
+        catalog,
+        &Source {
+            change_window: Some(ChangeWindow {
+                after: 0,
+                upto: 0,
+                machine: None,
+            }),
+            now: Timestamp::now(),
+        },
+    )
+    .map(drop)
+}
+
+/// A query's result: its columns and rows of cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Long(i64),
+    Real(f64),
+    Bool(bool),
+    Text(String),
+}
+
+impl Cell {
+    /// As a JSON value: bools and numbers as such, times as their text.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Long(n) => (*n).into(),
+            Cell::Real(r) => serde_json::Number::from_f64(*r).map_or(serde_json::Value::Null, Into::into),
+            Cell::Bool(b) => (*b).into(),
+            Cell::Text(t) => t.clone().into(),
+        }
+    }
+
+    /// As shown in a table: empty for null.
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Long(n) => n.to_string(),
+            Cell::Real(r) => r.to_string(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Text(t) => t.clone(),
+        }
+    }
+}
+
+impl QueryResult {
+    /// Each row as a JSON object keyed by column name.
+    pub fn json_rows(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        self.rows
+            .iter()
+            .map(|row| {
+                self.columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, cell)| (c.name.clone(), cell.to_json()))
+                    .collect()
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,114 @@
+//! `POST /v1/query`: KQL over every machine's records, for holders of an
+//! API token. The answer has the shape of Azure Monitor's query API (one
+//! `PrimaryResult` table of columns and rows), so its clients read it.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState, AuthenticatedReader};
+use crate::database::query::{RunError, catalog};
+
+/// Rows one answer carries at most; `truncated` says there were more.
+pub const MAX_ROWS: usize = 100_000;
+/// How long one query may run.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest query text taken.
+const MAX_QUERY_LEN: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    query: String,
+}
+
+#[derive(Serialize)]
+pub struct QueryAnswer {
+    tables: Vec<AnswerTable>,
+}
+
+#[derive(Serialize)]
+struct AnswerTable {
+    name: &'static str,
+    columns: Vec<AnswerColumn>,
+    rows: Vec<Vec<serde_json::Value>>,
+    truncated: bool,
+}
+
+#[derive(Serialize)]
+struct AnswerColumn {
+    name: String,
+    #[serde(rename = "type")]
+    ty: &'static str,
+}
+
+/// A query that cannot be run: where and why, and the line with a caret.
+#[derive(Serialize)]
+struct QueryProblem {
+    error: String,
+    line: usize,
+    column: usize,
+    detail: String,
+}
+
+pub async fn query(
+    State(state): State<AppState>,
+    _reader: AuthenticatedReader,
+    Json(request): Json<QueryRequest>,
+) -> Result<Response, ApiError> {
+    if request.query.len() > MAX_QUERY_LEN {
+        return Err(ApiError::TooLarge(format!(
+            "a query is at most {MAX_QUERY_LEN} bytes long"
+        )));
+    }
+    let source = driftwatch_kql::Source {
+        change_window: None,
+        now: jiff::Timestamp::now(),
+    };
+    // Parsing is bounded, but CPU work all the same: off the async workers.
+    let text = request.query.clone();
+    let compiled = tokio::task::spawn_blocking(move || driftwatch_kql::compile(&text, &catalog(), &source))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let compiled = match compiled {
+        Ok(compiled) => compiled,
+        Err(error) => {
+            let problem = QueryProblem {
+                error: error.to_string(),
+                line: error.line,
+                column: error.column,
+                detail: error.render(),
+            };
+            return Ok((StatusCode::BAD_REQUEST, Json(problem)).into_response());
+        }
+    };
+    let answer = match state.database.query(&compiled, MAX_ROWS, TIMEOUT).await {
+        Ok(answer) => answer,
+        Err(RunError::Database(error)) => return Err(error.into()),
+        Err(error) => return Err(ApiError::BadRequest(error.to_string())),
+    };
+    let table = AnswerTable {
+        name: "PrimaryResult",
+        columns: answer
+            .result
+            .columns
+            .iter()
+            .map(|c| AnswerColumn {
+                name: c.name.clone(),
+                ty: c.ty.name(),
+            })
+            .collect(),
+        rows: answer
+            .result
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|cell| cell.to_json()).collect())
+            .collect(),
+        truncated: answer.truncated,
+    };
+    Ok(Json(QueryAnswer { tables: vec![table] }).into_response())
+}
