@@ -165,7 +165,7 @@ fn a_group_runs_the_servers_manifest_and_refuses_a_harmful_one() {
         &database,
         "web",
         &format!(
-            "{GROUP}\n[[collector]]\nname = \"custom\"\nkind = \"files\"\nplugin = \"{}\"\n",
+            "{GROUP}\n[[collector]]\nname = \"custom\"\nkind = \"files\"\nplugin = '{}'\n",
             plugin.display()
         ),
     );

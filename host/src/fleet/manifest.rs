@@ -304,7 +304,7 @@ mod tests {
         std::fs::write(&plugin, b"\0asm not really").unwrap();
         let hash = ContentStore::hash(b"\0asm not really");
         let text = format!(
-            "[fleet]\nplugin_sha256 = [\"{hash}\"]\n\n[[collector]]\nname = \"custom\"\nkind = \"files\"\nplugin = \"{}\"\n",
+            "[fleet]\nplugin_sha256 = [\"{hash}\"]\n\n[[collector]]\nname = \"custom\"\nkind = \"files\"\nplugin = '{}'\n",
             plugin.display()
         );
         let refused = check(&text, "web", dir.path(), &local(&[])).unwrap_err();
