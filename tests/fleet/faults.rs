@@ -184,14 +184,21 @@ fn killing_the_server_and_restarting_postgres_mid_batch_loses_and_doubles_nothin
     // Everything catches up.
     for machine in &machines {
         let mut done = false;
+        let mut said = Vec::new();
         for _ in 0..5 {
             let output = machine.output(&["ship"]);
             if output.status.success() && stdout(&output).contains("Nothing to ship") {
                 done = true;
                 break;
             }
+            said.push(format!("{}{}", stdout(&output), stderr(&output)));
         }
-        assert!(done, "{} did not catch up", machine.name);
+        assert!(
+            done,
+            "{} did not catch up: {said:#?}\nserver log:\n{}",
+            machine.name,
+            server.log()
+        );
     }
     for machine in &machines {
         let local = machine.change_ids();

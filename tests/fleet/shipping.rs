@@ -469,3 +469,45 @@ fn prune_drops_whole_months_of_history_and_late_rows_still_land() {
         stdout(&again)
     );
 }
+
+#[test]
+fn a_lost_first_acknowledgement_is_recovered_and_a_stranger_store_is_refused() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &[]);
+    let machine = debian_image("first-1", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 80\n")]);
+    machine.enroll(&server.url, &secret);
+    assert!(machine.scan().contains("Shipped"));
+    machine.write("etc/app.conf", "port = 81\n");
+    assert!(machine.scan().contains("Shipped 1 changes"));
+    let forget = |sent: i64| {
+        let store = rusqlite::Connection::open(machine.agent.state().join("driftwatch.db")).unwrap();
+        store
+            .execute("UPDATE ShipState SET ChangeId = 0, Revision = 0, Sent = ?1", [sent])
+            .unwrap();
+    };
+    // The server stored the first batches, then went away before the
+    // agent heard back: the agent goes on from where the server stands.
+    forget(1);
+    let resumed = machine.run(&["ship"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stdout(&resumed).starts_with("Nothing to ship"), "{}", stdout(&resumed));
+    assert_eq!(server_inventory(&postgres, "first-1"), machine.inventory());
+    // A store that never sent anything under this name (a moved-aside
+    // state database) is refused: its change ids are not the server's.
+    forget(0);
+    let refused = machine.run(&["ship"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("it is not the one that sent them"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        server_count(&postgres, "SELECT count(*) FROM \"ConfigurationChange\""),
+        1,
+        "nothing doubled"
+    );
+    drop(server);
+}

@@ -74,9 +74,19 @@ pub fn ship_pending(
     let mut position = store.outbox_position(&membership.server, &membership.machine)?;
     if position == Position::default() {
         // A first shipment: the server must have nothing from this
-        // machine, or this store's change ids would be taken for repeats.
+        // machine, or this store's change ids would be taken for repeats —
+        // unless this store sent it and the acknowledgement was lost.
         let server = client.position().inspect_err(|error| note(store, error))?;
-        if server.change_id > 0 {
+        if server != Position::default() && store.has_sent()? {
+            tracing::info!(
+                "the fleet server has what this machine sent before its acknowledgement was lost \
+                 (changes up to {}, inventory up to {}): going on from there",
+                server.change_id,
+                server.revision
+            );
+            store.acknowledge(server, &timefmt::now())?;
+            position = server;
+        } else if server.change_id > 0 {
             let error = ShipError::NotTheSender(server.change_id);
             if let Err(noted) = store.note_ship_error(&error.to_string()) {
                 tracing::warn!("{noted}");
@@ -136,6 +146,7 @@ pub fn ship_pending(
             break;
         };
         send_contents(&client, &contents, &batch).inspect_err(|error| note(store, error))?;
+        store.note_sending()?;
         match client.ship(&batch) {
             Ok(acknowledged) => {
                 store.acknowledge(acknowledged, &timefmt::now())?;

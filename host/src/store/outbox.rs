@@ -51,6 +51,25 @@ impl Store {
         })
     }
 
+    /// Records, before a batch goes out, that this store sends to the
+    /// server and machine of the outbox position.
+    pub fn note_sending(&mut self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute("UPDATE ShipState SET Sent = 1 WHERE Id = 1 AND Sent = 0", [])?;
+            Ok(())
+        })
+    }
+
+    /// Whether this store has sent anything to its outbox's server and machine.
+    pub fn has_sent(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT IFNULL(MAX(Sent), 0) FROM ShipState WHERE Id = 1", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|sent| sent != 0)
+            .map_err(|e| self.error(e))
+    }
+
     /// The next batch after `from`: change rows first, then inventory
     /// entries, `limit` in all; `None` when nothing is pending. Read in one
     /// snapshot, so a row and its removal never both appear.

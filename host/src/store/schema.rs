@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[&str] = &[
     V5_ALERTS,
     V6_SCOPES_AND_FINGERPRINTS,
     V7_OUTBOX,
+    V8_SHIP_SENT,
 ];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
@@ -257,4 +258,11 @@ CREATE TABLE ShipState (
     -- When the inventory was last compared with the server's copy.
     LastVerified TEXT
 );
+";
+
+/// Whether this store has sent a batch to the server and machine of
+/// `ShipState`: when the first acknowledgement is lost (the server stored
+/// the batch, then went away), what the server has is this store's own.
+const V8_SHIP_SENT: &str = "
+ALTER TABLE ShipState ADD COLUMN Sent INTEGER NOT NULL DEFAULT 0;
 ";
