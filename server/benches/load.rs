@@ -10,10 +10,10 @@
 //!    packages, ~200 services, ~500 files), in batches as the agent sends
 //!    them, from 32 connections at once. Prints rows/s.
 //! 2. Steady state of `LOAD_STEADY_AGENTS` agents: each asks for its
-//!    position once a minute (as an agent with nothing pending does), and
-//!    1 % of its items change a day, shipped as they come. The enrolled
-//!    agents stand in for the many, round robin. Prints request latency by
-//!    endpoint.
+//!    group's manifest once a minute (a conditional GET answered 304, as
+//!    agents poll), and 1 % of its items change a day, shipped as they
+//!    come. The enrolled agents stand in for the many, round robin. Prints
+//!    request latency by endpoint.
 //!
 //! Then the server's CPU time and peak memory, and PostgreSQL's bytes per
 //! machine and per machine-month of churn.
@@ -71,12 +71,25 @@ fn main() {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    let made = Command::new(env!("CARGO_BIN_EXE_driftwatch-server"))
-        .args(["--database", &database, "secret", "new", "--uses", &agents.to_string()])
-        .output()
-        .expect("secret new");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let secret = String::from_utf8_lossy(&made.stdout).trim().to_string();
+    let admin = |args: &[&str]| -> String {
+        let made = Command::new(env!("CARGO_BIN_EXE_driftwatch-server"))
+            .args(["--database", &database])
+            .args(args)
+            .output()
+            .expect("driftwatch-server");
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        String::from_utf8_lossy(&made.stdout).trim().to_string()
+    };
+    let secret = admin(&["secret", "new", "--group", "bench", "--uses", &agents.to_string()]);
+    // The group's manifest, which the steady state's agents poll for.
+    let manifest = std::env::temp_dir().join(format!("driftwatch-bench-{}.toml", std::process::id()));
+    std::fs::write(
+        &manifest,
+        "[[collector]]\nname = \"dpkg\"\nkind = \"packages\"\nplugin = \"packages-dpkg\"\n",
+    )
+    .expect("write the manifest");
+    admin(&["manifests", "set", "bench", &manifest.display().to_string()]);
+    let _ = std::fs::remove_file(&manifest);
     let http: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
@@ -143,7 +156,7 @@ fn main() {
     let changes_per_day = steady_agents as f64 * (PACKAGES + SERVICES + FILES) as f64 * 0.01;
     let per_second_batches = changes_per_day / 86_400.0;
     println!(
-        "steady state of {steady_agents} agents for {seconds} s: {per_second_polls:.0} position polls/s, \
+        "steady state of {steady_agents} agents for {seconds} s: {per_second_polls:.0} manifest polls/s, \
          {per_second_batches:.1} change batches/s"
     );
     let polls = Latencies::default();
@@ -159,6 +172,17 @@ fn main() {
             ))
         })
         .collect();
+    // The manifest's version, as agents hold it after their first fetch.
+    let etag = http
+        .get(&format!("{url}/v1/manifest"))
+        .header("Authorization", &format!("Bearer {}", credentials[0]))
+        .call()
+        .expect("the manifest")
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag")
+        .to_string();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let sent = AtomicUsize::new(0);
     let (poll_gap, batch_gap) = (1.0 / per_second_polls, 1.0 / per_second_batches.max(0.001));
@@ -166,8 +190,8 @@ fn main() {
     let cpu_before = cpu_seconds(server.0.id());
     std::thread::scope(|scope| {
         for worker in 0..CONNECTIONS {
-            let (http, url, credentials, positions, polls, batches, sent) =
-                (&http, &url, &credentials, &positions, &polls, &batches, &sent);
+            let (http, url, credentials, positions, polls, batches, sent, etag) =
+                (&http, &url, &credentials, &positions, &polls, &batches, &sent, &etag);
             scope.spawn(move || {
                 // Each worker takes every CONNECTIONS-th request of one
                 // schedule: polls at `poll_gap`, batches at `batch_gap`.
@@ -191,10 +215,16 @@ fn main() {
                         *state = (acknowledged, state.1 + 1);
                     } else {
                         let begun = Instant::now();
-                        http.get(&format!("{url}/v1/ship"))
+                        let answer = http
+                            .get(&format!("{url}/v1/manifest"))
+                            .config()
+                            .http_status_as_error(false)
+                            .build()
                             .header("Authorization", &format!("Bearer {}", credentials[agent]))
+                            .header("If-None-Match", etag)
                             .call()
-                            .expect("position");
+                            .expect("manifest poll");
+                        assert_eq!(answer.status().as_u16(), 304, "an unchanged manifest");
                         polls.add(begun.elapsed());
                     }
                     sent.fetch_add(1, Ordering::Relaxed);
@@ -212,7 +242,7 @@ fn main() {
         per_second_polls,
         cpu / wall * 100.0
     );
-    polls.print("GET /v1/ship (position polls)");
+    polls.print("GET /v1/manifest (conditional polls, 304)");
     batches.print("POST /v1/ship (change batches)");
     let size_after = database_size(&pg);
     let changes = batches.count() as f64 * 3.0;
