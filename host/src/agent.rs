@@ -160,16 +160,15 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut local: Manif
                 local = new;
                 loaded_stamp = stamp;
                 failed = None;
-                manifest = crate::fleet::manifest::effective(&shared.state_dir, local.clone());
-                tracing::info!("manifest reloaded from {}", manifest.source);
             }
             Err(error) => {
-                manifest = crate::fleet::manifest::effective(&shared.state_dir, local.clone());
                 tracing::error!("manifest not reloaded, keeping the previous one: {error:#}");
                 let attempts = failed.filter(|(f, _)| *f == stamp).map_or(0, |(_, a)| a);
                 failed = Some((stamp, attempts + 1));
             }
         }
+        manifest = crate::fleet::manifest::effective(&shared.state_dir, local.clone());
+        tracing::info!("manifest reloaded from {}", manifest.source);
     }
 }
 

@@ -177,57 +177,46 @@ pub fn source_name(group: &str) -> String {
 /// Parses a server manifest and checks it against what `local` allows.
 fn check(text: &str, group: &str, state_dir: &Path, local: &Manifest) -> Result<Manifest, String> {
     let mut manifest = Manifest::parse(text, &source_name(group), state_dir).map_err(|e| e.to_string())?;
-    refusal(&manifest, local).map_or(Ok(()), Err)?;
-    manifest.fleet = local.fleet.clone();
-    // The hash is checked again on the bytes that are loaded: the file
-    // cannot be swapped between this check and its use.
-    for collector in &mut manifest.collectors {
-        if let PluginRef::File(path) = &collector.plugin {
-            let sha256 = std::fs::read(path).map(|b| ContentStore::hash(&b)).unwrap_or_default();
-            collector.plugin = PluginRef::Pinned {
-                path: path.clone(),
-                sha256,
-            };
-        }
-    }
-    Ok(manifest)
-}
-
-/// Why a server manifest must not run here, if it must not.
-fn refusal(manifest: &Manifest, local: &Manifest) -> Option<String> {
     for rule in &manifest.alerts {
         if rule.actions.iter().any(|a| matches!(a, Action::Exec(_))) {
-            return Some(format!(
+            return Err(format!(
                 "alert `{}` has an exec action (a program or shell run by the agent); only the machine's own \
                  manifest may have those",
                 rule.name
             ));
         }
     }
-    for collector in &manifest.collectors {
+    // A plugin file runs only when the machine pins its hash, and is then
+    // named by that hash: it is checked again on the bytes that are loaded,
+    // so the file cannot be swapped between this check and its use.
+    for collector in &mut manifest.collectors {
         let PluginRef::File(path) = &collector.plugin else {
             continue;
         };
-        let hash = match std::fs::read(path) {
-            Ok(bytes) => ContentStore::hash(&bytes),
-            Err(error) => {
-                return Some(format!(
+        let sha256 = std::fs::read(path)
+            .map(|bytes| ContentStore::hash(&bytes))
+            .map_err(|error| {
+                format!(
                     "collector `{}`: cannot read {}: {error}",
                     collector.name,
                     path.display()
-                ));
-            }
-        };
-        if !local.fleet.plugin_sha256.contains(&hash) {
-            return Some(format!(
-                "collector `{}` runs {}, which is not bundled and whose SHA-256 ({hash}) the machine's manifest \
+                )
+            })?;
+        if !local.fleet.plugin_sha256.contains(&sha256) {
+            return Err(format!(
+                "collector `{}` runs {}, which is not bundled and whose SHA-256 ({sha256}) the machine's manifest \
                  does not pin in [fleet] plugin_sha256",
                 collector.name,
                 path.display()
             ));
         }
+        collector.plugin = PluginRef::Pinned {
+            path: path.clone(),
+            sha256,
+        };
     }
-    None
+    manifest.fleet = local.fleet.clone();
+    Ok(manifest)
 }
 
 fn read_versions(state_dir: &Path) -> Versions {
