@@ -286,6 +286,71 @@ fn bad_batches_and_bad_credentials_store_nothing() {
     assert_eq!(stored(&postgres), (1, 0));
 }
 
+/// Large batches go in by `COPY` when their items are new to the server;
+/// when some are not, the batch is written row by row instead, and the
+/// result is the same as for small batches.
+#[test]
+fn large_batches_land_whole_whether_their_items_are_new_or_not() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &[]);
+    let machine = debian_image("bulk-1", &[("bash", "5.2-1")], &[]);
+    machine.enroll(&server.url, &secret);
+    let credential = machine.credential();
+    let address = server.address().to_string();
+    // Writes of items `keys` at revisions from + 1 …, with `version`.
+    let batch = |from: i64, keys: std::ops::Range<usize>, version: &str, restart: bool| {
+        let inventory: Vec<Value> = keys
+            .enumerate()
+            .map(|(n, key)| {
+                serde_json::json!({"op": "write", "revision": from + 1 + n as i64, "row": {
+                    "Collector": "dpkg", "ItemKey": format!("pkg{key:04}"), "ConfigDataType": "Software",
+                    "TimeGenerated": "2026-12-02T10:00:00.000000Z", "SoftwareName": format!("pkg{key:04}"),
+                    "CurrentVersion": version, "Computer": "someone-else"}})
+            })
+            .collect();
+        let to = from + inventory.len() as i64;
+        let body = serde_json::json!({"from": {"change_id": 0, "revision": from}, "to": {"change_id": 0, "revision": to},
+            "changes": [], "inventory": inventory, "restart_inventory": restart});
+        gzip(body.to_string().as_bytes())
+    };
+    let ship = |body: &[u8]| {
+        let (status, answer) = post(&address, "/v1/ship", &credential, Some("gzip"), body);
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    let versions = || {
+        postgres.psql(
+            "fleet",
+            "SELECT \"CurrentVersion\" || ' ' || count(*) || ' ' || min(\"Computer\") FROM \"ConfigurationData\" \
+             GROUP BY \"CurrentVersion\" ORDER BY \"CurrentVersion\"",
+        )
+    };
+
+    // A baseline of 1,000 items, then the same batch again: stored once.
+    let baseline = batch(0, 0..1000, "1.0", true);
+    for _ in 0..2 {
+        assert_eq!(ship(&baseline), r#"{"change_id":0,"revision":1000}"#);
+        assert_eq!(versions(), "1.0 1000 bulk-1");
+    }
+    // 600 writes, half of them to items the server has: they replace those.
+    assert_eq!(ship(&batch(1000, 700..1300, "2.0", false)), r#"{"change_id":0,"revision":1600}"#);
+    assert_eq!(versions(), "1.0 700 bulk-1\n2.0 600 bulk-1");
+    // 600 writes of new items whose first 100 the server has from this
+    // very batch (a repeat that overlaps): those are not written twice.
+    let overlapping = batch(1500, 1200..1800, "3.0", false);
+    assert_eq!(ship(&overlapping), r#"{"change_id":0,"revision":2100}"#);
+    assert_eq!(versions(), "1.0 700 bulk-1\n2.0 600 bulk-1\n3.0 500 bulk-1");
+    assert_eq!(stored(&postgres), (0, 1800));
+    let (_, log) = server.stop();
+    assert_eq!(
+        log.matches("some items were here already").count(),
+        1,
+        "only the batch that replaced items went the careful way: {log}"
+    );
+}
+
 /// Polls `check` every 200 ms; fails after `seconds`, showing `log()`.
 fn wait_for(seconds: u64, what: &str, log: impl Fn() -> String, mut check: impl FnMut() -> bool) {
     let start = std::time::Instant::now();

@@ -91,7 +91,10 @@ impl Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_driftwatch-server"));
         command
             // Each stored content is logged, so tests can count them.
-            .env("RUST_LOG", "info,driftwatch_server::http::contents=debug")
+            .env(
+                "RUST_LOG",
+                "info,driftwatch_server::http::contents=debug,driftwatch_server::database::shipping=debug",
+            )
             .args(["--database", database, "serve", "--listen", listen]);
         match tls {
             Some((cert, key)) => command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key),
@@ -239,6 +242,7 @@ impl Drop for KillOnDrop {
 pub struct Machine {
     pub agent: AgentState,
     pub name: String,
+    folder: String,
     manifest: Option<PathBuf>,
 }
 
@@ -247,8 +251,16 @@ impl Machine {
         Machine {
             agent: AgentState::new(),
             name: name.to_string(),
+            folder: name.to_string(),
             manifest: None,
         }
+    }
+
+    /// The image names itself `name` (a Windows image's ComputerName, say):
+    /// the agent calls it that, whatever its folder.
+    pub fn named(mut self, name: &str) -> Machine {
+        self.name = name.to_string();
+        self
     }
 
     /// The agent runs with this manifest instead of the built-in one.
@@ -260,7 +272,7 @@ impl Machine {
     }
 
     pub fn root(&self) -> PathBuf {
-        self.agent.dir.path().join(&self.name)
+        self.agent.dir.path().join(&self.folder)
     }
 
     /// Its own manifest's path (see `with_manifest`).

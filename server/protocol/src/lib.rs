@@ -36,6 +36,7 @@ pub mod paths {
 pub const MANIFEST_GROUP_HEADER: &str = "x-driftwatch-group";
 
 pub mod columns;
+mod entry_wire;
 
 /// A machine asking to join the fleet with an enrollment secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +103,10 @@ pub struct ShipBatch {
     pub restart_inventory: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// On the wire, an object tagged by `op` (`write` or `remove`). It is read
+/// by `entry_wire` in one pass, in any field order, rather than through
+/// serde's buffering of internally tagged enums: baselines bring millions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum InventoryEntry {
     /// The row as it now is (inserted or replaced whole).

@@ -100,27 +100,26 @@ impl Database {
     /// The machine a credential identifies, unless it or its machine was
     /// revoked. Notes that the machine was seen (at most once a minute).
     pub async fn authenticate(&self, credential_hash: &[u8]) -> Result<Option<MachineId>, DatabaseError> {
+        // One prepared statement: every request of every agent runs it.
+        // `last_seen` is written at most once a minute per machine.
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT m.machine_id, m.name FROM credential c JOIN machine m USING (machine_id) \
-                 WHERE c.credential_hash = $1 AND c.revoked_at IS NULL AND m.revoked_at IS NULL",
-                &[&credential_hash],
+        let statement = client
+            .prepare_cached(
+                "WITH found AS (\
+                     SELECT m.machine_id, m.name, m.last_seen FROM credential c JOIN machine m USING (machine_id) \
+                     WHERE c.credential_hash = $1 AND c.revoked_at IS NULL AND m.revoked_at IS NULL), \
+                 seen AS (\
+                     UPDATE machine m SET last_seen = now() FROM found \
+                     WHERE m.machine_id = found.machine_id \
+                     AND (found.last_seen IS NULL OR found.last_seen < now() - interval '1 minute')) \
+                 SELECT machine_id, name FROM found",
             )
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        let machine = MachineId {
+        let row = client.query_opt(&statement, &[&credential_hash]).await?;
+        Ok(row.map(|row| MachineId {
             id: row.get(0),
             name: row.get(1),
-        };
-        client
-            .execute(
-                "UPDATE machine SET last_seen = now() \
-                 WHERE machine_id = $1 AND (last_seen IS NULL OR last_seen < now() - interval '1 minute')",
-                &[&machine.id],
-            )
-            .await?;
-        Ok(Some(machine))
+        }))
     }
 
     pub async fn groups(&self, machine_id: i64) -> Result<Vec<String>, DatabaseError> {

@@ -95,13 +95,14 @@ impl Database {
     /// name, that has one.
     pub async fn manifest_of_machine(&self, machine_id: i64) -> Result<Option<ManifestVersion>, DatabaseError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
+        // Prepared once per connection: agents poll every minute.
+        let statement = client
+            .prepare_cached(
                 "SELECT gm.group_name, gm.etag FROM machine_group mg JOIN group_manifest gm USING (group_name) \
                  WHERE mg.machine_id = $1 ORDER BY gm.group_name COLLATE \"C\" LIMIT 1",
-                &[&machine_id],
             )
             .await?;
+        let row = client.query_opt(&statement, &[&machine_id]).await?;
         Ok(row.map(|row| ManifestVersion {
             group: row.get(0),
             etag: row.get(1),

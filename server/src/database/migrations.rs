@@ -314,6 +314,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt) WHERE state = 'pending';
     "#,
+    // 7: cheaper inventory writes, which baselines make by the million.
+    // Machines are revoked, never deleted, so checking each row's machine
+    // against `machine` bought nothing; item keys compare by code point (as
+    // KQL orders strings) rather than through the database's collation; and
+    // the index by data type was too unselective for any plan to use.
+    r#"
+    ALTER TABLE "ConfigurationData" DROP CONSTRAINT "ConfigurationData_machine_id_fkey";
+    ALTER TABLE "ConfigurationData"
+        ALTER COLUMN "Collector" TYPE text COLLATE "C",
+        ALTER COLUMN "ItemKey" TYPE text COLLATE "C";
+    DROP INDEX "ConfigurationData_by_type";
+    "#,
 ];
 
 /// The schema version of the database: 0 when no migration was applied.

@@ -5,6 +5,7 @@
 //! store can later be spread over several database nodes by machine.
 
 pub mod alerts;
+mod columnar;
 pub mod api_tokens;
 pub mod contents;
 pub mod machines;

@@ -21,14 +21,14 @@ pub async fn ship(
     let json = inflate(&headers, &body)?;
     let batch: ShipBatch =
         serde_json::from_slice(&json).map_err(|e| ApiError::BadRequest(format!("the batch is not valid: {e}")))?;
-    let months = shipping::validate(&batch).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    match state.database.apply_batch(&machine, &batch, &months).await? {
+    let prepared = shipping::validate(&batch).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match state.database.apply_batch(&machine, &prepared).await? {
         Applied::Acknowledged(position) => {
             tracing::debug!(
                 machine = machine.name,
                 "batch of {} changes and {} inventory entries: now at {position:?}",
-                batch.changes.len(),
-                batch.inventory.len()
+                prepared.changes(),
+                prepared.inventory_entries()
             );
             Ok(Json(position))
         }
