@@ -100,19 +100,25 @@ fn find_case_insensitive(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 /// The image's `/etc/hostname` when it holds a plausible name; otherwise the
-/// root directory's name.
+/// root directory's name. (A Windows image's own name is in its registry,
+/// which only a plugin reads: see `collectors::image_name`.)
 fn image_hostname(root: &Path) -> String {
     let from_file = std::fs::read(root.join("etc/hostname")).ok().and_then(|bytes| {
         let text = String::from_utf8(bytes.into_iter().take(256).collect()).ok()?;
         let name = text.lines().next()?.trim().to_string();
-        let plausible = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        plausible.then_some(name)
+        plausible_name(&name).then_some(name)
     });
     from_file.unwrap_or_else(|| {
         root.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "offline-image".into())
     })
+}
+
+/// A host name as a machine's records may carry it: letters, digits, `-`
+/// and `.`, at most 255 of them.
+pub fn plausible_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 255 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 #[cfg(test)]

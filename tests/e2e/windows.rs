@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::fixtures::windows::{image, software_hive, system_hive};
+use crate::fixtures::windows::{IMAGE_NAME, image, software_hive, system_hive};
 use crate::support::*;
 
 fn scan(env: &Env, extra: &[&str]) -> (i32, Vec<Value>) {
@@ -57,6 +57,10 @@ fn a_windows_image_runs_the_windows_collectors_only() {
 
     let services = inventory(&env, "WindowsServices");
     assert_eq!(services.len(), 3, "drivers are left out: {services:?}");
+    assert!(
+        services.iter().all(|s| s["Computer"] == IMAGE_NAME),
+        "the image is named by its registry's ComputerName, not its folder: {services:?}"
+    );
     assert_eq!(field(&services, "SvcName", "Dhcp", "SvcStartupType"), "Automatic");
     assert_eq!(
         field(&services, "SvcName", "BITS", "SvcStartupType"),

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::fixtures::rpm::rpm_sqlite_database;
-use crate::fixtures::windows::{image, system_hive};
+use crate::fixtures::windows::{IMAGE_NAME, image, system_hive};
 use crate::fixtures::write;
 use crate::postgres::Postgres;
 use crate::support::*;
@@ -125,7 +125,8 @@ fn kql_answers_the_same_on_the_server_as_on_each_agent_and_adds_up_across_machin
     );
     write(&rpm.root(), "etc/hosts", "127.0.0.1 localhost rpm-1\n");
 
-    let windows = Machine::new("win-1");
+    // Named by its registry, not by its folder.
+    let windows = Machine::new("win-1").named(IMAGE_NAME);
     image(&windows.root());
 
     for machine in [&debian, &rpm, &windows] {

@@ -401,12 +401,15 @@ pub struct Context {
 
 impl Context {
     fn new(global: &Global) -> anyhow::Result<Context> {
-        let machine = Machine::detect(global.root.as_deref())?;
+        let mut machine = Machine::detect(global.root.as_deref())?;
         let local_manifest = match &global.manifest {
             Some(path) => Manifest::load(path)?,
             None => Manifest::builtin()?,
         };
         let state_dir = global.state.clone().unwrap_or_else(default_state_dir);
+        if let Some(name) = crate::collectors::image_name::windows_image_name(&machine, &state_dir) {
+            machine.hostname = name;
+        }
         Ok(Context {
             machine,
             manifest: crate::fleet::manifest::effective(&state_dir, local_manifest.clone()),

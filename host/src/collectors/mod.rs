@@ -7,9 +7,11 @@
 //! | `settings` | manifest settings → the contract's settings; content capture rules |
 //! | `fingerprint` | what an inventory was collected under, for re-baselining |
 //! | `sandboxed` | a plugin's probe and collection, items normalised on the way out |
+//! | `image_name` | a Windows image's own name, read by the registry plugin |
 
 pub mod fingerprint;
 pub mod grants;
+pub mod image_name;
 mod plugins;
 pub mod sandboxed;
 pub mod settings;
