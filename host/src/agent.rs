@@ -124,6 +124,11 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut local: Manif
     // poll, then left alone until the file changes again.
     let mut loaded_stamp = source.modified();
     let mut failed: Option<(Option<SystemTime>, u32)> = None;
+    // Enrolling, leaving or enrolling again while the agent runs changes
+    // its fleet file: the schedule starts again with (or without) shipping.
+    let membership_file = shared.state_dir.join(crate::fleet::MEMBERSHIP_FILE);
+    let membership_stamp = || std::fs::metadata(&membership_file).and_then(|m| m.modified()).ok();
+    let mut membership_seen = membership_stamp();
     loop {
         let (stop, schedule) = start_schedule(&shared, &manifest, &local, &server_manifest).await?;
         let mut reload = false;
@@ -142,6 +147,12 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut local: Manif
                     let given_up = failed.is_some_and(|(f, attempts)| f == stamp && attempts >= 2);
                     if stamp != loaded_stamp && !given_up {
                         tracing::info!("the manifest file changed");
+                        reload = true;
+                        break;
+                    }
+                    if membership_stamp() != membership_seen {
+                        tracing::info!("the fleet membership changed");
+                        membership_seen = membership_stamp();
                         reload = true;
                         break;
                     }

@@ -371,12 +371,13 @@ fn the_running_agent_ships_each_change_as_it_is_recorded() {
     let server = Server::start(&database, None);
     let secret = new_secret(&database, &[]);
     let machine = debian_image("agent-1", &[("bash", "5.2-1")], &[("etc/app.conf", "port = 80\n")]);
-    machine.enroll(&server.url, &secret);
     // Short intervals: first runs come within a second (a tenth of them).
     let quick = MANIFEST.replace("plugin = \"", "interval = \"10s\"\nplugin = \"");
     std::fs::write(machine.manifest(), quick).unwrap();
 
+    // Enrolled while it runs: it ships without being restarted.
     let agent = RunningAgent::start(&machine);
+    machine.enroll(&server.url, &secret);
     let logged = || agent.log();
     let changes = || {
         server_count(
