@@ -4,6 +4,7 @@ mod alerts;
 mod manifests;
 mod query;
 mod tokens;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use driftwatch_protocol::tokens::ENROLLMENT_SECRET;
 use manifests::ManifestsAction;
 use serde::Serialize;
 use tokens::TokenAction;
+use users::UserAction;
 
 use crate::database::Database;
 use crate::database::secrets::SecretRules;
@@ -101,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// The web console's users (served at the server's address, `/`).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let done = match cli.command {
         Command::Query { query, json } => return query::run(database, &query, json).await,
         Command::Token { action } => tokens::run(database, action).await,
+        Command::User { action } => users::run(database, action).await,
         Command::Manifests { action } => manifests::run(database, action).await,
         Command::Alerts { action } => alerts::run(database, action).await,
         Command::Serve {

@@ -326,6 +326,29 @@ const MIGRATIONS: &[&str] = &[
         ALTER COLUMN "ItemKey" TYPE text COLLATE "C";
     DROP INDEX "ConfigurationData_by_type";
     "#,
+    // 8: the web console's users, their sessions, and failed logins (which
+    // throttle password guessing whichever server process is asked).
+    r#"
+    CREATE TABLE console_user (
+        name          text PRIMARY KEY,
+        password_hash text NOT NULL,
+        role          text NOT NULL CHECK (role IN ('admin', 'viewer')),
+        created_at    timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE console_session (
+        token_hash bytea PRIMARY KEY,
+        user_name  text NOT NULL REFERENCES console_user ON DELETE CASCADE ON UPDATE CASCADE,
+        csrf_token text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+    );
+    CREATE INDEX console_session_by_user ON console_session (user_name);
+    CREATE TABLE login_failure (
+        user_name text NOT NULL,
+        at        timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX login_failure_by_user ON login_failure (user_name, at);
+    "#,
 ];
 
 /// The schema version of the database: 0 when no migration was applied.

@@ -5,11 +5,13 @@
 //! store can later be spread over several database nodes by machine.
 
 pub mod alerts;
-mod columnar;
 pub mod api_tokens;
+mod columnar;
+pub mod console;
 pub mod contents;
 pub mod machines;
 pub mod manifests;
+pub mod overview;
 mod migrations;
 pub mod query;
 pub mod secrets;

@@ -1,4 +1,5 @@
-//! The HTTP API: agents enroll and ship here; people and scripts query. Each request
+//! The HTTP API: agents enroll and ship here; people and scripts query (the
+//! web console's pages are merged in from `console`). Each request
 //! stands alone (the database holds all state), so any number of server
 //! processes can share one database behind a load balancer.
 
@@ -31,6 +32,8 @@ pub use problem::ApiError;
 pub struct AppState {
     pub database: Database,
     pub manifests: ManifestCache,
+    /// Cookies only over TLS (the server listens with TLS).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -38,6 +41,7 @@ impl AppState {
         AppState {
             database,
             manifests: ManifestCache::default(),
+            secure_cookies: false,
         }
     }
 }
@@ -61,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::QUERY, post(query::query))
         .route(paths::MANIFEST, get(manifest::manifest))
+        .merge(crate::console::router())
         .with_state(state)
 }
 
@@ -99,6 +104,10 @@ pub async fn serve(
     state: AppState,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let state = AppState {
+        secure_cookies: matches!(listening, Listening::Tls(_)),
+        ..state
+    };
     let app = router(state);
     match listening {
         Listening::Tls(listener) => axum::serve(listener, app).with_graceful_shutdown(stop).await,
