@@ -150,9 +150,10 @@ async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut local: Manif
                         reload = true;
                         break;
                     }
-                    if membership_stamp() != membership_seen {
+                    let membership_now = membership_stamp();
+                    if membership_now != membership_seen {
                         tracing::info!("the fleet membership changed");
-                        membership_seen = membership_stamp();
+                        membership_seen = membership_now;
                         reload = true;
                         break;
                     }

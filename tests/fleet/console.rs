@@ -183,6 +183,10 @@ fn only_signed_in_people_see_pages_and_sessions_are_theirs_alone() {
     assert!(overview.body.contains("<td>Files</td>"), "{}", overview.body);
     assert!(overview.body.contains(">ada<"), "who is signed in");
     assert_eq!(overview.header("cache-control"), Some("no-store"));
+    // Adding a user of the same name again changes nothing, sessions included.
+    let again = add_user(&database, "ada", "admin", "another long password");
+    assert!(!again.status.success() && stderr(&again).contains("already"), "{}", stderr(&again));
+    assert_eq!(browser.get("/").status, 200, "the session outlives a refused add");
 
     // A session cookie ships nothing: the API takes credentials only.
     let shipped = request(

@@ -3,10 +3,9 @@
 //! other registry value (the host never parses a hive itself).
 
 use std::path::Path;
-use std::sync::mpsc::RecvTimeoutError;
 
 use super::plugins::{LoadedPlugins, Selection, select};
-use super::sandboxed::{Ended, Job, WATCHDOG_GRACE, spawn_run_thread};
+use super::sandboxed::{Ended, Job};
 use crate::content_store::ContentStore;
 use crate::inventory::Value;
 use crate::kind::Os;
@@ -64,22 +63,7 @@ fn read(machine: &Machine, state_dir: &Path) -> Result<Option<String>, String> {
         other => return Err(other.reason(machine).unwrap_or_else(|| "the plugin cannot run".into())),
     };
     let job = Job::new(&plugin, spec, machine, None, &ContentStore::in_state_dir(state_dir));
-    let budget = job.budget();
-    let (done, result) = std::sync::mpsc::channel();
-    spawn_run_thread(move || {
-        let mut items = Vec::new();
-        let ended = job.run(&mut |batch| {
-            items.extend(batch);
-            Ok(())
-        });
-        let _ = done.send(ended.map(|ended| (ended, items)));
-    })
-    .map_err(|e| e.to_string())?;
-    let (ended, items) = match result.recv_timeout(budget + WATCHDOG_GRACE) {
-        Ok(outcome) => outcome.map_err(|e| e.to_string())?,
-        Err(RecvTimeoutError::Timeout) => return Err("the registry plugin did not finish in time".into()),
-        Err(RecvTimeoutError::Disconnected) => return Err("the registry plugin's run ended without a result".into()),
-    };
+    let (ended, items) = job.collect_all().map_err(|e| e.to_string())?;
     if let Ended::NotApplicable(reason) = ended {
         return Err(reason);
     }

@@ -164,10 +164,34 @@ fn probe_sandbox(spec: &CollectorSpec, preopens: Vec<Preopen>) -> Sandbox {
 pub fn probe(plugin: &Arc<Plugin>, spec: &CollectorSpec, machine: &Machine) -> Result<Probe, RunError> {
     let sandbox = probe_sandbox(spec, grants::preopens(spec, machine));
     let plugin = plugin.clone();
-    let (done, result) = std::sync::mpsc::channel();
     let budget = sandbox.limits.timeout;
+    watched(budget, move || plugin.probe(&sandbox))
+}
+
+impl Job {
+    /// Probes and collects everything at once, under a watchdog: for small
+    /// collections wanted whole (the pipeline streams instead).
+    pub fn collect_all(self) -> Result<(Ended, Vec<Item>), RunError> {
+        watched(self.budget(), move || {
+            let mut items = Vec::new();
+            let ended = self.run(&mut |batch| {
+                items.extend(batch);
+                Ok(())
+            })?;
+            Ok((ended, items))
+        })
+    }
+}
+
+/// Runs `work` on a run thread and waits for it at most `budget` and the
+/// watchdog's grace; past that, the thread is abandoned.
+fn watched<T: Send + 'static>(
+    budget: Duration,
+    work: impl FnOnce() -> Result<T, RunError> + Send + 'static,
+) -> Result<T, RunError> {
+    let (done, result) = std::sync::mpsc::channel();
     spawn_run_thread(move || {
-        let _ = done.send(plugin.probe(&sandbox));
+        let _ = done.send(work());
     })?;
     match result.recv_timeout(budget + WATCHDOG_GRACE) {
         Ok(outcome) => outcome,

@@ -40,6 +40,12 @@ pub fn render(template: &impl Template) -> Response {
     }
 }
 
+/// The answer when the database fails a page.
+pub fn unavailable(error: &crate::database::DatabaseError) -> Response {
+    tracing::error!("console: {error}");
+    (StatusCode::SERVICE_UNAVAILABLE, "the database cannot be reached").into_response()
+}
+
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage<'a> {
@@ -54,10 +60,7 @@ struct OverviewPage<'a> {
 pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Response {
     let overview = match state.database.overview().await {
         Ok(overview) => overview,
-        Err(error) => {
-            tracing::error!("console: {error}");
-            return (StatusCode::SERVICE_UNAVAILABLE, "the database cannot be reached").into_response();
-        }
+        Err(error) => return unavailable(&error),
     };
     let page = OverviewPage {
         page: Page::of("Overview", &signed_in),

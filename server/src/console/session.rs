@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::pages::{Page, render};
+use super::pages::{Page, render, unavailable};
 use crate::database::console::{LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW, Session};
 use crate::http::AppState;
 use crate::tokens;
@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for SignedIn {
         match state.database.session(&token_hash).await {
             Ok(Some(session)) => Ok(SignedIn { session, token_hash }),
             Ok(None) => Err(Redirect::to("/login").into_response()),
-            Err(error) => Err(failure(&error)),
+            Err(error) => Err(unavailable(&error)),
         }
     }
 }
@@ -109,11 +109,11 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
             return login_page(&state, StatusCode::TOO_MANY_REQUESTS, name, Some(&error));
         }
         Ok(_) => {}
-        Err(error) => return failure(&error),
+        Err(error) => return unavailable(&error),
     }
     let details = match database.login_details(name).await {
         Ok(details) => details,
-        Err(error) => return failure(&error),
+        Err(error) => return unavailable(&error),
     };
     // Unknown names cost a hash check too, so that timing does not tell
     // which names exist.
@@ -124,7 +124,7 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
         .unwrap_or(false);
     if !matches || details.is_none() {
         if let Err(error) = database.note_login_failure(name).await {
-            return failure(&error);
+            return unavailable(&error);
         }
         tracing::info!(user = name, "failed console login");
         return login_page(&state, StatusCode::UNAUTHORIZED, name, Some("wrong name or password"));
@@ -136,7 +136,7 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
         .start_session(&tokens::digest(&token), name, &csrf, SESSION_LASTS)
         .await
     {
-        return failure(&error);
+        return unavailable(&error);
     }
     tracing::info!(user = name, "console login");
     let session = set_cookie(&state, SESSION_COOKIE, &token, "/", Some(SESSION_LASTS.as_secs()));
@@ -158,7 +158,7 @@ pub async fn logout(State(state): State<AppState>, signed_in: SignedIn, Form(for
         return (StatusCode::FORBIDDEN, "this form does not come from this session").into_response();
     }
     if let Err(error) = state.database.end_session(&signed_in.token_hash).await {
-        return failure(&error);
+        return unavailable(&error);
     }
     let cleared = set_cookie(&state, SESSION_COOKIE, "", "/", Some(0));
     ([(header::SET_COOKIE, cleared)], Redirect::to("/login")).into_response()
@@ -199,9 +199,4 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: Op
 /// Compares without stopping at the first difference.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn failure(error: &crate::database::DatabaseError) -> Response {
-    tracing::error!("console: {error}");
-    (StatusCode::SERVICE_UNAVAILABLE, "the database cannot be reached").into_response()
 }

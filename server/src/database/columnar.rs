@@ -159,6 +159,14 @@ impl<'a> Columnar<'a> {
         }
     }
 
+    /// The values of a time column.
+    pub fn times(&self, name: &str) -> &[Option<SystemTime>] {
+        match self.position(name).map(|at| &self.values[at]) {
+            Some(Values::Time(v)) => v,
+            _ => &[],
+        }
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| *n == name)
     }

@@ -73,11 +73,15 @@ impl Database {
         } else {
             "INSERT INTO console_user (name, password_hash, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
         };
-        let put = tx.execute(sql, &[&name, &password_hash, &role.as_str()]).await?;
-        tx.execute("DELETE FROM console_session WHERE user_name = $1", &[&name])
-            .await?;
+        let put = tx.execute(sql, &[&name, &password_hash, &role.as_str()]).await? == 1;
+        // A new password or role ends the sessions made under the old ones
+        // (a new user has none).
+        if put && replace {
+            tx.execute("DELETE FROM console_session WHERE user_name = $1", &[&name])
+                .await?;
+        }
         tx.commit().await?;
-        Ok(put == 1)
+        Ok(put)
     }
 
     /// Removes a user and their sessions; false when there was none.

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
+use std::time::SystemTime;
 
 use driftwatch_protocol::columns::{self, Kind};
 use driftwatch_protocol::{CollectorDigest, DIGEST_MODULUS, InventoryDigest, InventoryEntry, Position, ShipBatch};
@@ -13,7 +14,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::columnar::{Cell, Columnar, parse_timestamp};
+use super::columnar::{Cell, Columnar};
 use super::machines::MachineId;
 use super::{Database, DatabaseError};
 
@@ -275,7 +276,6 @@ pub fn validate(batch: &ShipBatch) -> Result<Prepared<'_>, Invalid> {
     if batch.restart_inventory && batch.from.revision != 0 {
         return Err(Invalid::Restart);
     }
-    let mut months = HashSet::new();
     let mut changes = Columnar::new(columns::CONFIGURATION_CHANGE, SERVER_FILLED);
     let mut last = batch.from.change_id;
     for (index, row) in batch.changes.iter().enumerate() {
@@ -289,9 +289,9 @@ pub fn validate(batch: &ShipBatch) -> Result<Prepared<'_>, Invalid> {
             )));
         }
         last = id;
-        let time = row.get("TimeGenerated").and_then(Json::as_str).unwrap_or_default();
-        months.insert(month_of(time).map_err(change)?);
     }
+    // The times were read (and checked) as the rows were laid out.
+    let months: HashSet<(i16, i8)> = changes.times("TimeGenerated").iter().flatten().map(|t| month_of(*t)).collect();
     let mut writes = Columnar::new(&DATA_WITH_REVISION, SERVER_FILLED);
     let mut removals = Removals::default();
     let mut last = batch.from.revision;
@@ -497,10 +497,11 @@ static COPY_INVENTORY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn month_of(time: &str) -> Result<(i16, i8), String> {
-    let timestamp = parse_timestamp(time).map_err(|e| format!("TimeGenerated {e}"))?;
-    let date = jiff::tz::Offset::UTC.to_datetime(timestamp).date();
-    Ok((date.year(), date.month()))
+/// The (year, month) of a time, in UTC.
+fn month_of(time: SystemTime) -> (i16, i8) {
+    // Times here came from `parse_timestamp`, so jiff can hold them.
+    let date = jiff::Timestamp::try_from(time).map_or(jiff::civil::Date::ZERO, |t| jiff::tz::Offset::UTC.to_datetime(t).date());
+    (date.year(), date.month())
 }
 
 #[cfg(test)]
