@@ -8,6 +8,7 @@ mod postgres;
 mod support;
 
 mod alerts;
+mod browser;
 mod console;
 mod enroll;
 mod faults;

@@ -335,7 +335,10 @@ fn large_batches_land_whole_whether_their_items_are_new_or_not() {
         assert_eq!(versions(), "1.0 1000 bulk-1");
     }
     // 600 writes, half of them to items the server has: they replace those.
-    assert_eq!(ship(&batch(1000, 700..1300, "2.0", false)), r#"{"change_id":0,"revision":1600}"#);
+    assert_eq!(
+        ship(&batch(1000, 700..1300, "2.0", false)),
+        r#"{"change_id":0,"revision":1600}"#
+    );
     assert_eq!(versions(), "1.0 700 bulk-1\n2.0 600 bulk-1");
     // 600 writes of new items whose first 100 the server has from this
     // very batch (a repeat that overlaps): those are not written twice.

@@ -55,8 +55,7 @@ fn read(machine: &Machine, state_dir: &Path) -> Result<Option<String>, String> {
         .collectors
         .first()
         .ok_or("the computer-name collector is missing")?;
-    let runtime =
-        Runtime::new(machine.facts(), Some(state_dir.join("plugin-cache"))).map_err(|e| e.to_string())?;
+    let runtime = Runtime::new(machine.facts(), Some(state_dir.join("plugin-cache"))).map_err(|e| e.to_string())?;
     let plugins = LoadedPlugins::load(&runtime, [&spec.plugin]);
     let plugin = match select(spec, machine, &plugins) {
         Selection::Ready(plugin) => plugin,
@@ -68,7 +67,8 @@ fn read(machine: &Machine, state_dir: &Path) -> Result<Option<String>, String> {
         return Err(reason);
     }
     Ok(items.iter().find_map(|item| {
-        let named = matches!(item.get("ValueName"), Some(Value::Text(name)) if name.eq_ignore_ascii_case("ComputerName"));
+        let named =
+            matches!(item.get("ValueName"), Some(Value::Text(name)) if name.eq_ignore_ascii_case("ComputerName"));
         match item.get("ValueData") {
             Some(Value::Text(data)) if named => Some(data.trim().to_string()),
             _ => None,

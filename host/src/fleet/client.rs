@@ -5,7 +5,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use driftwatch_protocol::{
-    ContentHashes, EnrollRequest, Enrolled, Identity, InventoryDigest, Position, Problem, ShipBatch, paths,
+    CollectorHealthNoted, CollectorHealthReport, ContentHashes, EnrollRequest, Enrolled, Identity, InventoryDigest,
+    Position, Problem, ShipBatch, paths,
 };
 use serde::de::DeserializeOwned;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
@@ -107,6 +108,16 @@ impl FleetClient {
             error: e.to_string(),
         })?;
         self.post(paths::SHIP, gzip(paths::SHIP, &json)?, Some("gzip"))
+    }
+
+    /// Tells the server how each collector last ran.
+    pub fn report_collectors(&self, report: &CollectorHealthReport) -> Result<(), FleetError> {
+        let body = serde_json::to_vec(report).map_err(|e| FleetError::BadAnswer {
+            url: paths::COLLECTORS.to_string(),
+            error: e.to_string(),
+        })?;
+        let _: CollectorHealthNoted = self.post(paths::COLLECTORS, body, None)?;
+        Ok(())
     }
 
     /// Of these content hashes, those the server lacks.

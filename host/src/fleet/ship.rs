@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use driftwatch_protocol::{InventoryEntry, Position, ShipBatch};
+use driftwatch_protocol::{CollectorHealthReport, InventoryEntry, Position, ShipBatch};
 
 use super::{FleetClient, FleetError, Membership};
 use crate::content_store::ContentStore;
@@ -170,7 +170,33 @@ pub fn ship_pending(
         }
     }
     shipped.position = position;
+    if !stop.load(Ordering::Relaxed) {
+        report_collectors(store, &client).inspect_err(|error| note(store, error))?;
+    }
     Ok(shipped)
+}
+
+/// Tells the server how each collector last ran, when one has run since
+/// it was last told.
+fn report_collectors(store: &mut Store, client: &FleetClient) -> Result<(), FleetError> {
+    let Ok((reported, latest)) = store.runs_to_report() else {
+        return Ok(());
+    };
+    if latest <= reported {
+        return Ok(());
+    }
+    let collectors = match store.collector_health() {
+        Ok(collectors) => collectors,
+        Err(error) => {
+            tracing::warn!("cannot read the collectors' runs to report them: {error}");
+            return Ok(());
+        }
+    };
+    client.report_collectors(&CollectorHealthReport { collectors })?;
+    if let Err(error) = store.note_runs_reported(latest) {
+        tracing::warn!("{error}");
+    }
+    Ok(())
 }
 
 /// The server has less than it acknowledged (its database restored from

@@ -3,7 +3,9 @@
 //! the acknowledgement stands (`ShipState`).
 
 use driftwatch_protocol::columns::{self, Kind};
-use driftwatch_protocol::{CollectorDigest, Columns, DIGEST_MODULUS, InventoryEntry, Position, ShipBatch};
+use driftwatch_protocol::{
+    CollectorDigest, CollectorHealth, Columns, DIGEST_MODULUS, InventoryEntry, Position, ShipBatch,
+};
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 use serde_json::Value as Json;
@@ -149,6 +151,62 @@ impl Store {
             tx.execute("UPDATE ShipState SET LastVerified = ?1 WHERE Id = 1", [time])
                 .map(|_| ())
         })
+    }
+
+    /// The last collector run reported to the server, and the last run.
+    pub fn runs_to_report(&self) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT IFNULL((SELECT RunsReported FROM ShipState WHERE Id = 1), 0), \
+                        IFNULL((SELECT MAX(RunId) FROM CollectorRun), 0)",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(|e| self.error(e))
+    }
+
+    pub fn note_runs_reported(&mut self, run_id: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute("UPDATE ShipState SET RunsReported = ?1 WHERE Id = 1", [run_id])
+                .map(|_| ())
+        })
+    }
+
+    /// Each collector's latest run, with its last success and failure (what
+    /// the fleet server is told).
+    pub fn collector_health(&self) -> Result<Vec<CollectorHealth>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT r.Collector, r.Plugin, r.PluginVersion, r.TimeStarted, r.Outcome, r.Error, r.DurationMs, \
+                        r.ItemCount, r.ChangeCount, s.LastSuccess, f.TimeStarted, f.Error \
+                 FROM CollectorRun r \
+                 LEFT JOIN CollectorState s ON s.Collector = r.Collector \
+                 LEFT JOIN CollectorRun f ON f.RunId = (SELECT MAX(RunId) FROM CollectorRun \
+                                                        WHERE Collector = r.Collector AND Outcome = 'Failed') \
+                 WHERE r.RunId IN (SELECT MAX(RunId) FROM CollectorRun GROUP BY Collector) \
+                 ORDER BY r.Collector",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(CollectorHealth {
+                    collector: row.get(0)?,
+                    plugin: row.get(1)?,
+                    plugin_version: row.get(2)?,
+                    last_run: row.get(3)?,
+                    outcome: row.get(4)?,
+                    error: row.get(5)?,
+                    duration_ms: row.get(6)?,
+                    items: row.get(7)?,
+                    changes: row.get(8)?,
+                    last_success: row.get(9)?,
+                    last_failure: row.get(10)?,
+                    last_failure_error: row.get(11)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+        rows.map_err(|e| self.error(e))
     }
 
     /// Notes why the last attempt failed (shown by `status`).

@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     V6_SCOPES_AND_FINGERPRINTS,
     V7_OUTBOX,
     V8_SHIP_SENT,
+    V9_RUNS_REPORTED,
 ];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
@@ -265,4 +266,10 @@ CREATE TABLE ShipState (
 /// the batch, then went away), what the server has is this store's own.
 const V8_SHIP_SENT: &str = "
 ALTER TABLE ShipState ADD COLUMN Sent INTEGER NOT NULL DEFAULT 0;
+";
+
+/// The last collector run the fleet server was told of (`RunId`): the
+/// server is told again when a collector has run since.
+const V9_RUNS_REPORTED: &str = "
+ALTER TABLE ShipState ADD COLUMN RunsReported INTEGER NOT NULL DEFAULT 0;
 ";

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::{Columns, InventoryEntry};
 
@@ -100,7 +100,10 @@ mod tests {
     fn entries_read_back_what_was_written_in_any_field_order() {
         let write = InventoryEntry::Write {
             revision: 3,
-            row: json!({"Collector": "dpkg", "ItemKey": "bash"}).as_object().unwrap().clone(),
+            row: json!({"Collector": "dpkg", "ItemKey": "bash"})
+                .as_object()
+                .unwrap()
+                .clone(),
         };
         let remove = InventoryEntry::Remove {
             revision: 4,
@@ -119,10 +122,16 @@ mod tests {
     fn bad_entries_are_refused_with_a_reason() {
         for (text, reason) in [
             (r#"{"op": "write", "revision": 1}"#, "missing field `row`"),
-            (r#"{"op": "remove", "revision": 1, "collector": "c"}"#, "missing field `item_key`"),
+            (
+                r#"{"op": "remove", "revision": 1, "collector": "c"}"#,
+                "missing field `item_key`",
+            ),
             (r#"{"revision": 1, "row": {}}"#, "missing field `op`"),
             (r#"{"op": "delete", "revision": 1}"#, "unknown variant `delete`"),
-            (r#"{"op": "write", "op": "write", "revision": 1, "row": {}}"#, "duplicate field `op`"),
+            (
+                r#"{"op": "write", "op": "write", "revision": 1, "row": {}}"#,
+                "duplicate field `op`",
+            ),
             (r#"{"op": "write", "revision": "1", "row": {}}"#, "invalid type"),
             (r#"[1, 2]"#, "invalid type"),
         ] {

@@ -30,6 +30,10 @@ pub mod paths {
     /// (TOML, with `ETag` and [`MANIFEST_GROUP_HEADER`](super::MANIFEST_GROUP_HEADER)),
     /// 304 when unchanged, 204 when none of its groups has one.
     pub const MANIFEST: &str = "/v1/manifest";
+    /// `POST` [`CollectorHealthReport`](super::CollectorHealthReport) →
+    /// [`CollectorHealthNoted`](super::CollectorHealthNoted): how each of the
+    /// machine's collectors last ran (what the console shows).
+    pub const COLLECTORS: &str = "/v1/collectors";
 }
 
 /// The header naming the group whose manifest an answer carries.
@@ -160,6 +164,47 @@ pub const MAX_CONTENT_HASHES: usize = 10_000;
 /// either is refused whole.
 pub const MAX_BATCH_COMPRESSED: usize = 8 << 20;
 pub const MAX_BATCH_INFLATED: usize = 64 << 20;
+
+/// How each collector of a machine last ran, sent when it has run again
+/// since the last report. It replaces the machine's previous report whole.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CollectorHealthReport {
+    pub collectors: Vec<CollectorHealth>,
+}
+
+/// One collector's latest run and its last success and failure. Times are
+/// RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorHealth {
+    pub collector: String,
+    pub plugin: String,
+    #[serde(default)]
+    pub plugin_version: Option<String>,
+    pub last_run: String,
+    /// `Succeeded`, `Partial`, `Failed`, `Skipped` (or `Running`).
+    pub outcome: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    #[serde(default)]
+    pub items: Option<i64>,
+    #[serde(default)]
+    pub changes: Option<i64>,
+    #[serde(default)]
+    pub last_success: Option<String>,
+    #[serde(default)]
+    pub last_failure: Option<String>,
+    #[serde(default)]
+    pub last_failure_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorHealthNoted {
+    pub collectors: usize,
+}
+
+/// Most collectors one report may name.
+pub const MAX_COLLECTORS_REPORTED: usize = 1_000;
 
 /// Prefixes that make secrets recognisable (and greppable in leaks).
 pub mod tokens {

@@ -5,15 +5,28 @@
 //! Content-Security-Policy. Pages take only session cookies, never an
 //! agent's credential or an API token, and the API takes no session.
 //!
+//! Viewers look; admins may also change things (rules, revocations).
+//!
 //! | module | job |
 //! |---|---|
-//! | `session` | login, logout, the session cookie, CSRF tokens |
+//! | `session` | login, logout, the session cookie, CSRF tokens, roles |
 //! | `password` | argon2id password hashes |
-//! | `pages` | the pages |
+//! | `pages` | what every page shares: frame, rendering, assets |
+//! | `chart` | the timeline chart, as SVG |
+//! | `diff` | line diffs of file contents |
+//! | `overview`, `machines`, `changes`, `software`, `query`, `alerts` | the pages |
 
+mod alerts;
+mod changes;
+mod chart;
+mod diff;
+mod machines;
+mod overview;
 mod pages;
 pub mod password;
+mod query;
 mod session;
+mod software;
 
 use axum::Router;
 use axum::extract::Request;
@@ -27,10 +40,22 @@ use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::overview))
+        .route("/", get(overview::overview))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/machines", get(machines::list))
+        .route("/machines/{id}", get(machines::machine))
+        .route("/machines/{id}/revoke", post(machines::revoke))
+        .route("/changes", get(changes::list))
+        .route("/changes/{machine}/{change}", get(changes::change))
+        .route("/software", get(software::names))
+        .route("/software/versions", get(software::versions))
+        .route("/query", get(query::page))
+        .route("/query/download", get(query::download))
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/rules", post(alerts::switch_rule))
         .route("/assets/console.css", get(pages::stylesheet))
+        .route("/assets/console.js", get(pages::script))
         .layer(middleware::from_fn(security_headers))
 }
 

@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::pages::{Page, render, unavailable};
-use crate::database::console::{LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW, Session};
+use super::pages::{Page, forged, render, unavailable};
+use crate::database::console::{LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW, Session, UserRole};
 use crate::http::AppState;
 use crate::tokens;
 
@@ -55,6 +55,19 @@ impl SignedIn {
     pub fn sent_back(&self, csrf: &str) -> bool {
         same(csrf, &self.session.csrf)
     }
+
+    /// A form that changes something must come from this session, and the
+    /// session must be an admin's: the answer refusing it when not.
+    pub fn refuses_change(&self, csrf: &str) -> Option<Response> {
+        if !self.sent_back(csrf) {
+            return Some(forged());
+        }
+        if self.session.role != UserRole::Admin {
+            tracing::info!(user = self.session.user, "a viewer tried to change something");
+            return Some((StatusCode::FORBIDDEN, "viewers cannot change anything").into_response());
+        }
+        None
+    }
 }
 
 #[derive(Template)]
@@ -88,6 +101,8 @@ fn login_page(state: &AppState, status: StatusCode, name: &str, error: Option<&s
 pub struct LoginForm {
     name: String,
     password: String,
+    /// Missing is refused as forged, like a wrong one.
+    #[serde(default)]
     csrf: String,
 }
 
@@ -117,7 +132,10 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
     };
     // Unknown names cost a hash check too, so that timing does not tell
     // which names exist.
-    let stored = details.as_ref().map_or(DECOY_HASH.as_str(), |(hash, _)| hash.as_str()).to_string();
+    let stored = details
+        .as_ref()
+        .map_or(DECOY_HASH.as_str(), |(hash, _)| hash.as_str())
+        .to_string();
     let password = form.password;
     let matches = tokio::task::spawn_blocking(move || super::password::verify(&password, &stored))
         .await
@@ -148,14 +166,16 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
         .into_response()
 }
 
+/// A form that carries nothing but the session's CSRF token.
 #[derive(Deserialize)]
 pub struct CsrfForm {
-    csrf: String,
+    #[serde(default)]
+    pub csrf: String,
 }
 
 pub async fn logout(State(state): State<AppState>, signed_in: SignedIn, Form(form): Form<CsrfForm>) -> Response {
     if !signed_in.sent_back(&form.csrf) {
-        return (StatusCode::FORBIDDEN, "this form does not come from this session").into_response();
+        return forged();
     }
     if let Err(error) = state.database.end_session(&signed_in.token_hash).await {
         return unavailable(&error);

@@ -70,6 +70,15 @@ impl Database {
         Ok(())
     }
 
+    /// Turns a rule on or off; false when there is no such rule.
+    pub async fn set_rule_enabled(&self, name: &str, enabled: bool) -> Result<bool, DatabaseError> {
+        let client = self.client().await?;
+        let updated = client
+            .execute("UPDATE alert_rule SET enabled = $2 WHERE name = $1", &[&name, &enabled])
+            .await?;
+        Ok(updated == 1)
+    }
+
     /// The rules, by name: (name, severity, enabled, query, actions).
     pub async fn alert_rules(&self) -> Result<Vec<(String, String, bool, String, Vec<String>)>, DatabaseError> {
         let client = self.client().await?;

@@ -29,7 +29,11 @@ impl<'a> Columnar<'a> {
     /// Empty columns for `table` in its order, without the `ignored` ones
     /// (which rows may still name).
     pub fn new(table: &[(&'static str, Kind)], ignored: &'static [&'static str]) -> Columnar<'a> {
-        let kept: Vec<(&'static str, Kind)> = table.iter().filter(|(name, _)| !ignored.contains(name)).copied().collect();
+        let kept: Vec<(&'static str, Kind)> = table
+            .iter()
+            .filter(|(name, _)| !ignored.contains(name))
+            .copied()
+            .collect();
         Columnar {
             names: kept.iter().map(|(name, _)| *name).collect(),
             values: kept
@@ -70,9 +74,7 @@ impl<'a> Columnar<'a> {
             cells[at] = self.cell(at, name, value)?;
         }
         for (name, cell) in fixed {
-            let at = self
-                .position(name)
-                .ok_or_else(|| format!("unknown column {name:?}"))?;
+            let at = self.position(name).ok_or_else(|| format!("unknown column {name:?}"))?;
             cells[at] = *cell;
         }
         for name in required {
@@ -203,14 +205,17 @@ pub enum Cell<'a> {
 /// An RFC 3339 time within years 1 to 9999 (what PostgreSQL and the
 /// monthly partitions hold).
 pub fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
-    let timestamp: jiff::Timestamp = text
-        .parse()
-        .map_err(|e| format!("{text:?} is not a time: {e}"))?;
+    let timestamp: jiff::Timestamp = text.parse().map_err(|e| format!("{text:?} is not a time: {e}"))?;
     let year = jiff::tz::Offset::UTC.to_datetime(timestamp).date().year();
     if !(1..=9999).contains(&year) {
         return Err(format!("{text:?} is outside years 1 to 9999"));
     }
     Ok(timestamp)
+}
+
+/// [`parse_timestamp`] as a `SystemTime`.
+pub fn parse_time(text: &str) -> Result<SystemTime, String> {
+    parse_timestamp(text).map(system_time)
 }
 
 fn system_time(timestamp: jiff::Timestamp) -> SystemTime {
@@ -252,14 +257,24 @@ mod tests {
             columns.unnest(3),
             "unnest($3::text[], $4::bigint[], $5::timestamptz[]) AS r(\"Name\", \"Size\", \"When\")"
         );
-        let Values::Text(names) = &columns.values[0] else { panic!() };
+        let Values::Text(names) = &columns.values[0] else {
+            panic!()
+        };
         assert_eq!(names, &[Some("a"), Some("fixed")]);
-        let Values::Integer(sizes) = &columns.values[1] else { panic!() };
+        let Values::Integer(sizes) = &columns.values[1] else {
+            panic!()
+        };
         assert_eq!(sizes, &[Some(1), None]);
-        let Values::Time(times) = &columns.values[2] else { panic!() };
+        let Values::Time(times) = &columns.values[2] else {
+            panic!()
+        };
         assert_eq!(times[0], None);
         assert_eq!(
-            times[1].unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            times[1]
+                .unwrap()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
             1_796_205_600
         );
     }
@@ -286,6 +301,9 @@ mod tests {
         let value = row(json!({"Name": "a", "Size": 1}));
         let mut columns = Columnar::new(TABLE, &[]);
         let error = columns.push(&value, &[("Size", Cell::Integer(2))], &[]).unwrap_err();
-        assert!(error.contains("unknown column \"Size\""), "a fixed column is not the row's to give: {error}");
+        assert!(
+            error.contains("unknown column \"Size\""),
+            "a fixed column is not the row's to give: {error}"
+        );
     }
 }

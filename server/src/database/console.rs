@@ -158,10 +158,7 @@ impl Database {
     ) -> Result<(), DatabaseError> {
         let client = self.client().await?;
         client
-            .execute(
-                "DELETE FROM login_failure WHERE user_name = $1",
-                &[&user],
-            )
+            .execute("DELETE FROM login_failure WHERE user_name = $1", &[&user])
             .await?;
         client
             .execute(
@@ -197,7 +194,10 @@ impl Database {
     pub async fn end_session(&self, token_hash: &[u8]) -> Result<(), DatabaseError> {
         let client = self.client().await?;
         client
-            .execute("DELETE FROM console_session WHERE token_hash = $1 OR expires_at < now()", &[&token_hash])
+            .execute(
+                "DELETE FROM console_session WHERE token_hash = $1 OR expires_at < now()",
+                &[&token_hash],
+            )
             .await?;
         Ok(())
     }

@@ -6,16 +6,18 @@
 
 pub mod alerts;
 pub mod api_tokens;
+pub mod collectors;
 mod columnar;
 pub mod console;
 pub mod contents;
 pub mod machines;
 pub mod manifests;
-pub mod overview;
 mod migrations;
 pub mod query;
+pub use columnar::parse_time;
 pub mod secrets;
 pub mod shipping;
+pub mod views;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -25,6 +25,16 @@ pub enum RunError {
     Database(#[from] DatabaseError),
 }
 
+/// Why a KQL query gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum KqlError {
+    /// The text is not a query this server runs: where and why.
+    #[error("{0}")]
+    Invalid(driftwatch_kql::QueryError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
 /// The tables queries read: `ConfigurationChange` and `ConfigurationData`
 /// with the columns the agents ship, bookkeeping (`ItemKey`) left out.
 /// Times kept as text (`DateModified`, ...) read as times, as on the agent.
@@ -75,6 +85,23 @@ impl Database {
             other => other,
         })?;
         Ok(answer)
+    }
+}
+
+impl Database {
+    /// Translates KQL (off the async workers: bounded, but CPU work) and
+    /// runs it as [`Database::query`] does.
+    pub async fn kql(&self, text: &str, max_rows: usize, timeout: Duration) -> Result<Answer, KqlError> {
+        let source = driftwatch_kql::Source {
+            change_window: None,
+            now: jiff::Timestamp::now(),
+        };
+        let text = text.to_string();
+        let compiled = tokio::task::spawn_blocking(move || driftwatch_kql::compile(&text, &catalog(), &source))
+            .await
+            .map_err(|e| RunError::Failed(e.to_string()))?
+            .map_err(KqlError::Invalid)?;
+        Ok(self.query(&compiled, max_rows, timeout).await?)
     }
 }
 

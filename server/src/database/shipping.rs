@@ -215,6 +215,12 @@ impl Database {
             tx.batch_execute(&format!("DROP TABLE \"{}\"", name.replace('"', "")))
                 .await?;
         }
+        // The dropped months are those that started before `before`'s.
+        tx.execute(
+            "DELETE FROM change_hourly WHERE hour < date_trunc('month', $1::timestamptz, 'UTC')",
+            &[&before],
+        )
+        .await?;
         tx.commit().await?;
         self.partitions.lock().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(names)
@@ -291,7 +297,12 @@ pub fn validate(batch: &ShipBatch) -> Result<Prepared<'_>, Invalid> {
         last = id;
     }
     // The times were read (and checked) as the rows were laid out.
-    let months: HashSet<(i16, i8)> = changes.times("TimeGenerated").iter().flatten().map(|t| month_of(*t)).collect();
+    let months: HashSet<(i16, i8)> = changes
+        .times("TimeGenerated")
+        .iter()
+        .flatten()
+        .map(|t| month_of(*t))
+        .collect();
     let mut writes = Columnar::new(&DATA_WITH_REVISION, SERVER_FILLED);
     let mut removals = Removals::default();
     let mut last = batch.from.revision;
@@ -354,12 +365,22 @@ static DATA_WITH_REVISION: LazyLock<Vec<(&'static str, Kind)>> = LazyLock::new(|
     table
 });
 
-/// $1 machine, $2 its name, $3 the acknowledged `ChangeId`, then the columns.
+/// Stripes of `change_hourly` (as in migration 9).
+const STRIPES: i64 = 16;
+
+/// $1 machine, $2 its name, $3 the acknowledged `ChangeId`, then the
+/// columns. The hourly counts are kept in step.
 static INSERT_CHANGES: LazyLock<String> = LazyLock::new(|| {
     let columns = Columnar::new(columns::CONFIGURATION_CHANGE, SERVER_FILLED);
     format!(
-        "INSERT INTO \"ConfigurationChange\" (machine_id, \"Computer\", {names}) \
-         SELECT $1, $2, r.* FROM {unnest} WHERE r.\"ChangeId\" > $3 ON CONFLICT DO NOTHING",
+        "WITH inserted AS ( \
+             INSERT INTO \"ConfigurationChange\" (machine_id, \"Computer\", {names}) \
+             SELECT $1, $2, r.* FROM {unnest} WHERE r.\"ChangeId\" > $3 ON CONFLICT DO NOTHING \
+             RETURNING \"TimeGenerated\", \"ConfigChangeType\") \
+         INSERT INTO change_hourly (hour, change_type, stripe, changes) \
+         SELECT date_trunc('hour', \"TimeGenerated\", 'UTC'), \"ConfigChangeType\", ($1 % {STRIPES})::smallint, count(*) \
+         FROM inserted GROUP BY 1, 2 ORDER BY 1, 2 \
+         ON CONFLICT (hour, change_type, stripe) DO UPDATE SET changes = change_hourly.changes + EXCLUDED.changes",
         names = columns.quoted_names().join(", "),
         unnest = columns.unnest(4),
     )
@@ -418,7 +439,13 @@ async fn apply_inventory(
         let statement = tx.prepare_cached(DELETE_INVENTORY).await?;
         tx.execute(
             &statement,
-            &[&machine.id, &floor, &removals.revisions, &removals.collectors, &removals.item_keys],
+            &[
+                &machine.id,
+                &floor,
+                &removals.revisions,
+                &removals.collectors,
+                &removals.item_keys,
+            ],
         )
         .await?;
     }
@@ -500,7 +527,8 @@ static COPY_INVENTORY: LazyLock<String> = LazyLock::new(|| {
 /// The (year, month) of a time, in UTC.
 fn month_of(time: SystemTime) -> (i16, i8) {
     // Times here came from `parse_timestamp`, so jiff can hold them.
-    let date = jiff::Timestamp::try_from(time).map_or(jiff::civil::Date::ZERO, |t| jiff::tz::Offset::UTC.to_datetime(t).date());
+    let date = jiff::Timestamp::try_from(time)
+        .map_or(jiff::civil::Date::ZERO, |t| jiff::tz::Offset::UTC.to_datetime(t).date());
     (date.year(), date.month())
 }
 
@@ -607,9 +635,18 @@ mod tests {
         let refused = |entries: Vec<InventoryEntry>| validate(&inventory(entries)).err().map(|e| e.to_string());
         let same_key = write(2, Some(("ItemKey", json!("pkg1"))));
         for (entries, expected) in [
-            (vec![write(1, Some(("Revision", json!(7))))], "unknown column \"Revision\""),
-            (vec![write(1, Some(("Size", json!("big"))))], "Size is not a Integer value"),
-            (vec![write(1, Some(("ConfigDataType", Json::Null)))], "ConfigDataType is missing"),
+            (
+                vec![write(1, Some(("Revision", json!(7))))],
+                "unknown column \"Revision\"",
+            ),
+            (
+                vec![write(1, Some(("Size", json!("big"))))],
+                "Size is not a Integer value",
+            ),
+            (
+                vec![write(1, Some(("ConfigDataType", Json::Null)))],
+                "ConfigDataType is missing",
+            ),
             (vec![write(1, None), same_key], "written twice"),
             (vec![write(1, None), removal("nul\0key")], "NUL"),
         ] {

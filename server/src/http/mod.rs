@@ -5,11 +5,12 @@
 
 mod auth;
 mod body;
+mod collectors;
 mod contents;
 mod enroll;
 mod manifest;
 mod problem;
-mod query;
+pub mod query;
 mod ship;
 pub mod tls;
 
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::QUERY, post(query::query))
         .route(paths::MANIFEST, get(manifest::manifest))
+        .route(paths::COLLECTORS, post(collectors::report))
         .merge(crate::console::router())
         .with_state(state)
 }

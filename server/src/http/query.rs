@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState, AuthenticatedReader};
-use crate::database::query::{RunError, catalog};
+use crate::database::query::{KqlError, RunError};
 
 /// Rows one answer carries at most; `truncated` says there were more.
 pub const MAX_ROWS: usize = 100_000;
 /// How long one query may run.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest query text taken.
-const MAX_QUERY_LEN: usize = 64 * 1024;
+pub const MAX_QUERY_LEN: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,18 +65,9 @@ pub async fn query(
             "a query is at most {MAX_QUERY_LEN} bytes long"
         )));
     }
-    let source = driftwatch_kql::Source {
-        change_window: None,
-        now: jiff::Timestamp::now(),
-    };
-    // Parsing is bounded, but CPU work all the same: off the async workers.
-    let text = request.query.clone();
-    let compiled = tokio::task::spawn_blocking(move || driftwatch_kql::compile(&text, &catalog(), &source))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let compiled = match compiled {
-        Ok(compiled) => compiled,
-        Err(error) => {
+    let answer = match state.database.kql(&request.query, MAX_ROWS, TIMEOUT).await {
+        Ok(answer) => answer,
+        Err(KqlError::Invalid(error)) => {
             let problem = QueryProblem {
                 error: error.to_string(),
                 line: error.line,
@@ -85,11 +76,8 @@ pub async fn query(
             };
             return Ok((StatusCode::BAD_REQUEST, Json(problem)).into_response());
         }
-    };
-    let answer = match state.database.query(&compiled, MAX_ROWS, TIMEOUT).await {
-        Ok(answer) => answer,
-        Err(RunError::Database(error)) => return Err(error.into()),
-        Err(error) => return Err(ApiError::BadRequest(error.to_string())),
+        Err(KqlError::Run(RunError::Database(error))) => return Err(error.into()),
+        Err(KqlError::Run(error)) => return Err(ApiError::BadRequest(error.to_string())),
     };
     let table = AnswerTable {
         name: "PrimaryResult",

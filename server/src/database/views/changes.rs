@@ -1,0 +1,201 @@
+//! Changes across machines, filtered and paged by keyset (newest first),
+//! and one change whole.
+
+use std::time::SystemTime;
+
+use driftwatch_protocol::columns;
+use serde_json::Value as Json;
+
+use super::PAGE_ROWS;
+use crate::database::{Database, DatabaseError};
+
+/// What the changes page filters on; each is optional.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFilter {
+    pub machines: Option<Vec<i64>>,
+    pub change_type: Option<String>,
+    pub category: Option<String>,
+    pub since: Option<SystemTime>,
+    pub until: Option<SystemTime>,
+    /// Contained (any case) in the item's name.
+    pub text: Option<String>,
+    /// Rows older than this one (the last row of the page before).
+    pub before: Option<Cursor>,
+}
+
+/// A row's place in the newest-first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// Microseconds since the epoch.
+    pub time: i64,
+    pub machine_id: i64,
+    pub change_id: i64,
+}
+
+impl Cursor {
+    /// `time.machine.change`, as links carry it.
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}", self.time, self.machine_id, self.change_id)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let mut parts = text.split('.').map(|part| part.parse::<i64>().ok());
+        let cursor = Cursor {
+            time: parts.next()??,
+            machine_id: parts.next()??,
+            change_id: parts.next()??,
+        };
+        parts.next().is_none().then_some(cursor)
+    }
+}
+
+/// A change as the list shows it.
+#[derive(Debug, Clone)]
+pub struct ChangeListRow {
+    pub machine_id: i64,
+    pub change_id: i64,
+    pub computer: String,
+    pub time: SystemTime,
+    pub change_type: String,
+    pub category: String,
+    /// The item's name: package, path, service, registry value.
+    pub item: String,
+    pub fields_changed: Option<String>,
+    pub cursor: Cursor,
+}
+
+/// The item's name, whatever its type.
+const ITEM: &str = "coalesce(\"SoftwareName\", \"FileSystemPath\", \"SvcName\", \
+     \"RegistryKey\" || coalesce('\\' || \"ValueName\", ''), \"ItemKey\")";
+
+impl Database {
+    /// Changes matching `filter`, newest first: a page, and one more row
+    /// when there are more.
+    pub async fn change_list(&self, filter: &ChangeFilter) -> Result<Vec<ChangeListRow>, DatabaseError> {
+        let mut conditions = Vec::new();
+        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
+        let mut bind = |condition: &str, value: Box<dyn tokio_postgres::types::ToSql + Sync + Send>| {
+            params.push(value);
+            conditions.push(condition.replace('?', &format!("${}", params.len())));
+        };
+        if let Some(machines) = &filter.machines {
+            bind("machine_id = ANY(?)", Box::new(machines.clone()));
+        }
+        if let Some(kind) = &filter.change_type {
+            bind("\"ConfigChangeType\" = ?", Box::new(kind.clone()));
+        }
+        if let Some(category) = &filter.category {
+            bind("\"ChangeCategory\" = ?", Box::new(category.clone()));
+        }
+        if let Some(since) = filter.since {
+            bind("\"TimeGenerated\" >= ?", Box::new(since));
+        }
+        if let Some(until) = filter.until {
+            bind("\"TimeGenerated\" <= ?", Box::new(until));
+        }
+        if let Some(text) = &filter.text {
+            bind(&format!("strpos(lower({ITEM}), lower(?)) > 0"), Box::new(text.clone()));
+        }
+        if let Some(cursor) = filter.before {
+            let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(cursor.time.max(0) as u64);
+            bind("(\"TimeGenerated\", machine_id, \"ChangeId\") < (?", Box::new(time));
+            let last = conditions.len() - 1;
+            params.push(Box::new(cursor.machine_id));
+            params.push(Box::new(cursor.change_id));
+            let n = params.len();
+            conditions[last].push_str(&format!(", ${}, ${})", n - 1, n));
+        }
+        params.push(Box::new(PAGE_ROWS + 1));
+        let limit = params.len();
+        let filter_sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT machine_id, \"ChangeId\", \"Computer\", \"TimeGenerated\", \"ConfigChangeType\", \
+                    \"ChangeCategory\", {ITEM}, \"FieldsChanged\", \
+                    (extract(epoch FROM \"TimeGenerated\") * 1000000)::bigint \
+             FROM \"ConfigurationChange\" {filter_sql} \
+             ORDER BY \"TimeGenerated\" DESC, machine_id DESC, \"ChangeId\" DESC LIMIT ${limit}"
+        );
+        let client = self.client().await?;
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let rows = client.query(&sql, &refs).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let (machine_id, change_id) = (row.get(0), row.get(1));
+                ChangeListRow {
+                    machine_id,
+                    change_id,
+                    computer: row.get(2),
+                    time: row.get(3),
+                    change_type: row.get(4),
+                    category: row.get(5),
+                    item: row.get(6),
+                    fields_changed: row.get(7),
+                    cursor: Cursor {
+                        time: row.get(8),
+                        machine_id,
+                        change_id,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// One change: its columns that have a value, in the protocol's order.
+    pub async fn change(&self, machine_id: i64, change_id: i64) -> Result<Option<Vec<(String, Json)>>, DatabaseError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT to_jsonb(c) FROM \"ConfigurationChange\" c WHERE machine_id = $1 AND \"ChangeId\" = $2",
+                &[&machine_id, &change_id],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let Json::Object(mut values) = row.get::<_, Json>(0) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            columns::CONFIGURATION_CHANGE
+                .iter()
+                .filter_map(|(name, _)| match values.remove(*name) {
+                    None | Some(Json::Null) => None,
+                    Some(value) => Some((name.to_string(), value)),
+                })
+                .collect(),
+        ))
+    }
+
+    /// A captured content by its SHA-256.
+    pub async fn content(&self, sha256: &[u8]) -> Result<Option<Vec<u8>>, DatabaseError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT content FROM file_content WHERE sha256 = $1", &[&sha256])
+            .await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_read_back_and_nonsense_is_none() {
+        let cursor = Cursor {
+            time: 1_764_000_000_123_456,
+            machine_id: 7,
+            change_id: 42,
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        for bad in ["", "1.2", "1.2.3.4", "a.b.c", "1..3"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+}
