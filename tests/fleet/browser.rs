@@ -275,7 +275,7 @@ async fn log_in(browser: &Client, base: &str, name: &str) {
         .send_keys(PASSWORD)
         .await
         .unwrap();
-    click(&browser, Locator::Css("form.login button")).await;
+    click(browser, Locator::Css("form.login button")).await;
     if let Err(error) = browser
         .wait()
         .at_most(Duration::from_secs(20))

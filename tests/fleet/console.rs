@@ -216,7 +216,7 @@ fn only_signed_in_people_see_pages_and_sessions_are_theirs_alone() {
         overview.body
     );
     assert!(
-        overview.body.contains(r#"<a href="/changes?type=Files">Files</a>"#),
+        overview.body.contains(r#"<a href="/changes?type=Files&#38;since="#),
         "{}",
         overview.body
     );
@@ -286,7 +286,12 @@ fn link(html: &str, prefix: &str) -> String {
         .find(&marker)
         .unwrap_or_else(|| panic!("no link to {prefix}… in {html}"))
         + "href=\"".len();
-    html[at..].split('"').next().unwrap().replace("&amp;", "&")
+    html[at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
 }
 
 const FILES_MANIFEST: &str = r#"

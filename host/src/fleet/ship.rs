@@ -171,32 +171,39 @@ pub fn ship_pending(
     }
     shipped.position = position;
     if !stop.load(Ordering::Relaxed) {
-        report_collectors(store, &client).inspect_err(|error| note(store, error))?;
+        report_collectors(store, &client);
     }
     Ok(shipped)
 }
 
 /// Tells the server how each collector last ran, when one has run since
-/// it was last told.
-fn report_collectors(store: &mut Store, client: &FleetClient) -> Result<(), FleetError> {
-    let Ok((reported, latest)) = store.runs_to_report() else {
-        return Ok(());
+/// it was last told. What was shipped stands whatever becomes of this: a
+/// report that fails is tried again after the next shipment.
+fn report_collectors(store: &mut Store, client: &FleetClient) {
+    let (reported, latest) = match store.runs_to_report() {
+        Ok(runs) => runs,
+        Err(error) => {
+            tracing::warn!("cannot read the collectors' runs to report them: {error}");
+            return;
+        }
     };
     if latest <= reported {
-        return Ok(());
+        return;
     }
     let collectors = match store.collector_health() {
         Ok(collectors) => collectors,
         Err(error) => {
             tracing::warn!("cannot read the collectors' runs to report them: {error}");
-            return Ok(());
+            return;
         }
     };
-    client.report_collectors(&CollectorHealthReport { collectors })?;
+    if let Err(error) = client.report_collectors(&CollectorHealthReport { collectors }) {
+        tracing::warn!("the fleet server was not told how the collectors ran: {error}");
+        return;
+    }
     if let Err(error) = store.note_runs_reported(latest) {
         tracing::warn!("{error}");
     }
-    Ok(())
 }
 
 /// The server has less than it acknowledged (its database restored from

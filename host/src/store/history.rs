@@ -13,8 +13,15 @@ impl Store {
     /// Their history stays. Returns the names dropped.
     pub fn forget_collectors_except(&mut self, keep: &[&str]) -> Result<Vec<String>, StoreError> {
         self.write(|tx| {
+            // Known: with a baseline, an inventory, or runs since it was
+            // last forgotten (one that only ever failed has runs only).
             let known: Vec<String> = tx
-                .prepare("SELECT Collector FROM CollectorState UNION SELECT DISTINCT Collector FROM ConfigurationData")?
+                .prepare(
+                    "SELECT Collector FROM CollectorState UNION SELECT DISTINCT Collector FROM ConfigurationData \
+                     UNION SELECT r.Collector FROM CollectorRun r GROUP BY r.Collector \
+                     HAVING MAX(r.RunId) > IFNULL((SELECT LastRunId FROM ForgottenCollector f \
+                                                   WHERE f.Collector = r.Collector), 0)",
+                )?
                 .query_map([], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
             let dropped: Vec<String> = known.into_iter().filter(|c| !keep.contains(&c.as_str())).collect();
@@ -23,6 +30,11 @@ impl Store {
                 clock.note_collector_removal(tx, collector)?;
                 tx.execute("DELETE FROM ConfigurationData WHERE Collector = ?1", [collector])?;
                 tx.execute("DELETE FROM CollectorState WHERE Collector = ?1", [collector])?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO ForgottenCollector (Collector, LastRunId) \
+                     SELECT ?1, IFNULL(MAX(RunId), 0) FROM CollectorRun WHERE Collector = ?1",
+                    [collector],
+                )?;
             }
             clock.save(tx)?;
             Ok(dropped)

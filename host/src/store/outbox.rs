@@ -173,7 +173,8 @@ impl Store {
     }
 
     /// Each collector's latest run, with its last success and failure (what
-    /// the fleet server is told).
+    /// the fleet server is told); forgotten collectors left out until they
+    /// run again.
     pub fn collector_health(&self) -> Result<Vec<CollectorHealth>, StoreError> {
         let mut statement = self
             .conn
@@ -185,6 +186,7 @@ impl Store {
                  LEFT JOIN CollectorRun f ON f.RunId = (SELECT MAX(RunId) FROM CollectorRun \
                                                         WHERE Collector = r.Collector AND Outcome = 'Failed') \
                  WHERE r.RunId IN (SELECT MAX(RunId) FROM CollectorRun GROUP BY Collector) \
+                 AND r.RunId > IFNULL((SELECT LastRunId FROM ForgottenCollector g WHERE g.Collector = r.Collector), 0) \
                  ORDER BY r.Collector",
             )
             .map_err(|e| self.error(e))?;

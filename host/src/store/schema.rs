@@ -269,7 +269,14 @@ ALTER TABLE ShipState ADD COLUMN Sent INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// The last collector run the fleet server was told of (`RunId`): the
-/// server is told again when a collector has run since.
+/// server is told again when a collector has run since. Collectors taken
+/// out of the manifest keep their runs (history) but are no longer
+/// reported, unless they run again: `ForgottenCollector` holds their last
+/// run when they were forgotten.
 const V9_RUNS_REPORTED: &str = "
 ALTER TABLE ShipState ADD COLUMN RunsReported INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE ForgottenCollector (
+    Collector TEXT PRIMARY KEY,
+    LastRunId INTEGER NOT NULL
+);
 ";

@@ -540,3 +540,65 @@ fn the_outbox_holds_every_write_and_removal_since_the_acknowledged_position() {
         driftwatch_protocol::Position::default()
     );
 }
+
+#[test]
+fn collector_health_is_each_collectors_latest_run_with_its_last_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store.outbox_position("https://fleet", "host").unwrap();
+    assert_eq!(store.runs_to_report().unwrap(), (0, 0));
+    collect(&mut store, "t1", &[("a", "1")], true);
+    store
+        .record_failed(
+            &run_at("t2"),
+            "the status file is damaged",
+            Some(&Scope::Full),
+            Duration::ZERO,
+        )
+        .unwrap();
+    collect(&mut store, "t3", &[("a", "2"), ("b", "1")], true);
+    let health = store.collector_health().unwrap();
+    assert_eq!(health.len(), 1);
+    let dpkg = &health[0];
+    assert_eq!(
+        (
+            dpkg.collector.as_str(),
+            dpkg.plugin.as_str(),
+            dpkg.outcome.as_str(),
+            dpkg.last_run.as_str()
+        ),
+        ("dpkg", "packages-dpkg", "Succeeded", "t3")
+    );
+    assert_eq!(dpkg.items, Some(2));
+    assert_eq!(dpkg.last_success.as_deref(), Some("t3"));
+    assert_eq!(
+        (dpkg.last_failure.as_deref(), dpkg.last_failure_error.as_deref()),
+        (Some("t2"), Some("the status file is damaged"))
+    );
+    // Reported once until a collector runs again.
+    let (reported, latest) = store.runs_to_report().unwrap();
+    assert_eq!((reported, latest), (0, 3));
+    store.note_runs_reported(latest).unwrap();
+    assert_eq!(store.runs_to_report().unwrap(), (3, 3));
+    collect(&mut store, "t4", &[("a", "2"), ("b", "1")], true);
+    assert_eq!(store.runs_to_report().unwrap(), (3, 4));
+    // Taken out of the manifest: no longer reported (nor forgotten twice),
+    // until it runs again.
+    assert_eq!(store.forget_collectors_except(&[]).unwrap(), ["dpkg"]);
+    assert!(store.collector_health().unwrap().is_empty());
+    assert!(store.forget_collectors_except(&[]).unwrap().is_empty());
+    collect(&mut store, "t5", &[("a", "2")], true);
+    assert_eq!(store.collector_health().unwrap().len(), 1);
+}
+
+#[test]
+fn a_collector_that_only_ever_failed_is_forgotten_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .record_failed(&run_at("t1"), "no database", Some(&Scope::Full), Duration::ZERO)
+        .unwrap();
+    assert_eq!(store.collector_health().unwrap()[0].outcome, "Failed");
+    assert_eq!(store.forget_collectors_except(&["other"]).unwrap(), ["dpkg"]);
+    assert!(store.collector_health().unwrap().is_empty());
+}

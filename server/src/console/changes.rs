@@ -267,22 +267,31 @@ pub async fn change(
             }
         };
         let mut notes = Vec::new();
-        let hunks = match (&old, &new) {
-            (Side::Text(old), Side::Text(new)) => diff::hunks(old, new),
+        let (old, new) = match (old, new) {
+            (Side::Text(old), Side::Text(new)) => (old, new),
             (Side::Absent(why), Side::Text(new)) => {
                 notes.push(format!("Before: {why}"));
-                diff::hunks("", new)
+                (String::new(), new)
             }
             (Side::Text(old), Side::Absent(why)) => {
                 notes.push(format!("After: {why}"));
-                diff::hunks(old, "")
+                (old, String::new())
             }
             (Side::Absent(before), Side::Absent(after)) => {
                 notes.push(format!("Before: {before}"));
                 notes.push(format!("After: {after}"));
-                Vec::new()
+                (String::new(), String::new())
             }
         };
+        let (hunks, cut) = tokio::task::spawn_blocking(move || diff::hunks(&old, &new))
+            .await
+            .unwrap_or_default();
+        if cut {
+            notes.push(format!(
+                "The diff is longer than {} lines: the first ones are shown (`driftwatch diff` on the machine shows it all).",
+                diff::MAX_LINES
+            ));
+        }
         Some(ContentView {
             split: query.view == "split",
             inline_link: link(""),

@@ -1,6 +1,8 @@
 //! Line diffs of a file's captured contents, inline or side by side, in
 //! hunks with three lines of context.
 
+use std::time::Duration;
+
 use similar::{ChangeTag, TextDiff};
 
 /// One line of an inline diff.
@@ -29,11 +31,30 @@ pub struct Hunk {
     pub split: Vec<SplitRow>,
 }
 
-/// The hunks between `old` and `new` (no hunks: the same text).
-pub fn hunks(old: &str, new: &str) -> Vec<Hunk> {
-    let diff = TextDiff::from_lines(old, new);
-    diff.grouped_ops(3)
+/// How long a diff may take; past it, the diff found so far (coarser) is shown.
+const TIME_LIMIT: Duration = Duration::from_secs(1);
+/// Lines a page shows at most, over all hunks.
+pub const MAX_LINES: usize = 5_000;
+
+/// The hunks between `old` and `new` (no hunks: the same text), at most
+/// `MAX_LINES` lines of them; and whether some were left out. CPU work:
+/// call it off the async workers.
+pub fn hunks(old: &str, new: &str) -> (Vec<Hunk>, bool) {
+    let diff = TextDiff::configure().timeout(TIME_LIMIT).diff_lines(old, new);
+    let mut shown = 0;
+    let mut cut = false;
+    let hunks = diff
+        .grouped_ops(3)
         .iter()
+        .take_while(|group| {
+            let lines: usize = group
+                .iter()
+                .map(|op| op.old_range().len().max(op.new_range().len()))
+                .sum();
+            shown += lines;
+            cut = shown > MAX_LINES;
+            !cut
+        })
         .map(|group| {
             let (mut inline, mut split) = (Vec::new(), Vec::new());
             let (mut removed, mut added): (Vec<Numbered>, Vec<Numbered>) = (Vec::new(), Vec::new());
@@ -83,7 +104,8 @@ pub fn hunks(old: &str, new: &str) -> Vec<Hunk> {
             };
             Hunk { header, inline, split }
         })
-        .collect()
+        .collect();
+    (hunks, cut)
 }
 
 /// Content that reads as text: UTF-8 without NUL.
@@ -99,7 +121,8 @@ mod tests {
     fn a_changed_line_pairs_up_side_by_side_within_its_context() {
         let old = "a\nb\nc\nd\ne\nf\ng\nh\n";
         let new = "a\nb\nc\nd\nE\nf\ng\nh\ni\n";
-        let hunks = hunks(old, new);
+        let (hunks, cut) = hunks(old, new);
+        assert!(!cut);
         assert_eq!(hunks.len(), 1);
         let hunk = &hunks[0];
         assert_eq!(hunk.header, "@@ -2,7 +2,8 @@");
@@ -126,8 +149,20 @@ mod tests {
     }
 
     #[test]
+    fn long_diffs_are_cut_at_whole_hunks() {
+        let old: String = (0..3 * MAX_LINES).map(|n| format!("{n}\n")).collect();
+        let new: String = (0..3 * MAX_LINES)
+            .map(|n| format!("{}\n", if n % 10 == 0 { n + 1 } else { n }))
+            .collect();
+        let (hunks, cut) = hunks(&old, &new);
+        assert!(cut);
+        let lines: usize = hunks.iter().map(|h| h.split.len()).sum();
+        assert!(lines <= MAX_LINES && lines > MAX_LINES / 2, "{lines}");
+    }
+
+    #[test]
     fn the_same_text_has_no_hunks_and_binary_is_not_text() {
-        assert!(hunks("x\n", "x\n").is_empty());
+        assert!(hunks("x\n", "x\n").0.is_empty());
         assert_eq!(as_text(b"ok"), Some("ok"));
         assert_eq!(as_text(b"a\0b"), None);
         assert_eq!(as_text(&[0xff, 0xfe]), None);

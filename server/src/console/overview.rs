@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::chart::{self, Chart};
-use super::pages::{self, Page, render, unavailable};
+use super::pages::{self, Page, query_string, render, unavailable};
 use super::session::SignedIn;
 use crate::database::views::timeline::Range;
 use crate::http::AppState;
@@ -45,7 +45,8 @@ struct OverviewPage<'a> {
     failing: Vec<FailingRow>,
     day_start: String,
     day_total: i64,
-    day_by_type: Vec<(&'static str, &'static str, i64)>,
+    /// (type's label, changes, link to them).
+    day_by_type: Vec<(&'static str, i64, String)>,
     chart: Chart,
 }
 
@@ -84,7 +85,15 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn, Query(
             .collect(),
         day_start: pages::time(day.start),
         day_total: day_chart.total,
-        day_by_type: day_chart.legend,
+        day_by_type: day_chart
+            .legend
+            .iter()
+            .map(|&(kind, label, count)| {
+                let since = jiff::Timestamp::try_from(day.start).map_or_else(|_| String::new(), |t| t.to_string());
+                let link = format!("/changes?{}", query_string(&[("type", kind), ("since", &since)]));
+                (label, count, link)
+            })
+            .collect(),
         chart: chart::chart(&timeline, "/", None),
     };
     render(&page)

@@ -70,7 +70,7 @@ struct VersionsPage<'a> {
     /// (version, machines, link to its machines, chosen).
     versions: Vec<(String, i64, String, bool)>,
     chosen: Option<&'a str>,
-    /// (machine id, machine, version).
+    /// (machine id, machine, its versions).
     machines: Vec<(i64, String, String)>,
     next: Option<String>,
 }
@@ -93,11 +93,7 @@ pub async fn versions(
     let next = (machines.len() as i64 > PAGE_ROWS).then(|| {
         machines.truncate(PAGE_ROWS as usize);
         let last = machines.last().map_or("", |(_, name, _)| name.as_str());
-        let mut pairs = vec![("name", query.name.as_str()), ("after", last)];
-        if let Some(version) = version {
-            pairs.push(("version", version));
-        }
-        format!("/software/versions?{}", query_string(&pairs))
+        versions_link(&query.name, version, last)
     });
     let title = format!("Software {}", query.name);
     render(&VersionsPage {
@@ -106,19 +102,27 @@ pub async fn versions(
             .into_iter()
             .map(|(v, count)| {
                 let v = v.unwrap_or_default();
-                let link = format!(
-                    "/software/versions?{}",
-                    query_string(&[("name", &query.name), ("version", &v)])
-                );
+                let link = versions_link(&query.name, Some(&v), "");
                 let chosen = version == Some(v.as_str());
                 (v, count, link, chosen)
             })
             .collect(),
         chosen: version,
-        machines: machines
-            .into_iter()
-            .map(|(id, name, v)| (id, name, v.unwrap_or_default()))
-            .collect(),
+        machines,
         next,
     })
+}
+
+/// The versions page of `name`: its machines with `version` (an empty one
+/// is none), from after `after`.
+fn versions_link(name: &str, version: Option<&str>, after: &str) -> String {
+    let mut link = format!(
+        "/software/versions?{}",
+        query_string(&[("name", name), ("after", after)])
+    );
+    if let Some(version) = version {
+        // Kept even when empty: then it asks for the machines without one.
+        link.push_str(&format!("&version={}", super::pages::encode(version)));
+    }
+    link
 }

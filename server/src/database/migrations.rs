@@ -389,6 +389,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX "ConfigurationChange_by_machine_time" ON "ConfigurationChange" (machine_id, "TimeGenerated");
     CREATE INDEX "ConfigurationData_by_software" ON "ConfigurationData" ("SoftwareName", "CurrentVersion", machine_id)
         WHERE "SoftwareName" IS NOT NULL;
+    -- Searching changes by text in their item's name ("contains"): a
+    -- trigram index where PostgreSQL has pg_trgm (a trusted extension of
+    -- its standard distribution); without it such searches read the table.
+    DO $do$
+    BEGIN
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS pg_trgm;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'pg_trgm is not available (%): searching changes by text reads the table', SQLERRM;
+        END;
+        IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+            BEGIN
+                CREATE INDEX "ConfigurationChange_by_item_text" ON "ConfigurationChange" USING gin (
+                    lower(coalesce("SoftwareName", "FileSystemPath", "SvcName",
+                                   "RegistryKey" || coalesce('\' || "ValueName", ''), "ItemKey")) gin_trgm_ops);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE NOTICE 'no trigram index (%): searching changes by text reads the table', SQLERRM;
+            END;
+        END IF;
+    END
+    $do$;
     "#,
 ];
 

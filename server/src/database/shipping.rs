@@ -99,6 +99,11 @@ impl Database {
             .await?;
         tx.execute(&advance, &[&machine.id, &now.change_id, &now.revision])
             .await?;
+        if now.change_id > current.change_id {
+            let count = tx.prepare_cached(COUNT_HOURLY).await?;
+            tx.execute(&count, &[&machine.id, &current.change_id, &now.change_id])
+                .await?;
+        }
         tx.commit().await?;
         Ok(Applied::Acknowledged(now))
     }
@@ -204,8 +209,8 @@ impl Database {
                 "SELECT c.relname FROM pg_inherits i \
                  JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
                  WHERE p.relname = 'ConfigurationChange' \
-                 AND to_date(substr(c.relname, length('ConfigurationChange_') + 1), 'YYYY_MM') \
-                     + interval '1 month' <= $1 \
+                 AND (to_date(substr(c.relname, length('ConfigurationChange_') + 1), 'YYYY_MM') \
+                      + interval '1 month')::timestamp AT TIME ZONE 'UTC' <= $1 \
                  ORDER BY 1",
                 &[&before],
             )
@@ -365,26 +370,26 @@ static DATA_WITH_REVISION: LazyLock<Vec<(&'static str, Kind)>> = LazyLock::new(|
     table
 });
 
-/// Stripes of `change_hourly` (as in migration 9).
-const STRIPES: i64 = 16;
-
-/// $1 machine, $2 its name, $3 the acknowledged `ChangeId`, then the
-/// columns. The hourly counts are kept in step.
+/// $1 machine, $2 its name, $3 the acknowledged `ChangeId`, then the columns.
 static INSERT_CHANGES: LazyLock<String> = LazyLock::new(|| {
     let columns = Columnar::new(columns::CONFIGURATION_CHANGE, SERVER_FILLED);
     format!(
-        "WITH inserted AS ( \
-             INSERT INTO \"ConfigurationChange\" (machine_id, \"Computer\", {names}) \
-             SELECT $1, $2, r.* FROM {unnest} WHERE r.\"ChangeId\" > $3 ON CONFLICT DO NOTHING \
-             RETURNING \"TimeGenerated\", \"ConfigChangeType\") \
-         INSERT INTO change_hourly (hour, change_type, stripe, changes) \
-         SELECT date_trunc('hour', \"TimeGenerated\", 'UTC'), \"ConfigChangeType\", ($1 % {STRIPES})::smallint, count(*) \
-         FROM inserted GROUP BY 1, 2 ORDER BY 1, 2 \
-         ON CONFLICT (hour, change_type, stripe) DO UPDATE SET changes = change_hourly.changes + EXCLUDED.changes",
+        "INSERT INTO \"ConfigurationChange\" (machine_id, \"Computer\", {names}) \
+         SELECT $1, $2, r.* FROM {unnest} WHERE r.\"ChangeId\" > $3 ON CONFLICT DO NOTHING",
         names = columns.quoted_names().join(", "),
         unnest = columns.unnest(4),
     )
 });
+
+/// Counts the changes a batch added, $1 the machine's, above $2 up to $3,
+/// into `change_hourly` (machines spread over its 16 stripes, as migration
+/// 9 says). The last statement before the commit: the rows it locks are
+/// shared with the other machines of the stripe.
+const COUNT_HOURLY: &str = "INSERT INTO change_hourly (hour, change_type, stripe, changes) \
+     SELECT date_trunc('hour', \"TimeGenerated\", 'UTC'), \"ConfigChangeType\", ($1::bigint % 16)::smallint, count(*) \
+     FROM \"ConfigurationChange\" WHERE machine_id = $1 AND \"ChangeId\" > $2 AND \"ChangeId\" <= $3 \
+     GROUP BY 1, 2 ORDER BY 1, 2 \
+     ON CONFLICT (hour, change_type, stripe) DO UPDATE SET changes = change_hourly.changes + EXCLUDED.changes";
 
 /// $1 machine, $2 its name, $3 the revision the server has, then the
 /// columns. A later write of a key replaces its row whole.

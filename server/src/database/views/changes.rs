@@ -64,7 +64,19 @@ pub struct ChangeListRow {
     pub cursor: Cursor,
 }
 
-/// The item's name, whatever its type.
+/// `text` matched literally by LIKE (whose escape is `\`).
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The item's name, whatever its type (as indexed in migration 9).
 const ITEM: &str = "coalesce(\"SoftwareName\", \"FileSystemPath\", \"SvcName\", \
      \"RegistryKey\" || coalesce('\\' || \"ValueName\", ''), \"ItemKey\")";
 
@@ -94,7 +106,10 @@ impl Database {
             bind("\"TimeGenerated\" <= ?", Box::new(until));
         }
         if let Some(text) = &filter.text {
-            bind(&format!("strpos(lower({ITEM}), lower(?)) > 0"), Box::new(text.clone()));
+            // A LIKE pattern, so that the trigram index (migration 9) serves
+            // it; both sides lowered by PostgreSQL's rules.
+            let pattern = format!("%{}%", like_escaped(text));
+            bind(&format!("lower({ITEM}) LIKE lower(?)"), Box::new(pattern));
         }
         if let Some(cursor) = filter.before {
             let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(cursor.time.max(0) as u64);
@@ -185,6 +200,11 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_patterns_match_wildcards_literally() {
+        assert_eq!(like_escaped(r"50%_off\x"), r"50\%\_off\\x");
+    }
 
     #[test]
     fn cursors_read_back_and_nonsense_is_none() {

@@ -135,7 +135,10 @@ impl Database {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT machine_id FROM machine WHERE name = $1 ORDER BY revoked_at IS NOT NULL, machine_id",
+                "SELECT machine_id FROM machine WHERE name = $1 \
+                 AND (revoked_at IS NULL \
+                      OR NOT EXISTS (SELECT 1 FROM machine e WHERE e.name = $1 AND e.revoked_at IS NULL)) \
+                 ORDER BY machine_id",
                 &[&name],
             )
             .await?;

@@ -1,6 +1,7 @@
 //! Software across the fleet: names, their versions, the machines that
 //! have each. Read through the index on (name, version, machine), so that
-//! a name's figures cost a walk over that name's entries only.
+//! a name's figures cost one walk over that name's entries (versions are
+//! told apart by their bytes: cheaper than the database's collation).
 
 use super::PAGE_ROWS;
 use crate::database::{Database, DatabaseError};
@@ -21,7 +22,8 @@ impl Database {
         let client = self.client().await?;
         let rows = client
             .query(
-                "WITH RECURSIVE names(name) AS ( \
+                "WITH RECURSIVE revoked AS (SELECT machine_id FROM machine WHERE revoked_at IS NOT NULL), \
+                 names(name) AS ( \
                      (SELECT \"SoftwareName\" FROM \"ConfigurationData\" \
                       WHERE \"SoftwareName\" IS NOT NULL AND \"SoftwareName\" > $2 \
                       ORDER BY \"SoftwareName\" LIMIT 1) \
@@ -30,14 +32,15 @@ impl Database {
                              WHERE \"SoftwareName\" IS NOT NULL AND \"SoftwareName\" > names.name \
                              ORDER BY \"SoftwareName\" LIMIT 1) \
                      FROM names WHERE names.name IS NOT NULL) \
-                 SELECT n.name, \
-                        (SELECT count(DISTINCT \"CurrentVersion\") FROM \"ConfigurationData\" \
-                         WHERE \"SoftwareName\" = n.name), \
-                        (SELECT count(DISTINCT machine_id) FROM \"ConfigurationData\" \
-                         WHERE \"SoftwareName\" = n.name) \
+                 SELECT n.name, counted.versions, counted.machines \
                  FROM (SELECT name FROM names \
                        WHERE name IS NOT NULL AND strpos(lower(name), lower($1)) > 0 \
-                       LIMIT $3) n",
+                       LIMIT $3) n, \
+                 LATERAL (SELECT count(DISTINCT \"CurrentVersion\" COLLATE \"C\") AS versions, \
+                                 count(DISTINCT machine_id) AS machines \
+                          FROM \"ConfigurationData\" \
+                          WHERE \"SoftwareName\" = n.name \
+                          AND machine_id NOT IN (SELECT machine_id FROM revoked)) counted",
                 &[&search, &after, &(PAGE_ROWS + 1)],
             )
             .await?;
@@ -57,29 +60,33 @@ impl Database {
         let rows = client
             .query(
                 "SELECT \"CurrentVersion\", count(DISTINCT machine_id) FROM \"ConfigurationData\" \
-                 WHERE \"SoftwareName\" = $1 GROUP BY 1 ORDER BY 1",
+                 WHERE \"SoftwareName\" = $1 \
+                 AND machine_id NOT IN (SELECT machine_id FROM machine WHERE revoked_at IS NOT NULL) \
+                 GROUP BY 1 ORDER BY 1",
                 &[&name],
             )
             .await?;
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
-    /// The machines with a name's version (no version: any), by machine
-    /// name after `after`: (id, name, version); a page and one more.
+    /// The enrolled machines with a name (at `version` when given; an
+    /// empty one is none), by machine name after `after`, each with its
+    /// versions of it: (id, name, versions); a page and one more.
     pub async fn software_machines(
         &self,
         name: &str,
         version: Option<&str>,
         after: &str,
-    ) -> Result<Vec<(i64, String, Option<String>)>, DatabaseError> {
+    ) -> Result<Vec<(i64, String, String)>, DatabaseError> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT m.machine_id, m.name, d.\"CurrentVersion\" \
+                "SELECT m.machine_id, m.name, \
+                        string_agg(DISTINCT coalesce(d.\"CurrentVersion\", ''), ', ') \
                  FROM \"ConfigurationData\" d JOIN machine m USING (machine_id) \
-                 WHERE d.\"SoftwareName\" = $1 AND ($2::text IS NULL OR d.\"CurrentVersion\" = $2) \
+                 WHERE d.\"SoftwareName\" = $1 AND ($2::text IS NULL OR coalesce(d.\"CurrentVersion\", '') = $2) \
                  AND m.revoked_at IS NULL AND m.name COLLATE \"C\" > $3 \
-                 GROUP BY 1, 2, 3 ORDER BY m.name COLLATE \"C\", 3 LIMIT $4",
+                 GROUP BY 1, 2 ORDER BY m.name COLLATE \"C\" LIMIT $4",
                 &[&name, &version, &after, &(PAGE_ROWS + 1)],
             )
             .await?;
