@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::pages::{Page, query_string, render, unavailable};
 use super::session::SignedIn;
 use crate::database::views::PAGE_ROWS;
-use crate::database::views::software::SoftwareName;
+use crate::database::views::software::{NAMES_PAGE_ROWS, SoftwareName};
 use crate::http::AppState;
 
 #[derive(Deserialize)]
@@ -35,8 +35,8 @@ pub async fn names(State(state): State<AppState>, signed_in: SignedIn, Query(que
         Ok(found) => found,
         Err(error) => return unavailable(&error),
     };
-    let next = (found.len() as i64 > PAGE_ROWS).then(|| {
-        found.truncate(PAGE_ROWS as usize);
+    let next = (found.len() as i64 > NAMES_PAGE_ROWS).then(|| {
+        found.truncate(NAMES_PAGE_ROWS as usize);
         let last = found.last().map_or("", |s| s.name.as_str());
         format!("/software?{}", query_string(&[("q", &query.q), ("after", last)]))
     });

@@ -76,17 +76,66 @@ fn like_escaped(text: &str) -> String {
     escaped
 }
 
+/// The rows of a listing, as read by `SELECT_LISTED`.
+fn listed(rows: &[tokio_postgres::Row]) -> Vec<ChangeListRow> {
+    rows.iter()
+        .map(|row| {
+            let (machine_id, change_id) = (row.get(0), row.get(1));
+            ChangeListRow {
+                machine_id,
+                change_id,
+                computer: row.get(2),
+                time: row.get(3),
+                change_type: row.get(4),
+                category: row.get(5),
+                item: row.get(6),
+                fields_changed: row.get(7),
+                cursor: Cursor {
+                    time: row.get(8),
+                    machine_id,
+                    change_id,
+                },
+            }
+        })
+        .collect()
+}
+
+type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+fn refs(params: &[Param]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
+}
+
+/// How many of the newest rows a text search reads before it asks the
+/// trigram index.
+const RECENT_SCANNED: i64 = 50_000;
+
 /// The item's name, whatever its type (as indexed in migration 9).
 const ITEM: &str = "coalesce(\"SoftwareName\", \"FileSystemPath\", \"SvcName\", \
      \"RegistryKey\" || coalesce('\\' || \"ValueName\", ''), \"ItemKey\")";
+
+/// A listing's columns (see `listed`), the item's name as `item`.
+static SELECT_LISTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT machine_id, \"ChangeId\", \"Computer\", \"TimeGenerated\", \"ConfigChangeType\", \
+                \"ChangeCategory\", {ITEM} AS item, \"FieldsChanged\", \
+                (extract(epoch FROM \"TimeGenerated\") * 1000000)::bigint AS micros"
+    )
+});
+
+const NEWEST_FIRST: &str = "ORDER BY \"TimeGenerated\" DESC, machine_id DESC, \"ChangeId\" DESC LIMIT";
+const NEWEST_FIRST_OUTER: &str = "ORDER BY r.\"TimeGenerated\" DESC, r.machine_id DESC, r.\"ChangeId\" DESC LIMIT";
 
 impl Database {
     /// Changes matching `filter`, newest first: a page, and one more row
     /// when there are more.
     pub async fn change_list(&self, filter: &ChangeFilter) -> Result<Vec<ChangeListRow>, DatabaseError> {
         let mut conditions = Vec::new();
-        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
-        let mut bind = |condition: &str, value: Box<dyn tokio_postgres::types::ToSql + Sync + Send>| {
+        let mut params: Vec<Param> = Vec::new();
+        let mut bind = |condition: &str, value: Param| {
             params.push(value);
             conditions.push(condition.replace('?', &format!("${}", params.len())));
         };
@@ -105,12 +154,6 @@ impl Database {
         if let Some(until) = filter.until {
             bind("\"TimeGenerated\" <= ?", Box::new(until));
         }
-        if let Some(text) = &filter.text {
-            // A LIKE pattern, so that the trigram index (migration 9) serves
-            // it; both sides lowered by PostgreSQL's rules.
-            let pattern = format!("%{}%", like_escaped(text));
-            bind(&format!("lower({ITEM}) LIKE lower(?)"), Box::new(pattern));
-        }
         if let Some(cursor) = filter.before {
             let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(cursor.time.max(0) as u64);
             bind("(\"TimeGenerated\", machine_id, \"ChangeId\") < (?", Box::new(time));
@@ -120,47 +163,52 @@ impl Database {
             let n = params.len();
             conditions[last].push_str(&format!(", ${}, ${})", n - 1, n));
         }
-        params.push(Box::new(PAGE_ROWS + 1));
-        let limit = params.len();
         let filter_sql = if conditions.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
-        let sql = format!(
-            "SELECT machine_id, \"ChangeId\", \"Computer\", \"TimeGenerated\", \"ConfigChangeType\", \
-                    \"ChangeCategory\", {ITEM}, \"FieldsChanged\", \
-                    (extract(epoch FROM \"TimeGenerated\") * 1000000)::bigint \
-             FROM \"ConfigurationChange\" {filter_sql} \
-             ORDER BY \"TimeGenerated\" DESC, machine_id DESC, \"ChangeId\" DESC LIMIT ${limit}"
-        );
         let client = self.client().await?;
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let rows = client.query(&sql, &refs).await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let (machine_id, change_id) = (row.get(0), row.get(1));
-                ChangeListRow {
-                    machine_id,
-                    change_id,
-                    computer: row.get(2),
-                    time: row.get(3),
-                    change_type: row.get(4),
-                    category: row.get(5),
-                    item: row.get(6),
-                    fields_changed: row.get(7),
-                    cursor: Cursor {
-                        time: row.get(8),
-                        machine_id,
-                        change_id,
-                    },
-                }
-            })
-            .collect())
+        let select = SELECT_LISTED.as_str();
+        let Some(text) = &filter.text else {
+            params.push(Box::new(PAGE_ROWS + 1));
+            let sql = format!(
+                "{select} FROM \"ConfigurationChange\" {filter_sql} {NEWEST_FIRST} ${}",
+                params.len()
+            );
+            return Ok(listed(&client.query(&sql, &refs(&params)).await?));
+        };
+        // Text in the item's name: the newest rows are read first, as far
+        // back as RECENT_SCANNED; a common text has a page of matches there.
+        // Fewer, and the trigram index (migration 9) finds the rarer ones.
+        let pattern = format!("%{}%", like_escaped(text));
+        params.push(Box::new(pattern));
+        let text_param = params.len();
+        params.push(Box::new(RECENT_SCANNED));
+        params.push(Box::new(PAGE_ROWS + 1));
+        let (recent, limit) = (params.len() - 1, params.len());
+        let sql = format!(
+            "SELECT * FROM ({select} FROM \"ConfigurationChange\" {filter_sql} {NEWEST_FIRST} ${recent}) r \
+             WHERE lower(r.item) LIKE lower(${text_param}) {NEWEST_FIRST_OUTER} ${limit}"
+        );
+        let rows = client.query(&sql, &refs(&params)).await?;
+        if rows.len() as i64 > PAGE_ROWS {
+            return Ok(listed(&rows));
+        }
+        let searched = format!("lower({ITEM}) LIKE lower(${text_param})");
+        let filter_sql = if conditions.is_empty() {
+            format!("WHERE {searched}")
+        } else {
+            format!("{filter_sql} AND {searched}")
+        };
+        // Without the window's parameter, the limit moves down one.
+        let mut params = refs(&params);
+        params.remove(recent - 1);
+        let sql = format!(
+            "{select} FROM \"ConfigurationChange\" {filter_sql} {NEWEST_FIRST} ${}",
+            limit - 1
+        );
+        Ok(listed(&client.query(&sql, &params).await?))
     }
 
     /// One change: its columns that have a value, in the protocol's order.

@@ -14,6 +14,10 @@ pub struct SoftwareName {
     pub machines: i64,
 }
 
+/// Names a page shows: each costs a walk over its installations, which a
+/// fleet has as many of as machines.
+pub const NAMES_PAGE_ROWS: i64 = 20;
+
 impl Database {
     /// Names containing `search` (any case), by name, after `after`: a
     /// page and one more when there are more. Distinct names are found by
@@ -41,7 +45,7 @@ impl Database {
                           FROM \"ConfigurationData\" \
                           WHERE \"SoftwareName\" = n.name \
                           AND machine_id NOT IN (SELECT machine_id FROM revoked)) counted",
-                &[&search, &after, &(PAGE_ROWS + 1)],
+                &[&search, &after, &(NAMES_PAGE_ROWS + 1)],
             )
             .await?;
         Ok(rows
