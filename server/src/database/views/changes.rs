@@ -111,7 +111,7 @@ fn refs(params: &[Param]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
 
 /// How many of the newest rows a text search reads before it asks the
 /// trigram index.
-const RECENT_SCANNED: i64 = 50_000;
+const RECENT_SCANNED: i64 = 10_000;
 
 /// The item's name, whatever its type (as indexed in migration 9).
 const ITEM: &str = "coalesce(\"SoftwareName\", \"FileSystemPath\", \"SvcName\", \
