@@ -119,10 +119,25 @@ fn add_user(database: &str, name: &str, role: &str) {
     assert!(added.status.success(), "{}", stderr(&added));
 }
 
-/// chromedriver on a free port, stopped on drop.
+/// chromedriver on a free port, stopped on drop with the Chromium it
+/// started (which outlives chromedriver when a failed test left its
+/// session open): Chromium's profile folder names its processes.
 struct Driver {
     _process: KillOnDrop,
     url: String,
+    profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args([
+                "-KILL",
+                "-f",
+                &format!("--user-data-dir={}", self.profile.path().display()),
+            ])
+            .status();
+    }
 }
 
 impl Driver {
@@ -154,6 +169,7 @@ impl Driver {
         Driver {
             _process: KillOnDrop(process),
             url: format!("http://127.0.0.1:{port}"),
+            profile: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -170,6 +186,7 @@ impl Driver {
                     "--disable-dev-shm-usage",
                     "--window-size=1280,1000",
                     "--lang=en-US",
+                    format!("--user-data-dir={}", self.profile.path().display()),
                 ]
             }),
         );
@@ -314,9 +331,12 @@ fn the_console_in_a_real_browser() {
 
     // What the agents recorded: the figures the console must show.
     let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_machine: Vec<(String, usize)> = Vec::new();
     let mut debian_files = Vec::new();
     for machine in &machines {
-        for change in machine.changes() {
+        let changes = machine.changes();
+        by_machine.push((machine.name.clone(), changes.len()));
+        for change in changes {
             let kind = change["ConfigChangeType"].as_str().unwrap().to_string();
             if machine.name == "deb-1" && kind == "Files" {
                 debian_files.push(change["FileSystemPath"].as_str().unwrap().to_string());
@@ -443,11 +463,11 @@ fn the_console_in_a_real_browser() {
         click(&browser, Locator::Css("#query-form button")).await;
         browser.wait().for_element(Locator::Id("query-result")).await.unwrap();
         let cells = texts(&browser, "#query-result tbody td").await;
-        let expected: Vec<String> = {
-            let mut rows: Vec<(String, usize)> = machines.iter().map(|m| (m.name.clone(), m.changes().len())).collect();
-            rows.sort();
-            rows.into_iter().flat_map(|(name, n)| [name, n.to_string()]).collect()
-        };
+        by_machine.sort();
+        let expected: Vec<String> = by_machine
+            .iter()
+            .flat_map(|(name, n)| [name.clone(), n.to_string()])
+            .collect();
         assert_eq!(cells, expected);
         shots.take(&browser, "query").await;
         let kql = browser.find(Locator::Id("kql")).await.unwrap();

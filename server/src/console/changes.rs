@@ -321,7 +321,7 @@ async fn side(state: &AppState, hash: Option<String>, content_state: Option<Stri
             None => "no content captured".to_string(),
         }));
     };
-    let Some(digest) = hex_digest(&hash) else {
+    let Some(digest) = crate::http::contents::sha256_from_hex(&hash) else {
         return Ok(Side::Absent(format!("{hash:?} is not a SHA-256")));
     };
     match state.database.content(&digest).await {
@@ -332,15 +332,6 @@ async fn side(state: &AppState, hash: Option<String>, content_state: Option<Stri
         Ok(None) => Ok(Side::Absent("its content has not reached the server".to_string())),
         Err(error) => Err(unavailable(&error)),
     }
-}
-
-fn hex_digest(hash: &str) -> Option<Vec<u8>> {
-    if hash.len() != 64 {
-        return None;
-    }
-    (0..32)
-        .map(|i| u8::from_str_radix(hash.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }
 
 fn display(value: &Json) -> String {

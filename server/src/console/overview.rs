@@ -54,14 +54,22 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn, Query(
     let database = &state.database;
     let now = SystemTime::now();
     let range = query.range();
+    // The card's last 24 hours; the chart's range, unless it is the same.
+    let other_range = async {
+        match range {
+            Range::Day => Ok(None),
+            range => database.timeline(range, now, None).await.map(Some),
+        }
+    };
     let (overview, day, timeline) = match tokio::try_join!(
         database.overview(),
         database.timeline(Range::Day, now, None),
-        database.timeline(range, now, None),
+        other_range,
     ) {
         Ok(found) => found,
         Err(error) => return unavailable(&error),
     };
+    let timeline = timeline.as_ref().unwrap_or(&day);
     let day_chart = chart::chart(&day, "/", None);
     let page = OverviewPage {
         page: Page::of("Overview", "/", &signed_in),
@@ -94,7 +102,7 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn, Query(
                 (label, count, link)
             })
             .collect(),
-        chart: chart::chart(&timeline, "/", None),
+        chart: chart::chart(timeline, "/", None),
     };
     render(&page)
 }

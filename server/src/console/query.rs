@@ -13,7 +13,7 @@ use super::pages::{Page, query_string, render, unavailable};
 use super::session::SignedIn;
 use crate::database::query::{Answer, KqlError, RunError};
 use crate::http::AppState;
-use crate::http::query::{MAX_QUERY_LEN, MAX_ROWS, TIMEOUT};
+use crate::http::query::{MAX_ROWS, TIMEOUT};
 
 /// Rows the page shows; downloads carry up to the API's limit.
 const SHOWN_ROWS: usize = 1_000;
@@ -54,14 +54,6 @@ struct QueryPage<'a> {
 
 /// Runs `text`: the answer, or the problem to show.
 async fn run(state: &AppState, text: &str, max_rows: usize) -> Result<Result<Answer, Problem>, Response> {
-    if text.len() > MAX_QUERY_LEN {
-        return Ok(Err(Problem {
-            message: format!("a query is at most {MAX_QUERY_LEN} bytes long"),
-            detail: None,
-            line: 0,
-            column: 0,
-        }));
-    }
     match state.database.kql(text, max_rows, TIMEOUT).await {
         Ok(answer) => Ok(Ok(answer)),
         Err(KqlError::Invalid(error)) => Ok(Err(Problem {
@@ -71,7 +63,7 @@ async fn run(state: &AppState, text: &str, max_rows: usize) -> Result<Result<Ans
             column: error.column,
         })),
         Err(KqlError::Run(RunError::Database(error))) => Err(unavailable(&error)),
-        Err(KqlError::Run(error)) => Ok(Err(Problem {
+        Err(error @ (KqlError::TooLong | KqlError::Run(_))) => Ok(Err(Problem {
             message: error.to_string(),
             detail: None,
             line: 0,

@@ -25,9 +25,14 @@ pub enum RunError {
     Database(#[from] DatabaseError),
 }
 
+/// The longest query text taken.
+pub const MAX_QUERY_LEN: usize = 64 * 1024;
+
 /// Why a KQL query gave no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum KqlError {
+    #[error("a query is at most {MAX_QUERY_LEN} bytes long")]
+    TooLong,
     /// The text is not a query this server runs: where and why.
     #[error("{0}")]
     Invalid(driftwatch_kql::QueryError),
@@ -92,6 +97,9 @@ impl Database {
     /// Translates KQL (off the async workers: bounded, but CPU work) and
     /// runs it as [`Database::query`] does.
     pub async fn kql(&self, text: &str, max_rows: usize, timeout: Duration) -> Result<Answer, KqlError> {
+        if text.len() > MAX_QUERY_LEN {
+            return Err(KqlError::TooLong);
+        }
         let source = driftwatch_kql::Source {
             change_window: None,
             now: jiff::Timestamp::now(),

@@ -55,15 +55,18 @@ pub async fn put(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A SHA-256 from 64 hex digits.
-fn digest_of(hash: &str) -> Result<Vec<u8>, ApiError> {
-    let bad = || ApiError::BadRequest(format!("{hash:?} is not a SHA-256 in hex"));
+/// A SHA-256 from 64 hex digits (as change rows and agents name contents).
+pub fn sha256_from_hex(hash: &str) -> Option<Vec<u8>> {
     if hash.len() != 64 {
-        return Err(bad());
+        return None;
     }
     (0..32)
-        .map(|i| u8::from_str_radix(hash.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
+        .map(|i| u8::from_str_radix(hash.get(2 * i..2 * i + 2)?, 16).ok())
         .collect()
+}
+
+fn digest_of(hash: &str) -> Result<Vec<u8>, ApiError> {
+    sha256_from_hex(hash).ok_or_else(|| ApiError::BadRequest(format!("{hash:?} is not a SHA-256 in hex")))
 }
 
 fn hex(bytes: &[u8]) -> String {

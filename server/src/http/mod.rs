@@ -6,7 +6,7 @@
 mod auth;
 mod body;
 mod collectors;
-mod contents;
+pub mod contents;
 mod enroll;
 mod manifest;
 mod problem;

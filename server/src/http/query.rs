@@ -17,8 +17,6 @@ use crate::database::query::{KqlError, RunError};
 pub const MAX_ROWS: usize = 100_000;
 /// How long one query may run.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest query text taken.
-pub const MAX_QUERY_LEN: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,11 +58,6 @@ pub async fn query(
     _reader: AuthenticatedReader,
     Json(request): Json<QueryRequest>,
 ) -> Result<Response, ApiError> {
-    if request.query.len() > MAX_QUERY_LEN {
-        return Err(ApiError::TooLarge(format!(
-            "a query is at most {MAX_QUERY_LEN} bytes long"
-        )));
-    }
     let answer = match state.database.kql(&request.query, MAX_ROWS, TIMEOUT).await {
         Ok(answer) => answer,
         Err(KqlError::Invalid(error)) => {
@@ -76,6 +69,7 @@ pub async fn query(
             };
             return Ok((StatusCode::BAD_REQUEST, Json(problem)).into_response());
         }
+        Err(error @ KqlError::TooLong) => return Err(ApiError::TooLarge(error.to_string())),
         Err(KqlError::Run(RunError::Database(error))) => return Err(error.into()),
         Err(KqlError::Run(error)) => return Err(ApiError::BadRequest(error.to_string())),
     };
