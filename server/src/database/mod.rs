@@ -53,6 +53,8 @@ pub struct Database {
     pool: Pool,
     /// History partitions known to exist, by (year, month).
     partitions: Arc<Mutex<HashSet<(i16, i8)>>>,
+    /// Whether the changes' trigram index exists (asked once).
+    text_index: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl Database {
@@ -75,6 +77,7 @@ impl Database {
         Ok(Database {
             pool,
             partitions: Arc::default(),
+            text_index: Arc::default(),
         })
     }
 

@@ -76,6 +76,16 @@ fn like_escaped(text: &str) -> String {
     escaped
 }
 
+/// Whether pg_trgm finds a trigram in `text`: three letters or digits in
+/// a row (it splits words at anything else).
+fn has_trigram(text: &str) -> bool {
+    let mut run = 0;
+    text.chars().any(|c| {
+        run = if c.is_alphanumeric() { run + 1 } else { 0 };
+        run >= 3
+    })
+}
+
 /// The rows of a listing, as read by `SELECT_LISTED`.
 fn listed(rows: &[tokio_postgres::Row]) -> Vec<ChangeListRow> {
     rows.iter()
@@ -204,11 +214,38 @@ impl Database {
         // Without the window's parameter, the limit moves down one.
         let mut params = refs(&params);
         params.remove(recent - 1);
-        let sql = format!(
-            "{select} FROM \"ConfigurationChange\" {filter_sql} {NEWEST_FIRST} ${}",
-            limit - 1
-        );
+        let limit = limit - 1;
+        // A text with a trigram is looked up in the trigram index, all its
+        // matches at once, then sorted: bounded by how many rows match.
+        // Asked for newest first, the planner may instead walk the time
+        // index and read far back to find a page of a rarer text. Without a
+        // trigram, the walk back is the better plan.
+        let sql = if has_trigram(text) && self.has_text_index(&client).await? {
+            format!(
+                "WITH r AS MATERIALIZED ({select} FROM \"ConfigurationChange\" {filter_sql}) \
+                 SELECT * FROM r {NEWEST_FIRST_OUTER} ${limit}"
+            )
+        } else {
+            format!("{select} FROM \"ConfigurationChange\" {filter_sql} {NEWEST_FIRST} ${limit}")
+        };
         Ok(listed(&client.query(&sql, &params).await?))
+    }
+
+    /// Whether migration 9 could make the trigram index (it needs pg_trgm).
+    async fn has_text_index(&self, client: &tokio_postgres::Client) -> Result<bool, DatabaseError> {
+        let known = self
+            .text_index
+            .get_or_try_init(|| async {
+                let row = client
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'ConfigurationChange_by_item_text')",
+                        &[],
+                    )
+                    .await?;
+                Ok::<bool, DatabaseError>(row.get(0))
+            })
+            .await?;
+        Ok(*known)
     }
 
     /// One change: its columns that have a value, in the protocol's order.
@@ -252,6 +289,14 @@ mod tests {
     #[test]
     fn like_patterns_match_wildcards_literally() {
         assert_eq!(like_escaped(r"50%_off\x"), r"50\%\_off\\x");
+    }
+
+    #[test]
+    fn trigrams_need_three_letters_or_digits_in_a_row() {
+        assert!(has_trigram("pkg1"));
+        assert!(has_trigram("/etc/ssh"));
+        assert!(!has_trigram("ab"));
+        assert!(!has_trigram("a.b.c/d"));
     }
 
     #[test]
