@@ -2,7 +2,8 @@
 //! schedule, at most a few at once, until a signal says stop.
 //!
 //! - Each collector has one loop task, so two runs of one collector never
-//!   overlap. Runs start with jitter so that a fleet does not move in step.
+//!   overlap. Runs start with jitter so that a fleet does not move in step;
+//!   a collector with no baseline yet runs at once.
 //! - A semaphore bounds how many plugins run at once.
 //! - Runs come on each collector's interval (capped at
 //!   `manifest::FULL_RUN_CAP`, so that a full snapshot is taken at least
@@ -44,7 +45,7 @@ use crate::store::Store;
 use crate::timefmt;
 use crate::watch::{CollectorWatch, Trigger};
 /// How long in-flight runs may take to finish after a stop signal.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long events may gather before the run they trigger.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 /// The least time between two event-triggered runs of a collector that
@@ -90,11 +91,26 @@ struct Shared {
     state_dir: PathBuf,
 }
 
-/// Runs the agent until SIGTERM or SIGINT. Holds an exclusive lock on the
-/// state directory so that two agents never share one.
-pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: Runtime) -> anyhow::Result<()> {
-    let _lock = lock_state_dir(state_dir)?;
-    let store = Store::open(state_dir)?;
+/// What the agent runs with.
+pub struct Setup {
+    pub source: ManifestSource,
+    pub machine: Machine,
+    pub state_dir: PathBuf,
+    pub runtime: Runtime,
+}
+
+/// Runs the agent until SIGTERM or SIGINT, or until `stop` is notified (a
+/// Windows service's stop). Holds an exclusive lock on the state directory
+/// so that two agents never share one.
+pub fn run(setup: Setup, stop: Option<Arc<Notify>>) -> anyhow::Result<()> {
+    let Setup {
+        source,
+        machine,
+        state_dir,
+        runtime,
+    } = setup;
+    let _lock = lock_state_dir(&state_dir)?;
+    let store = Store::open(&state_dir)?;
     let reader = store.reopen()?;
     let local = source.load()?;
     let shared = Arc::new(Shared {
@@ -102,21 +118,26 @@ pub fn run(source: ManifestSource, machine: Machine, state_dir: &Path, runtime: 
         machine,
         store: Mutex::new(store),
         reader: Mutex::new(reader),
-        state_dir: state_dir.to_path_buf(),
+        state_dir,
     });
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("agent")
         .build()?;
-    tokio.block_on(supervise(shared, source, local))
+    tokio.block_on(supervise(shared, source, local, stop))
 }
 
 /// Starts the schedule, restarts it on reload, stops it on a signal.
 /// `local` is the machine's own manifest; the one run is the fleet
 /// server's when it has one for this machine.
-async fn supervise(shared: Arc<Shared>, source: ManifestSource, mut local: Manifest) -> anyhow::Result<()> {
-    let mut signals = Signals::new()?;
+async fn supervise(
+    shared: Arc<Shared>,
+    source: ManifestSource,
+    mut local: Manifest,
+    stop: Option<Arc<Notify>>,
+) -> anyhow::Result<()> {
+    let mut signals = Signals::new(stop)?;
     let server_manifest = Arc::new(Notify::new());
     let mut manifest = crate::fleet::manifest::effective(&shared.state_dir, local.clone());
     // The file's modification time when it was last loaded. A failed load
@@ -376,8 +397,17 @@ impl CollectorTask {
     async fn run(mut self) {
         let (trigger_sender, mut triggers) = tokio::sync::mpsc::unbounded_channel();
         let _watch = self.watch(trigger_sender);
-        // Spread first runs over a little time, then keep to the interval with jitter.
-        let mut next_scheduled = tokio::time::Instant::now() + first_delay(self.interval);
+        // A collector with no baseline runs at once: until it has one,
+        // changes cannot be told apart from what was there. Others spread
+        // their first runs over a little time, then keep to the interval
+        // with jitter.
+        let first = if self.has_baseline().await {
+            first_delay(self.interval)
+        } else {
+            tracing::info!(collector = %self.spec.name, "no baseline yet: collecting now");
+            Duration::ZERO
+        };
+        let mut next_scheduled = tokio::time::Instant::now() + first;
         let mut last_event_run: Option<tokio::time::Instant> = None;
         loop {
             let cause = tokio::select! {
@@ -410,6 +440,25 @@ impl CollectorTask {
             if scheduled {
                 next_scheduled = tokio::time::Instant::now() + jittered(self.interval);
             }
+        }
+    }
+
+    /// Whether the store holds a baseline of this collector (an unreadable
+    /// store counts as having one: the schedule then goes as usual).
+    async fn has_baseline(&self) -> bool {
+        let (shared, name) = (self.shared.clone(), self.spec.name.clone());
+        let asked = tokio::task::spawn_blocking(move || {
+            let reader = shared.reader.lock().unwrap_or_else(|p| p.into_inner());
+            reader.baseline(&name)
+        })
+        .await;
+        match asked {
+            Ok(Ok(baseline)) => baseline.is_some(),
+            Ok(Err(error)) => {
+                tracing::warn!(collector = %self.spec.name, "cannot read its baseline: {error}");
+                true
+            }
+            Err(_) => true,
         }
     }
 
@@ -572,7 +621,7 @@ enum Signal {
     Reload,
 }
 
-/// The signals the agent acts on.
+/// The signals the agent acts on, and a stop asked for in-process.
 struct Signals {
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
@@ -580,38 +629,62 @@ struct Signals {
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     hangup: tokio::signal::unix::Signal,
+    stop: Option<Arc<Notify>>,
 }
 
 impl Signals {
     #[cfg(unix)]
-    fn new() -> std::io::Result<Signals> {
+    fn new(stop: Option<Arc<Notify>>) -> std::io::Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
             hangup: signal(SignalKind::hangup())?,
+            stop,
         })
     }
 
     #[cfg(not(unix))]
-    fn new() -> std::io::Result<Signals> {
-        Ok(Signals {})
+    fn new(stop: Option<Arc<Notify>>) -> std::io::Result<Signals> {
+        Ok(Signals { stop })
     }
 
     #[cfg(unix)]
     async fn next(&mut self) -> Signal {
+        let stop = self.stop.clone();
         tokio::select! {
+            _ = stop_asked(stop.as_deref()) => { tracing::info!("asked to stop: stopping"); Signal::Stop }
             _ = self.terminate.recv() => { tracing::info!("SIGTERM: stopping"); Signal::Stop }
             _ = self.interrupt.recv() => { tracing::info!("SIGINT: stopping"); Signal::Stop }
             _ = self.hangup.recv() => { tracing::info!("SIGHUP: reloading the manifest"); Signal::Reload }
         }
     }
 
+    /// A service (which has a stop notifier) has no console: Ctrl+C is
+    /// not listened for there. Where listening fails, that is no stop.
     #[cfg(not(unix))]
     async fn next(&mut self) -> Signal {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("interrupted: stopping");
+        if self.stop.is_none() {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => tracing::info!("interrupted: stopping"),
+                Err(error) => {
+                    tracing::warn!("cannot listen for Ctrl+C ({error}): the agent runs until it is ended");
+                    std::future::pending::<()>().await;
+                }
+            }
+            return Signal::Stop;
+        }
+        stop_asked(self.stop.as_deref()).await;
+        tracing::info!("asked to stop: stopping");
         Signal::Stop
+    }
+}
+
+/// A stop asked for in-process; never, without a notifier.
+async fn stop_asked(stop: Option<&Notify>) {
+    match stop {
+        Some(stop) => stop.notified().await,
+        None => std::future::pending().await,
     }
 }
 

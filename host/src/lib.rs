@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `cli` | the command line |
 //! | `agent` | `driftwatch run`: the scheduler, signals, reloads |
+//! | `service` | the agent as a Windows service (`driftwatch service …`) |
 //! | `watch` | file-system watches that trigger the agent's runs |
 //! | `alerts` | alert rules evaluated on new changes; webhook, exec and log actions |
 //! | `fleet` | membership of a fleet (`driftwatch enroll`) and the client for its server |
@@ -39,6 +40,8 @@ pub mod pipeline;
 pub mod query;
 pub mod runtime;
 pub mod scan;
+#[cfg(windows)]
+pub mod service;
 pub mod store;
 pub mod timefmt;
 pub mod watch;

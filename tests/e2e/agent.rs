@@ -96,3 +96,29 @@ fn sighup_reloads_the_manifest_and_rebaselines_new_paths() {
     let (exit, log) = agent.stop();
     assert!(exit.success(), "{log}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fresh_agent_collects_at_once_and_a_restarted_one_keeps_its_schedule() {
+    let env = Env::new();
+    env.write("root/data/a.txt", "one\n");
+    let manifest = env
+        .write("m.toml", MANIFEST.replace("\"1s\"", "\"24h\"\nwatch = false"))
+        .display()
+        .to_string();
+    let runs = || json_lines(&env.run(&["runs", "--json"])).len();
+    // No baseline: the collector runs as the agent starts, not somewhere
+    // in its first 30 s, so that changes made meanwhile are seen as changes.
+    let agent = start_agent(&env, &manifest);
+    agent.wait_for(Duration::from_secs(10), "the first collection", || runs() == 1);
+    let (exit, log) = agent.stop();
+    assert_eq!(exit.code(), Some(0), "{log}");
+    assert!(log.contains("no baseline yet: collecting now"), "{log}");
+
+    // With a baseline, the first run waits for its (jittered) turn.
+    let agent = start_agent(&env, &manifest);
+    std::thread::sleep(Duration::from_secs(1));
+    let (exit, log) = agent.stop();
+    assert_eq!(exit.code(), Some(0), "{log}");
+    assert!(!log.contains("no baseline yet"), "{log}");
+}

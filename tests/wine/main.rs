@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+mod service;
+
 const UNINSTALL: &str = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
 const UNINSTALL_WOW: &str = r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall";
 const TEST_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\DriftwatchTest";

@@ -46,7 +46,7 @@ pub struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct Global {
     /// Manifest (TOML) of the collectors to run [default: the built-in one, every bundled collector]
     #[arg(long, global = true, value_name = "FILE")]
@@ -75,6 +75,15 @@ enum Command {
     /// as soon as what it reads changes (file watches), until SIGTERM or SIGINT
     /// (SIGHUP or an edit of the manifest file reloads it)
     Run,
+    /// The agent as a Windows service (automatic start, LocalSystem, restarted
+    /// on failure), run with --state (default %ProgramData%\driftwatch) and
+    /// --manifest (default: the built-in one); it logs to the state
+    /// directory's logs folder and its errors to the Application event log
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        action: ServiceCommand,
+    },
     /// Show the stored inventory
     Inventory {
         /// Only this type: Software, Files, Daemons, WindowsServices or Registry
@@ -200,6 +209,29 @@ enum Command {
     },
 }
 
+#[cfg(windows)]
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Register the agent with the Service Control Manager as `driftwatch`
+    /// (again: update its settings); does not start it. A --manifest that
+    /// does not exist yet is written with the built-in manifest's text
+    Install,
+    /// Stop the service if it runs and remove it (its state directory stays)
+    Uninstall {
+        /// Also delete the state directory: inventory, history, logs, and
+        /// the manifest if it is there
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Start the service and wait until it runs
+    Start,
+    /// Stop the service and wait until it has stopped
+    Stop,
+    /// What the Service Control Manager starts (not for a console)
+    #[command(hide = true)]
+    Run,
+}
+
 #[derive(Debug, Subcommand)]
 enum AlertsCommand {
     /// The alerts raised, newest first, with each action's delivery
@@ -281,6 +313,29 @@ fn parse_data_type(text: &str) -> Result<DataType, String> {
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(windows)]
+    if let Command::Service {
+        action: ServiceCommand::Run,
+    } = &cli.command
+    {
+        // A service has no console: its log goes to a file.
+        let state_dir = cli
+            .global
+            .state
+            .clone()
+            .unwrap_or_else(crate::service::default_state_dir);
+        if let Err(error) = crate::service::init_logging(&state_dir) {
+            eprintln!("driftwatch: {error:#}");
+            return ExitCode::from(1);
+        }
+        return match service(&cli.global, ServiceCommand::Run) {
+            Ok(code) => code,
+            Err(error) => {
+                tracing::error!("{error:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     init_logging();
     match run(cli) {
         Ok(code) => code,
@@ -320,14 +375,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scan::run(&ctx, json, full)
         }
         Command::Run => {
-            let ctx = context()?;
-            let source = match &cli.global.manifest {
-                Some(path) => crate::agent::ManifestSource::File(path.clone()),
-                None => crate::agent::ManifestSource::BuiltIn,
-            };
-            crate::agent::run(source, ctx.machine.clone(), &ctx.state_dir, ctx.runtime()?)?;
+            crate::agent::run(agent_setup(&cli.global)?, None)?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(windows)]
+        Command::Service { action } => service(&cli.global, action),
         Command::Inventory { data_type, json } => inventory::run(&context()?, data_type, json),
         Command::Changes {
             since,
@@ -389,6 +441,73 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// What the commands share: the machine, the manifest and the state directory.
+/// What `driftwatch run` (or the service) runs the agent with.
+fn agent_setup(global: &Global) -> anyhow::Result<crate::agent::Setup> {
+    let ctx = Context::new(global)?;
+    let source = match &global.manifest {
+        Some(path) => crate::agent::ManifestSource::File(path.clone()),
+        None => crate::agent::ManifestSource::BuiltIn,
+    };
+    Ok(crate::agent::Setup {
+        source,
+        runtime: ctx.runtime()?,
+        machine: ctx.machine,
+        state_dir: ctx.state_dir,
+    })
+}
+
+#[cfg(windows)]
+fn service(global: &Global, action: ServiceCommand) -> anyhow::Result<ExitCode> {
+    use crate::service;
+    let mut global = global.clone();
+    global.state = Some(std::path::absolute(
+        global.state.clone().unwrap_or_else(service::default_state_dir),
+    )?);
+    match action {
+        ServiceCommand::Install => {
+            if global.root.is_some() {
+                anyhow::bail!("a service tracks this machine: --root does not apply");
+            }
+            let manifest = global.manifest.as_deref().map(std::path::absolute).transpose()?;
+            if let Some(path) = &manifest {
+                // A manifest to start from, where there is none yet.
+                if !path.exists() {
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                    }
+                    std::fs::write(path, Manifest::BUILTIN_TEXT)
+                        .with_context(|| format!("writing the default manifest to {}", path.display()))?;
+                    println!(
+                        "wrote the default manifest to {}: edit it to choose what is tracked",
+                        path.display()
+                    );
+                }
+                // One that does not load is refused now, not at the service's start.
+                Manifest::load(path)?;
+            }
+            service::install(&service::Installation {
+                state_dir: global.state.clone().unwrap_or_default(),
+                manifest,
+            })?
+        }
+        ServiceCommand::Uninstall { purge } => {
+            service::uninstall()?;
+            if purge {
+                let state_dir = global.state.clone().unwrap_or_default();
+                match std::fs::remove_dir_all(&state_dir) {
+                    Ok(()) => println!("removed {}", state_dir.display()),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error).with_context(|| format!("removing {}", state_dir.display())),
+                }
+            }
+        }
+        ServiceCommand::Start => service::start()?,
+        ServiceCommand::Stop => service::stop()?,
+        ServiceCommand::Run => service::run(Box::new(move || agent_setup(&global)))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub struct Context {
     pub machine: Machine,
     /// The manifest that runs: the fleet server's when it gave one, else

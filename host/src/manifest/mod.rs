@@ -161,14 +161,13 @@ impl Manifest {
         Manifest::parse(&text, &path.display().to_string(), base)
     }
 
+    /// The built-in manifest's text (a starting point for one's own).
+    pub const BUILTIN_TEXT: &str = include_str!("defaults/builtin.toml");
+
     /// The built-in manifest: every bundled collector; probes pick those
     /// that apply to the machine.
     pub fn builtin() -> Result<Manifest, ManifestError> {
-        Manifest::parse(
-            include_str!("defaults/builtin.toml"),
-            "<built-in manifest>",
-            Path::new("."),
-        )
+        Manifest::parse(Self::BUILTIN_TEXT, "<built-in manifest>", Path::new("."))
     }
 
     /// Parses and checks manifest text; `file` names it in errors.
