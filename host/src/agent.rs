@@ -103,29 +103,59 @@ pub struct Setup {
 /// Windows service's stop). Holds an exclusive lock on the state directory
 /// so that two agents never share one.
 pub fn run(setup: Setup, stop: Option<Arc<Notify>>) -> anyhow::Result<()> {
-    let Setup {
-        source,
-        machine,
-        state_dir,
-        runtime,
-    } = setup;
-    let _lock = lock_state_dir(&state_dir)?;
-    let store = Store::open(&state_dir)?;
-    let reader = store.reopen()?;
-    let local = source.load()?;
-    let shared = Arc::new(Shared {
-        runtime,
-        machine,
-        store: Mutex::new(store),
-        reader: Mutex::new(reader),
-        state_dir,
-    });
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("agent")
-        .build()?;
-    tokio.block_on(supervise(shared, source, local, stop))
+    Prepared::new(setup)?.run(stop)
+}
+
+/// An agent ready to run: its state directory locked, its store open, its
+/// manifest loaded — what can fail at start has been tried.
+pub struct Prepared {
+    shared: Arc<Shared>,
+    source: ManifestSource,
+    local: Manifest,
+    _lock: std::fs::File,
+}
+
+impl Prepared {
+    pub fn new(setup: Setup) -> anyhow::Result<Prepared> {
+        let Setup {
+            source,
+            machine,
+            state_dir,
+            runtime,
+        } = setup;
+        let lock = lock_state_dir(&state_dir)?;
+        let store = Store::open(&state_dir)?;
+        let reader = store.reopen()?;
+        let local = source.load()?;
+        let shared = Arc::new(Shared {
+            runtime,
+            machine,
+            store: Mutex::new(store),
+            reader: Mutex::new(reader),
+            state_dir,
+        });
+        Ok(Prepared {
+            shared,
+            source,
+            local,
+            _lock: lock,
+        })
+    }
+
+    /// Runs until stopped (see `run`).
+    pub fn run(self, stop: Option<Arc<Notify>>) -> anyhow::Result<()> {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("agent")
+            .build()?;
+        let result = tokio.block_on(supervise(self.shared, self.source, self.local, stop));
+        // Runs abandoned after the grace period go on in blocking threads
+        // until their plugin's deadline; the agent does not wait for them
+        // (they commit nothing once the process ends).
+        tokio.shutdown_timeout(Duration::from_millis(100));
+        result
+    }
 }
 
 /// Starts the schedule, restarts it on reload, stops it on a signal.

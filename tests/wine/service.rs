@@ -106,6 +106,18 @@ impl Wine {
         Some((state, exit_code.unwrap_or_default()))
     }
 
+    /// Waits until there is no such service (a deleted one may linger a moment).
+    fn wait_for_no_service(&self) {
+        let started = Instant::now();
+        while let Some(status) = self.service_state() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the service is still there: {status:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     fn wait_for_state(&self, wanted: &str) -> (String, String) {
         let started = Instant::now();
         loop {
@@ -140,6 +152,24 @@ impl Wine {
 fn windows_path(path: &str) -> String {
     let absolute = std::path::absolute(path).expect("an absolute path");
     format!("Z:{}", absolute.display()).replace('/', "\\")
+}
+
+/// On a failing test, uninstalls what it installed: the prefix is shared,
+/// and an automatic-start service would run in the tests after it.
+struct UninstallOnFailure<'a> {
+    wine: &'a Wine,
+    /// The packages the test installs (whichever is installed goes).
+    msis: [String; 2],
+}
+
+impl Drop for UninstallOnFailure<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for msi in &self.msis {
+                let _ = self.wine.tool(&["msiexec", "/x", msi, "/qn", "PURGE_STATE=1"]);
+            }
+        }
+    }
 }
 
 fn wait_until(what: &str, wine: &Wine, mut check: impl FnMut() -> bool) {
@@ -185,6 +215,10 @@ fn the_msi_installs_a_service_that_collects_restarts_cleanly_and_uninstalls() {
     wine.run_tool(&["reg", "add", SERVICE_KEY, "/v", "Cycle", "/d", "start", "/f"]);
 
     // Installed: the program, the default manifest, a running service.
+    let _cleanup = UninstallOnFailure {
+        wine,
+        msis: [msi.clone(), next_msi.clone()],
+    };
     wine.msiexec(&["/i", &msi, "/qn"]);
     assert!(wine.program_files().join("driftwatch.exe").is_file());
     let manifest = wine.program_data().join("manifest.toml");
@@ -242,7 +276,7 @@ fn the_msi_installs_a_service_that_collects_restarts_cleanly_and_uninstalls() {
 
     // Uninstalled: no service, no program; the state stays.
     wine.msiexec(&["/x", &next_msi, "/qn"]);
-    assert_eq!(wine.service_state(), None);
+    wine.wait_for_no_service();
     assert!(!wine.program_files().join("driftwatch.exe").exists());
     assert!(manifest.is_file());
     assert!(wine.program_data().join("logs").is_dir());
@@ -251,6 +285,6 @@ fn the_msi_installs_a_service_that_collects_restarts_cleanly_and_uninstalls() {
     wine.msiexec(&["/i", &next_msi, "/qn"]);
     wine.wait_for_state("RUNNING");
     wine.msiexec(&["/x", &next_msi, "/qn", "PURGE_STATE=1"]);
-    assert_eq!(wine.service_state(), None);
+    wine.wait_for_no_service();
     assert!(!wine.program_data().exists());
 }

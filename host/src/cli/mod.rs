@@ -218,8 +218,9 @@ enum ServiceCommand {
     Install,
     /// Stop the service if it runs and remove it (its state directory stays)
     Uninstall {
-        /// Also delete the state directory: inventory, history, logs, and
-        /// the manifest if it is there
+        /// Also delete the state directory (--state, default
+        /// %ProgramData%\driftwatch): inventory, history, logs, and the
+        /// manifest if it is there
         #[arg(long)]
         purge: bool,
     },
@@ -324,10 +325,7 @@ pub fn main() -> ExitCode {
             .state
             .clone()
             .unwrap_or_else(crate::service::default_state_dir);
-        if let Err(error) = crate::service::init_logging(&state_dir) {
-            eprintln!("driftwatch: {error:#}");
-            return ExitCode::from(1);
-        }
+        crate::service::init_logging(&state_dir);
         return match service(&cli.global, ServiceCommand::Run) {
             Ok(code) => code,
             Err(error) => {
@@ -491,7 +489,8 @@ fn service(global: &Global, action: ServiceCommand) -> anyhow::Result<ExitCode> 
             })?
         }
         ServiceCommand::Uninstall { purge } => {
-            service::uninstall()?;
+            // The state goes when asked, whether or not there was a service.
+            let removed = service::uninstall();
             if purge {
                 let state_dir = global.state.clone().unwrap_or_default();
                 match std::fs::remove_dir_all(&state_dir) {
@@ -500,6 +499,7 @@ fn service(global: &Global, action: ServiceCommand) -> anyhow::Result<ExitCode> 
                     Err(error) => return Err(error).with_context(|| format!("removing {}", state_dir.display())),
                 }
             }
+            removed?
         }
         ServiceCommand::Start => service::start()?,
         ServiceCommand::Stop => service::stop()?,

@@ -81,7 +81,9 @@ pub fn install(installation: &Installation) -> anyhow::Result<()> {
         account_password: None,
     };
     let manager = manager(ServiceManagerAccess::CREATE_SERVICE)?;
-    let access = ServiceAccess::CHANGE_CONFIG | ServiceAccess::QUERY_CONFIG | ServiceAccess::QUERY_STATUS;
+    // Restart as a recovery action needs the right to start it, too.
+    let access =
+        ServiceAccess::CHANGE_CONFIG | ServiceAccess::QUERY_CONFIG | ServiceAccess::QUERY_STATUS | ServiceAccess::START;
     let service = match manager.create_service(&info, access) {
         Ok(service) => service,
         Err(error) if os_error(&error) == Some(ERROR_SERVICE_EXISTS) => {
@@ -140,8 +142,16 @@ pub fn install(installation: &Installation) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stops the service if it runs, then removes it.
+/// Stops the service if it runs, then removes it, and its event source.
 pub fn uninstall() -> anyhow::Result<()> {
+    let removed = remove_service();
+    if let Err(error) = logging::deregister_event_source() {
+        tracing::warn!("the event log source stays registered: {error:#}");
+    }
+    removed
+}
+
+fn remove_service() -> anyhow::Result<()> {
     let manager = manager(ServiceManagerAccess::empty())?;
     let access = ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE;
     let service = match manager.open_service(SERVICE_NAME, access) {
@@ -168,9 +178,6 @@ pub fn uninstall() -> anyhow::Result<()> {
             Err(error) if os_error(&error) == Some(ERROR_SERVICE_DOES_NOT_EXIST) => break,
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
-    }
-    if let Err(error) = logging::deregister_event_source() {
-        tracing::warn!("the event log source stays registered: {error:#}");
     }
     println!("removed the {SERVICE_NAME} service (its state directory is kept)");
     Ok(())
@@ -220,16 +227,21 @@ pub fn stop() -> anyhow::Result<()> {
 
 /// Stops the service and waits until it has stopped and its process has
 /// ended: until then its program file is in use (an installer about to
-/// replace or remove it would have to leave that to a reboot).
+/// replace or remove it would have to leave that to a reboot). A service
+/// still starting is let start first; one stopping already is waited for.
 fn stop_and_wait(service: &windows_service::service::Service) -> anyhow::Result<()> {
-    let process = service.query_status().ok().and_then(|status| status.process_id);
-    match service.stop() {
-        Ok(_) => {}
-        Err(error) if os_error(&error) == Some(ERROR_SERVICE_NOT_ACTIVE) => {
-            println!("the {SERVICE_NAME} service is not running");
-            return Ok(());
+    let status = wait_while(service, ServiceState::StartPending)?;
+    // Opened before the stop, so that the id cannot be another's by then.
+    let process = status.process_id.and_then(Process::open);
+    if status.current_state != ServiceState::StopPending {
+        match service.stop() {
+            Ok(_) => {}
+            Err(error) if os_error(&error) == Some(ERROR_SERVICE_NOT_ACTIVE) => {
+                println!("the {SERVICE_NAME} service is not running");
+                return Ok(());
+            }
+            Err(error) => return Err(error).context("cannot stop the service"),
         }
-        Err(error) => return Err(error).context("cannot stop the service"),
     }
     let status = wait_while(service, ServiceState::StopPending)?;
     if status.current_state != ServiceState::Stopped {
@@ -239,27 +251,43 @@ fn stop_and_wait(service: &windows_service::service::Service) -> anyhow::Result<
             status.current_state
         );
     }
-    if let Some(process) = process {
-        wait_for_exit(process);
+    if let Some(process) = process
+        && !process.wait(WAIT)
+    {
+        bail!(
+            "the service stopped, but its process did not end within {} s",
+            WAIT.as_secs()
+        );
     }
     println!("the {SERVICE_NAME} service stopped (exit code {})", exit_code(&status));
     Ok(())
 }
 
-/// Waits, up to `WAIT`, for a process to end (at once if it has).
-fn wait_for_exit(process: u32) {
-    use windows_sys::Win32::Foundation::CloseHandle;
-    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_SYNCHRONIZE, WaitForSingleObject};
-    // SAFETY: asks for a handle that can only be waited on; null if the
-    // process is gone already.
-    let handle = unsafe { OpenProcess(PROCESS_SYNCHRONIZE, 0, process) };
-    if handle.is_null() {
-        return;
+/// A process to wait for.
+struct Process(windows_sys::Win32::Foundation::HANDLE);
+
+impl Process {
+    /// `None` when it has ended already (or cannot be waited on).
+    fn open(id: u32) -> Option<Process> {
+        use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_SYNCHRONIZE};
+        // SAFETY: asks for a handle that can only be waited on.
+        let handle = unsafe { OpenProcess(PROCESS_SYNCHRONIZE, 0, id) };
+        (!handle.is_null()).then_some(Process(handle))
     }
-    // SAFETY: `handle` is a valid process handle, closed once below.
-    unsafe {
-        WaitForSingleObject(handle, WAIT.as_millis() as u32);
-        CloseHandle(handle);
+
+    /// Whether it ended within `limit`.
+    fn wait(&self, limit: Duration) -> bool {
+        use windows_sys::Win32::Foundation::WAIT_OBJECT_0;
+        use windows_sys::Win32::System::Threading::WaitForSingleObject;
+        // SAFETY: a valid process handle, open until drop.
+        unsafe { WaitForSingleObject(self.0, limit.as_millis() as u32) == WAIT_OBJECT_0 }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from OpenProcess and is closed once.
+        unsafe { windows_sys::Win32::Foundation::CloseHandle(self.0) };
     }
 }
 

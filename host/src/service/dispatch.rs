@@ -54,21 +54,38 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
 }
 
 fn service_main(_arguments: Vec<OsString>) {
-    let served = std::panic::catch_unwind(serve);
-    match served {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!("the service failed: {error:#}"),
-        Err(_) => tracing::error!("the service panicked (see the log line before)"),
+    // `serve` logs its own errors; a panic has been logged by the hook.
+    if std::panic::catch_unwind(serve).is_err() {
+        tracing::error!("the service panicked");
     }
 }
 
-/// Reports the service's state to the SCM.
+/// Reports the service's state to the SCM, never anything after `Stopped`,
+/// and while stopping, a new checkpoint every few seconds (the SCM takes a
+/// stop pending without progress past its wait hint for a hung service).
 struct Status {
     handle: ServiceStatusHandle,
+    progress: Mutex<Progress>,
 }
+
+#[derive(Default)]
+struct Progress {
+    checkpoint: u32,
+    stopped: bool,
+}
+
+/// How often a stop pending reports progress.
+const STOP_PROGRESS: Duration = Duration::from_secs(3);
 
 impl Status {
     fn set(&self, state: ServiceState, exit_code: ServiceExitCode, wait_hint: Duration) {
+        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        if progress.stopped {
+            return;
+        }
+        let pending = matches!(state, ServiceState::StartPending | ServiceState::StopPending);
+        progress.checkpoint = if pending { progress.checkpoint + 1 } else { 0 };
+        progress.stopped = state == ServiceState::Stopped;
         let controls_accepted = if state == ServiceState::Running {
             ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN | ServiceControlAccept::PRESHUTDOWN
         } else {
@@ -79,7 +96,7 @@ impl Status {
             current_state: state,
             controls_accepted,
             exit_code,
-            checkpoint: u32::from(matches!(state, ServiceState::StartPending | ServiceState::StopPending)),
+            checkpoint: progress.checkpoint,
             wait_hint,
             process_id: None,
         };
@@ -88,18 +105,33 @@ impl Status {
             Err(error) => tracing::error!("cannot report the service status {state:?}: {error}"),
         }
     }
+
+    /// Stop pending, then again every `STOP_PROGRESS` until stopped.
+    fn stopping(self: &Arc<Self>) {
+        self.set(ServiceState::StopPending, ServiceExitCode::NO_ERROR, STOP_HINT);
+        let status = self.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(STOP_PROGRESS);
+                if status.progress.lock().unwrap_or_else(|p| p.into_inner()).stopped {
+                    return;
+                }
+                status.set(ServiceState::StopPending, ServiceExitCode::NO_ERROR, STOP_HINT);
+            }
+        });
+    }
 }
 
-fn serve() -> anyhow::Result<()> {
+fn serve() {
     let stop = Arc::new(Notify::new());
-    let status: Arc<OnceLock<Status>> = Arc::default();
+    let status: Arc<OnceLock<Arc<Status>>> = Arc::default();
     let handler = {
         let (stop, status) = (stop.clone(), status.clone());
         move |control| match control {
             ServiceControl::Stop | ServiceControl::Shutdown | ServiceControl::Preshutdown => {
                 tracing::info!("the Service Control Manager asks to stop ({control:?})");
                 if let Some(status) = status.get() {
-                    status.set(ServiceState::StopPending, ServiceExitCode::NO_ERROR, STOP_HINT);
+                    status.stopping();
                 }
                 stop.notify_one();
                 ServiceControlHandlerResult::NoError
@@ -108,28 +140,42 @@ fn serve() -> anyhow::Result<()> {
             _ => ServiceControlHandlerResult::NotImplemented,
         }
     };
-    let handle = service_control_handler::register(SERVICE_NAME, handler)
-        .context("cannot register with the Service Control Manager")?;
-    let status = status.get_or_init(|| Status { handle });
+    let handle = match service_control_handler::register(SERVICE_NAME, handler) {
+        Ok(handle) => handle,
+        Err(error) => {
+            tracing::error!("cannot register with the Service Control Manager: {error}");
+            return;
+        }
+    };
+    let status = status.get_or_init(|| {
+        Arc::new(Status {
+            handle,
+            progress: Mutex::default(),
+        })
+    });
     status.set(ServiceState::StartPending, ServiceExitCode::NO_ERROR, START_HINT);
 
     let launch = LAUNCH.lock().unwrap_or_else(|p| p.into_inner()).take();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let launch = launch.context("the service was started twice in one process")?;
-        let setup = launch()?;
+        // Running is reported once what can fail at start has been tried:
+        // the manifest loaded, the store opened, the state directory ours.
+        let agent = agent::Prepared::new(launch()?)?;
         status.set(ServiceState::Running, ServiceExitCode::NO_ERROR, Duration::ZERO);
         tracing::info!("the {SERVICE_NAME} service is running");
-        agent::run(setup, Some(stop))
+        agent.run(Some(stop))
     }));
-    let (exit_code, result) = match outcome {
-        Ok(Ok(())) => (ServiceExitCode::NO_ERROR, Ok(())),
-        Ok(Err(error)) => (FAILED, Err(error)),
-        Err(_) => (FAILED, Err(anyhow::anyhow!("the agent panicked"))),
+    let exit_code = match outcome {
+        Ok(Ok(())) => ServiceExitCode::NO_ERROR,
+        Ok(Err(error)) => {
+            tracing::error!("the {SERVICE_NAME} service stops on an error: {error:#}");
+            FAILED
+        }
+        Err(_) => {
+            tracing::error!("the {SERVICE_NAME} service stops: the agent panicked");
+            FAILED
+        }
     };
-    if let Err(error) = &result {
-        tracing::error!("the {SERVICE_NAME} service stops on an error: {error:#}");
-    }
     tracing::info!("the {SERVICE_NAME} service stopped");
     status.set(ServiceState::Stopped, exit_code, Duration::ZERO);
-    result
 }

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -28,33 +27,43 @@ const KEPT_FILES: usize = 14;
 const EVENT_SOURCE_KEY: &str = r"SYSTEM\CurrentControlSet\Services\EventLog\Application\driftwatch";
 
 /// Sends the process's log to the service's file and its errors to the
-/// event log; panics are logged there too.
-pub fn init(state_dir: &Path) -> anyhow::Result<()> {
+/// event log; panics are logged there too. Without a log file (its folder
+/// cannot be made, say) the errors still reach the event log, that one
+/// first.
+pub fn init(state_dir: &Path) {
     let dir = state_dir.join("logs");
     let file = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix("driftwatch")
         .filename_suffix("log")
         .max_log_files(KEPT_FILES)
-        .build(&dir)
-        .with_context(|| format!("cannot write the service's log in {}", dir.display()))?;
+        .build(&dir);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (file, problem) = match file {
+        Ok(file) => (Some(file), None),
+        Err(error) => (
+            None,
+            Some(format!("cannot write the service's log in {}: {error}", dir.display())),
+        ),
+    };
     tracing_subscriber::registry()
         .with(filter)
-        .with(
+        .with(file.map(|file| {
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_target(false)
-                .with_writer(file),
-        )
+                .with_writer(file)
+        }))
         .with(EventLog::open())
         .init();
+    if let Some(problem) = problem {
+        tracing::error!("{problem}");
+    }
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |panic| {
         tracing::error!("panic: {panic}");
         default_hook(panic);
     }));
-    Ok(())
 }
 
 /// NUL-terminated UTF-16.
@@ -141,7 +150,8 @@ impl tracing::field::Visit for Text {
 }
 
 /// Registers `driftwatch` as an event source of the Application log. It has
-/// no message file of its own: viewers show each event's text as given.
+/// no message file: Event Viewer says it cannot find the event's
+/// description, then shows the event's text.
 pub fn register_event_source() -> anyhow::Result<()> {
     let key = wide(EVENT_SOURCE_KEY);
     let mut handle: HKEY = std::ptr::null_mut();
