@@ -23,10 +23,10 @@ const SERVICE_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\DriftwatchService";
 const CYCLES: usize = 20;
 
 /// An ordinary process of the prefix, so that Wine keeps its services up.
-struct KeepAlive(Child);
+pub(crate) struct KeepAlive(Child);
 
 impl KeepAlive {
-    fn start(wine: &Wine) -> KeepAlive {
+    pub(crate) fn start(wine: &Wine) -> KeepAlive {
         // Whichever Wine process starts the prefix's wineserver (and its
         // services.exe) hands it its standard output and error: they must
         // not be a pipe that a later `output()` waits to see closed.
@@ -57,7 +57,7 @@ impl Drop for KeepAlive {
 }
 
 impl Wine {
-    fn tool(&self, args: &[&str]) -> Output {
+    pub(crate) fn tool(&self, args: &[&str]) -> Output {
         self.command(Path::new(args[0]))
             .args(&args[1..])
             .output()

@@ -24,7 +24,7 @@ pub mod grants;
 mod output_capture;
 mod plugin;
 pub mod registry_import;
-mod service_manager;
+pub(crate) mod service_manager;
 mod state;
 
 use std::path::PathBuf;

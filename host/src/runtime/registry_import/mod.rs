@@ -11,6 +11,8 @@ mod windows;
 use std::sync::Arc;
 
 pub use grants::{Access, RegistryGrants};
+#[cfg(windows)]
+pub(crate) use windows::split_root;
 pub use windows_paths::registry_key::{looks_like_key, normalize};
 
 use super::bindings::registry_access::{Key, RawValue, RegistryError, View};

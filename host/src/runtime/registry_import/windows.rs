@@ -27,15 +27,7 @@ impl Drop for OpenKey {
 
 impl Backend for WindowsRegistry {
     fn read(&self, path: &str, view: View) -> Result<RawKey, BackendError> {
-        let (root, rest) = path.split_once('\\').unwrap_or((path, ""));
-        let root = match root {
-            "HKEY_LOCAL_MACHINE" => HKEY_LOCAL_MACHINE,
-            "HKEY_USERS" => HKEY_USERS,
-            "HKEY_CURRENT_USER" => HKEY_CURRENT_USER,
-            "HKEY_CLASSES_ROOT" => HKEY_CLASSES_ROOT,
-            "HKEY_CURRENT_CONFIG" => HKEY_CURRENT_CONFIG,
-            _ => return Err(BackendError::NotFound),
-        };
+        let (root, rest) = split_root(path).ok_or(BackendError::NotFound)?;
         let access = KEY_READ
             | match view {
                 View::Native => KEY_WOW64_64KEY,
@@ -48,6 +40,20 @@ impl Backend for WindowsRegistry {
         let key = OpenKey(handle);
         read_open(&key)
     }
+}
+
+/// A normalized key path's predefined root, and the rest.
+pub(crate) fn split_root(path: &str) -> Option<(HKEY, &str)> {
+    let (root, rest) = path.split_once('\\').unwrap_or((path, ""));
+    let root = match root {
+        "HKEY_LOCAL_MACHINE" => HKEY_LOCAL_MACHINE,
+        "HKEY_USERS" => HKEY_USERS,
+        "HKEY_CURRENT_USER" => HKEY_CURRENT_USER,
+        "HKEY_CLASSES_ROOT" => HKEY_CLASSES_ROOT,
+        "HKEY_CURRENT_CONFIG" => HKEY_CURRENT_CONFIG,
+        _ => return None,
+    };
+    Some((root, rest))
 }
 
 fn read_open(key: &OpenKey) -> Result<RawKey, BackendError> {

@@ -12,6 +12,11 @@
 //! watch limit) asks for a full scan and says so in the log: scheduled scans
 //! stay the safety net either way. Kernel file systems (`/sys`, `/proc`)
 //! are not watched.
+//!
+//! On a live Windows machine, also: the registry keys a collector reads
+//! (`registry`, `RegNotifyChangeKeyValue`), and for services collectors
+//! the services' states (`services`, a poll of the Service Control
+//! Manager); both ask for a collection. Hive folders are not watched there.
 
 use std::path::{Path, PathBuf};
 
@@ -35,9 +40,18 @@ pub enum Trigger {
     Rescan(String),
 }
 
+#[cfg(windows)]
+mod registry;
+#[cfg(windows)]
+mod services;
+
 /// Live watches of one collector; dropping it ends them.
 pub struct CollectorWatch {
-    _watcher: notify::RecommendedWatcher,
+    _files: Option<notify::RecommendedWatcher>,
+    #[cfg(windows)]
+    _registry: Option<registry::RegistryWatch>,
+    #[cfg(windows)]
+    _services: Option<services::ServicePoll>,
     /// Where the watches are, for the log.
     pub watched: usize,
 }
@@ -56,6 +70,41 @@ pub fn watch(
     machine: &Machine,
     triggers: UnboundedSender<Trigger>,
 ) -> Result<Option<CollectorWatch>, String> {
+    let (files, mut watched) = match watch_files(spec, machine, triggers.clone())? {
+        Some((watcher, watched)) => (Some(watcher), watched),
+        None => (None, 0),
+    };
+    // On a live Windows machine, the registry and the services' states.
+    #[cfg(windows)]
+    let (registry, services) = if machine.is_live() {
+        let registry = registry::watch(spec, triggers.clone());
+        let services = (spec.kind == Kind::Services).then(|| services::ServicePoll::start(&spec.name, triggers));
+        watched += registry.as_ref().map_or(0, |r| r.watched) + usize::from(services.is_some());
+        (registry, services)
+    } else {
+        (None, None)
+    };
+    #[cfg(not(windows))]
+    let _ = &mut watched;
+    if watched == 0 {
+        return Ok(None);
+    }
+    Ok(Some(CollectorWatch {
+        _files: files,
+        #[cfg(windows)]
+        _registry: registry,
+        #[cfg(windows)]
+        _services: services,
+        watched,
+    }))
+}
+
+/// Watches the directories `spec` reads; the watcher and how many places.
+fn watch_files(
+    spec: &CollectorSpec,
+    machine: &Machine,
+    triggers: UnboundedSender<Trigger>,
+) -> Result<Option<(notify::RecommendedWatcher, usize)>, String> {
     let targets = targets(spec, machine);
     if targets.is_empty() {
         return Ok(None);
@@ -109,10 +158,7 @@ pub fn watch(
             }
         }
     }
-    Ok(Some(CollectorWatch {
-        _watcher: watcher,
-        watched,
-    }))
+    Ok(Some((watcher, watched)))
 }
 
 /// The directories to watch for a collector: its present grants.
@@ -122,6 +168,7 @@ fn targets(spec: &CollectorSpec, machine: &Machine) -> Vec<Target> {
     for preopen in collectors::grants::preopens(spec, machine)
         .into_iter()
         .filter(|p| p.present && !is_pseudo_fs(&p.guest))
+        .filter(|p| !(machine.is_live() && is_hive_folder(&p.guest)))
     {
         let (dir, recursive) = if preopen.is_dir {
             (preopen.host.clone(), deep)
@@ -153,6 +200,20 @@ fn is_pseudo_fs(guest: &str) -> bool {
     ["/sys", "/proc"]
         .iter()
         .any(|p| guest == *p || guest.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// The folders of registry hive files: on the live machine the registry is
+/// read (and watched) through the Windows API; the files themselves change
+/// whenever Windows flushes them.
+fn is_hive_folder(guest: &str) -> bool {
+    let path = guest.replace('\\', "/");
+    let path = path
+        .strip_prefix("C:")
+        .or_else(|| path.strip_prefix("c:"))
+        .unwrap_or(&path);
+    collectors::grants::HIVE_FOLDERS
+        .iter()
+        .any(|folder| path.trim_end_matches('/').eq_ignore_ascii_case(folder))
 }
 
 /// The path the plugin knows for a host path, if a grant covers it.
