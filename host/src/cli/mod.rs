@@ -457,10 +457,9 @@ fn agent_setup(global: &Global) -> anyhow::Result<crate::agent::Setup> {
 #[cfg(windows)]
 fn service(global: &Global, action: ServiceCommand) -> anyhow::Result<ExitCode> {
     use crate::service;
+    let state_dir = std::path::absolute(global.state.clone().unwrap_or_else(service::default_state_dir))?;
     let mut global = global.clone();
-    global.state = Some(std::path::absolute(
-        global.state.clone().unwrap_or_else(service::default_state_dir),
-    )?);
+    global.state = Some(state_dir.clone());
     match action {
         ServiceCommand::Install => {
             if global.root.is_some() {
@@ -483,16 +482,12 @@ fn service(global: &Global, action: ServiceCommand) -> anyhow::Result<ExitCode> 
                 // One that does not load is refused now, not at the service's start.
                 Manifest::load(path)?;
             }
-            service::install(&service::Installation {
-                state_dir: global.state.clone().unwrap_or_default(),
-                manifest,
-            })?
+            service::install(&service::Installation { state_dir, manifest })?
         }
         ServiceCommand::Uninstall { purge } => {
             // The state goes when asked, whether or not there was a service.
             let removed = service::uninstall();
             if purge {
-                let state_dir = global.state.clone().unwrap_or_default();
                 match std::fs::remove_dir_all(&state_dir) {
                     Ok(()) => println!("removed {}", state_dir.display()),
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}

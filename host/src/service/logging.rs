@@ -20,6 +20,7 @@ use windows_sys::Win32::System::Registry::{
 };
 
 use super::SERVICE_NAME;
+use crate::runtime::registry_import::wide;
 
 /// Log files kept.
 const KEPT_FILES: usize = 14;
@@ -64,11 +65,6 @@ pub fn init(state_dir: &Path) {
         tracing::error!("panic: {panic}");
         default_hook(panic);
     }));
-}
-
-/// NUL-terminated UTF-16.
-fn wide(text: &str) -> Vec<u16> {
-    text.encode_utf16().chain([0]).collect()
 }
 
 /// A tracing layer writing errors to the event log.

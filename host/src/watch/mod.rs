@@ -70,22 +70,23 @@ pub fn watch(
     machine: &Machine,
     triggers: UnboundedSender<Trigger>,
 ) -> Result<Option<CollectorWatch>, String> {
-    let (files, mut watched) = match watch_files(spec, machine, triggers.clone())? {
+    let (files, files_watched) = match watch_files(spec, machine, triggers.clone())? {
         Some((watcher, watched)) => (Some(watcher), watched),
         None => (None, 0),
     };
     // On a live Windows machine, the registry and the services' states.
     #[cfg(windows)]
     let (registry, services) = if machine.is_live() {
-        let registry = registry::watch(spec, triggers.clone());
-        let services = (spec.kind == Kind::Services).then(|| services::ServicePoll::start(&spec.name, triggers));
-        watched += registry.as_ref().map_or(0, |r| r.watched) + usize::from(services.is_some());
-        (registry, services)
+        let services =
+            (spec.kind == Kind::Services).then(|| services::ServicePoll::start(&spec.name, triggers.clone()));
+        (registry::watch(spec, triggers), services)
     } else {
         (None, None)
     };
+    #[cfg(windows)]
+    let watched = files_watched + registry.as_ref().map_or(0, |r| r.watched) + usize::from(services.is_some());
     #[cfg(not(windows))]
-    let _ = &mut watched;
+    let watched = files_watched;
     if watched == 0 {
         return Ok(None);
     }

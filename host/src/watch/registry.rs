@@ -116,7 +116,7 @@ struct WatchedKey {
 impl WatchedKey {
     fn open(path: &str, deep: bool) -> Option<WatchedKey> {
         let (root, rest) = crate::runtime::registry_import::split_root(path)?;
-        let subkey: Vec<u16> = rest.encode_utf16().chain([0]).collect();
+        let subkey = crate::runtime::registry_import::wide(rest);
         let mut key: HKEY = std::ptr::null_mut();
         // SAFETY: `subkey` is NUL-terminated; `key` receives the handle.
         let status = unsafe { RegOpenKeyExW(root, subkey.as_ptr(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &mut key) };

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 pub use grants::{Access, RegistryGrants};
 #[cfg(windows)]
-pub(crate) use windows::split_root;
+pub(crate) use windows::{split_root, wide};
 pub use windows_paths::registry_key::{looks_like_key, normalize};
 
 use super::bindings::registry_access::{Key, RawValue, RegistryError, View};

@@ -158,6 +158,6 @@ fn check(status: WIN32_ERROR) -> Result<(), BackendError> {
 }
 
 /// NUL-terminated UTF-16.
-fn wide(text: &str) -> Vec<u16> {
+pub(crate) fn wide(text: &str) -> Vec<u16> {
     text.encode_utf16().chain([0]).collect()
 }
