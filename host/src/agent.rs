@@ -347,7 +347,8 @@ async fn stop_schedule(stop: watch::Sender<bool>, mut schedule: JoinSet<()>) {
 enum RunCause {
     /// The collector's interval came round.
     Scheduled,
-    /// File events on these paths: a targeted re-check.
+    /// Events on these paths (or a registry collector's keys): a targeted
+    /// re-check.
     Changed(Vec<String>),
     /// Events that call for a whole collection (or that could not be seen).
     Events(String),

@@ -20,7 +20,7 @@ use std::fmt;
 
 mod scope;
 
-pub use scope::Scope;
+pub use scope::{KeyScope, Scope};
 
 use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
 

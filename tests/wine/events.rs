@@ -1,7 +1,7 @@
 //! The agent on Windows collects on events, long before its 24-hour
 //! intervals: a registry value set under a tracked key, a file created in a
 //! tracked folder, a service's startup type (its registry key) and its
-//! state (the Service Control Manager's answer).
+//! state (as the Service Control Manager notifies it).
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -9,9 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::service::KeepAlive;
-use crate::{json_lines, text, wine};
+use crate::{generated, json_lines, text, wine};
 
 const EVENTS_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\DriftwatchEvents";
+/// Tracked too, by a rule of its own: untouched by a run of the other.
+const OTHER_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\DriftwatchQuiet";
 /// Wine's print spooler: a service that starts and stops on request.
 const SERVICE: &str = "Spooler";
 
@@ -23,6 +25,8 @@ plugin = "registry-windows"
 interval = "24h"
   [[collector.keys]]
   key = 'HKLM\SOFTWARE\DriftwatchEvents'
+  [[collector.keys]]
+  key = 'HKLM\SOFTWARE\DriftwatchQuiet'
 
 [[collector]]
 name = "files"
@@ -51,18 +55,14 @@ impl Drop for Agent {
     }
 }
 
-/// A change's `TimeGenerated`.
-fn generated(change: &Value) -> SystemTime {
-    let time: jiff::Timestamp = text(change, "TimeGenerated").parse().expect("an RFC 3339 time");
-    SystemTime::try_from(time).expect("a time after the epoch")
-}
-
 #[test]
 #[ignore = "needs Wine and the Windows build: run tests/wine/run.sh"]
 fn the_agent_collects_on_registry_file_and_service_events() {
     let wine = wine();
     let prefix = &wine.prefix;
     wine.run_tool(&["reg", "add", EVENTS_KEY, "/v", "Setting", "/d", "before", "/f"]);
+    wine.run_tool(&["reg", "add", EVENTS_KEY, "/v", "Gone", "/d", "soon", "/f"]);
+    wine.run_tool(&["reg", "add", OTHER_KEY, "/v", "Kept", "/d", "as is", "/f"]);
     std::fs::create_dir_all(prefix.join("drive_c/dwevents")).unwrap();
     std::fs::write(prefix.join("drive_c/dwevents/old.txt"), "old").unwrap();
     std::fs::write(prefix.join("drive_c/events.toml"), MANIFEST).unwrap();
@@ -75,7 +75,8 @@ fn the_agent_collects_on_registry_file_and_service_events() {
     let agent = Agent(
         wine.command(&wine.exe)
             .args(["--state", r"C:\dw-events", "--manifest", r"C:\events.toml", "run"])
-            .env("RUST_LOG", "info")
+            // The watches' debug lines say what told of each change.
+            .env("RUST_LOG", "info,driftwatch::watch=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -127,6 +128,32 @@ fn the_agent_collects_on_registry_file_and_service_events() {
     );
     println!("registry value set → change recorded: {latency:?}");
 
+    // A value deleted: Removed, by a run of that key's rule alone.
+    let before = SystemTime::now();
+    wine.run_tool(&["reg", "delete", EVENTS_KEY, "/v", "Gone", "/f"]);
+    let is_gone = |c: &Value| text(c, "ValueName") == "Gone" && text(c, "ChangeCategory") == "Removed";
+    let found = wait_for("registry removal", Duration::from_secs(20), &|c| c.iter().any(is_gone));
+    let latency = generated(found.iter().find(|c| is_gone(c)).unwrap())
+        .duration_since(before)
+        .unwrap_or_default();
+    assert!(
+        latency < Duration::from_secs(2),
+        "registry removal seen after {latency:?}"
+    );
+    println!("registry value deleted → change recorded: {latency:?}");
+    let runs = json_lines(&wine.dw(state, &["runs", "--json"]));
+    let last = runs
+        .iter()
+        .filter(|r| text(r, "Collector") == "registry")
+        .max_by_key(|r| r["RunId"].as_i64())
+        .expect("a registry run");
+    assert_eq!(text(last, "Scope"), "targeted", "{last:#}");
+    assert_eq!(last["ScopePaths"], serde_json::json!([EVENTS_KEY]), "{last:#}");
+    assert!(
+        !found.iter().any(|c| text(c, "RegistryKey").contains("DriftwatchQuiet")),
+        "the other rule's values were touched: {found:#?}"
+    );
+
     // A file created in the tracked folder: Added, within 2 s.
     let before = SystemTime::now();
     std::fs::write(prefix.join("drive_c/dwevents/new.txt"), "new").unwrap();
@@ -175,7 +202,7 @@ fn the_agent_collects_on_registry_file_and_service_events() {
     println!("service startup type set → change recorded: {latency:?}");
     set_start("3");
 
-    // A service started: its state, from the SCM's poll (every 10 s).
+    // A service started: its state, as the SCM notifies it.
     let before = SystemTime::now();
     wine.run_tool(&["sc", "start", SERVICE]);
     let is_running = |c: &Value| text(c, "SvcName") == SERVICE && text(c, "SvcState") == "Running";
@@ -186,12 +213,15 @@ fn the_agent_collects_on_registry_file_and_service_events() {
         .duration_since(before)
         .unwrap_or_default();
     assert!(
-        latency < Duration::from_secs(12),
+        latency < Duration::from_secs(2),
         "service state change seen after {latency:?}"
     );
     println!("service started → change recorded: {latency:?}");
     let _ = wine.tool(&["sc", "stop", SERVICE]);
 
     assert!(agent_log().contains("watching"), "the agent logged:\n{}", agent_log());
+    // The SCM told (`NotifyServiceStatusChangeW`), not the 10 s asking.
+    let notified = format!("service {SERVICE}: state 4 (notified)");
+    assert!(agent_log().contains(&notified), "the agent logged:\n{}", agent_log());
     drop(agent);
 }

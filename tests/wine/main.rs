@@ -112,15 +112,25 @@ impl Wine {
     }
 
     /// A Windows tool of the prefix (`reg`, `regedit`), which must succeed.
+    /// Tried twice: once in a few hundred runs, Wine fails to start a tool
+    /// at all (a failed exit with nothing said) while a service stops.
     fn run_tool(&self, args: &[&str]) {
-        let out = self
-            .command(Path::new(args[0]))
-            .args(&args[1..])
-            .output()
-            .expect("wine runs");
+        let run = || {
+            self.command(Path::new(args[0]))
+                .args(&args[1..])
+                .output()
+                .expect("wine runs")
+        };
+        let mut out = run();
+        if !out.status.success() && out.stdout.is_empty() && out.stderr.is_empty() {
+            eprintln!("{args:?} failed silently ({}): once more", out.status);
+            out = run();
+        }
         assert!(
             out.status.success(),
-            "{args:?}: {}",
+            "{args:?}: {}\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -206,6 +216,12 @@ fn json_lines(out: &Output) -> Vec<Value> {
 
 fn text(v: &Value, column: &str) -> String {
     v[column].as_str().unwrap_or_default().to_string()
+}
+
+/// A change's `TimeGenerated`.
+fn generated(change: &Value) -> std::time::SystemTime {
+    let time: jiff::Timestamp = text(change, "TimeGenerated").parse().expect("an RFC 3339 time");
+    std::time::SystemTime::try_from(time).expect("a time after the epoch")
 }
 
 fn of_type<'a>(rows: &'a [Value], data_type: &str) -> Vec<&'a Value> {

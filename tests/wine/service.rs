@@ -1,8 +1,9 @@
 //! The agent as a Windows service, installed from its MSI by Wine's
 //! `msiexec`: the Service Control Manager runs it, it collects, it stops
-//! and starts cleanly (twenty times, no change lost or counted twice), an
-//! upgrade keeps its state, an uninstall removes the service and the
-//! program but keeps `ProgramData` unless asked.
+//! and starts cleanly (twenty times, no change lost or counted twice), it
+//! records a registry value set or a file created within 2 s, an upgrade
+//! keeps its state, an uninstall removes the service and the program but
+//! keeps `ProgramData` unless asked.
 //!
 //! Under Wine, `services.exe` (and every service with it) is shut down when
 //! the last ordinary process of the prefix ends; `KeepAlive` holds one
@@ -11,11 +12,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::{Wine, json_lines, text, wine};
+use crate::{Wine, generated, json_lines, text, wine};
 
 const STATE: &str = r"C:\ProgramData\driftwatch";
 const SERVICE_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\DriftwatchService";
@@ -204,6 +205,41 @@ interval = "2s"
   key = 'HKLM\SOFTWARE\DriftwatchService'
 "#;
 
+/// The same key with a daily interval, and a folder: changes are seen on
+/// events, not on the schedule.
+const EVENTS_MANIFEST: &str = r#"
+[[collector]]
+name = "service-registry"
+kind = "registry"
+plugin = "registry-windows"
+interval = "24h"
+  [[collector.keys]]
+  key = 'HKLM\SOFTWARE\DriftwatchService'
+
+[[collector]]
+name = "service-files"
+kind = "files"
+plugin = "files-windows"
+interval = "24h"
+  [[collector.paths]]
+  path = 'C:\dwservice'
+  recurse = true
+"#;
+
+/// Waits for a change that `is` picks out, then how long after `before`
+/// the service recorded it.
+fn recorded_after(wine: &Wine, before: SystemTime, is: impl Fn(&Value) -> bool) -> Duration {
+    let mut found = None;
+    wait_until("a change on an event", wine, || {
+        found = json_lines(&wine.installed(&["changes", "--json"]))
+            .into_iter()
+            .find(|c| is(c));
+        found.is_some()
+    });
+    let change = found.expect("found");
+    generated(&change).duration_since(before).unwrap_or_default()
+}
+
 #[test]
 #[ignore = "needs Wine, wixl and the Windows build: run tests/wine/run.sh"]
 fn the_msi_installs_a_service_that_collects_restarts_cleanly_and_uninstalls() {
@@ -266,13 +302,36 @@ fn the_msi_installs_a_service_that_collects_restarts_cleanly_and_uninstalls() {
     );
     assert!(log.contains("asked to stop: stopping"), "{log}");
 
+    // Run by the SCM, it sees changes as they happen: daily intervals, and
+    // a value set or a file created is recorded within 2 s.
+    std::fs::create_dir_all(wine.prefix.join("drive_c/dwservice")).unwrap();
+    std::fs::write(&manifest, EVENTS_MANIFEST).unwrap();
+    wait_until("the files collector's baseline", wine, || {
+        let runs = json_lines(&wine.installed(&["runs", "--json"]));
+        runs.iter().any(|r| text(r, "Collector") == "service-files")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let before = SystemTime::now();
+    wine.run_tool(&["reg", "add", SERVICE_KEY, "/v", "Cycle", "/d", "on-event", "/f"]);
+    let latency = recorded_after(wine, before, |c| text(c, "ValueData") == "on-event");
+    println!("service: registry value set → change recorded: {latency:?}");
+    assert!(
+        latency < Duration::from_secs(2),
+        "registry change seen after {latency:?}"
+    );
+    let before = SystemTime::now();
+    std::fs::write(wine.prefix.join("drive_c/dwservice/new.txt"), "new").unwrap();
+    let latency = recorded_after(wine, before, |c| text(c, "FileSystemPath").ends_with("new.txt"));
+    println!("service: file created → change recorded: {latency:?}");
+    assert!(latency < Duration::from_secs(2), "file change seen after {latency:?}");
+
     // An upgrade in place keeps the state: no new baseline, no change.
     let before = cycle_changes(wine);
     wine.msiexec(&["/i", &next_msi, "/qn"]);
     wine.wait_for_state("RUNNING");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(cycle_changes(wine), before);
-    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), SERVICE_MANIFEST);
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), EVENTS_MANIFEST);
 
     // Uninstalled: no service, no program; the state stays.
     wine.msiexec(&["/x", &next_msi, "/qn"]);

@@ -93,7 +93,14 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
     let (outcome, scope) = match prepared {
         Err(error) => (Recorded::failed(ctx, &run, None, clock, error), None),
         Ok((decision, content)) => {
-            let job = Job::new(plugin, spec, ctx.machine, decision.index.clone(), &content);
+            let narrowed = scope::narrowed(spec, &decision.scope);
+            let job = Job::new(
+                plugin,
+                narrowed.as_ref().unwrap_or(spec),
+                ctx.machine,
+                decision.index.clone(),
+                &content,
+            );
             let budget = job.budget();
             let queue = Arc::new(BatchQueue::default());
             let outcome = match start(job, queue.clone()) {

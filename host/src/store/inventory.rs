@@ -5,6 +5,7 @@ use rusqlite::{CachedStatement, Transaction};
 
 use super::revision::Clock;
 use super::{Row, Store, StoreError, from_sql};
+use crate::change_engine::KeyScope;
 use crate::exact_path;
 use crate::inventory::{DataType, INTERNAL_COLUMNS, Item, Value};
 
@@ -235,6 +236,35 @@ pub(super) fn pick_rows(
             }
             picked.sort_unstable();
             picked.dedup();
+        }
+    }
+    Ok(picked)
+}
+
+/// The collector's stored rows that the registry `rules` read and that
+/// `skip` does not account for. Key names compare without regard to case,
+/// which an index range cannot do: the collector's rows are read through
+/// (a registry collector's inventory is small).
+pub(super) fn pick_registry_rows(
+    tx: &Transaction,
+    collector: &str,
+    rules: &[KeyScope],
+    skip: impl Fn(i64) -> bool,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut statement =
+        tx.prepare_cached("SELECT rowid, RegistryKey, ValueName FROM ConfigurationData WHERE Collector = ?1")?;
+    let mut rows = statement.query([collector])?;
+    let mut picked = Vec::new();
+    while let Some(row) = rows.next()? {
+        let rowid: i64 = row.get(0)?;
+        if skip(rowid) {
+            continue;
+        }
+        let key: Option<String> = row.get(1)?;
+        let value: Option<String> = row.get(2)?;
+        let (key, value) = (key.unwrap_or_default(), value.unwrap_or_default());
+        if rules.iter().any(|rule| rule.covers(&key, &value)) {
+            picked.push(rowid);
         }
     }
     Ok(picked)

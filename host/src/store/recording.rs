@@ -16,7 +16,7 @@ use std::time::Duration;
 use rusqlite::{Transaction, params};
 
 use super::collector_state::save_baseline;
-use super::inventory::{RowWriter, Rows, delete_row, pick_rows};
+use super::inventory::{RowWriter, Rows, delete_row, pick_registry_rows, pick_rows};
 use super::revision::Clock;
 use super::{Store, StoreError, to_sql};
 use crate::change_engine::{Action, Baseline, Change, Comparison, Scope, Verdict};
@@ -335,14 +335,23 @@ impl State {
         if matches!(self.scope, Scope::Full | Scope::Incremental) && accounted == self.stored {
             return Ok(Vec::new());
         }
-        let paths = match &self.scope {
-            Scope::Targeted(paths) => Some(paths.as_slice()),
-            Scope::Full | Scope::Incremental => None,
-        };
         // Rows above `max_rowid` are this run's own.
         let accounted_for = |rowid: i64| rowid > self.max_rowid || self.seen.contains(rowid);
         let retained = (ending.retained_count > 0).then_some(ending.retained);
-        pick_rows(tx, &self.collector, self.data_type, paths, accounted_for, retained)
+        match &self.scope {
+            Scope::Keys(rules) => pick_registry_rows(tx, &self.collector, rules, accounted_for),
+            Scope::Targeted(paths) => pick_rows(
+                tx,
+                &self.collector,
+                self.data_type,
+                Some(paths),
+                accounted_for,
+                retained,
+            ),
+            Scope::Full | Scope::Incremental => {
+                pick_rows(tx, &self.collector, self.data_type, None, accounted_for, retained)
+            }
+        }
     }
 
     fn insert_change(&self, tx: &Transaction, change: &Change) -> rusqlite::Result<()> {
@@ -413,7 +422,7 @@ fn insert_run(
     error: Option<&str>,
     scope: Option<&Scope>,
 ) -> rusqlite::Result<i64> {
-    let paths = scope.map_or(&[][..], Scope::paths);
+    let paths = scope.map(Scope::places).unwrap_or_default();
     let recorded_paths = (!paths.is_empty()).then(|| {
         let kept = &paths[..paths.len().min(RECORDED_PATHS)];
         serde_json::to_string(kept).unwrap_or_default()

@@ -339,6 +339,71 @@ fn a_targeted_run_removes_only_within_its_paths() {
     );
 }
 
+/// Registry values: (key, value name, data).
+fn registry_values(values: &[(&str, &str, &str)]) -> Vec<Item> {
+    values
+        .iter()
+        .map(|(key, name, data)| Item {
+            key: format!("{key}\t{name}"),
+            fields: vec![
+                ("RegistryKey", Value::Text(key.to_string())),
+                ("ValueName", Value::Text(name.to_string())),
+                ("ValueType", Value::Text("REG_SZ".into())),
+                ("ValueData", Value::Text(data.to_string())),
+            ],
+            keep_previous: false,
+        })
+        .collect()
+}
+
+fn record_registry(store: &mut Store, time: &str, scope: &Scope, values: &[(&str, &str, &str)]) -> Recorded {
+    let mut recording = store
+        .begin_recording(&run_at(time), DataType::Registry, scope, &Baseline::default())
+        .unwrap();
+    recording.apply(registry_values(values), NONE_RETAINED).unwrap();
+    recording.finish(ending(true)).unwrap()
+}
+
+#[test]
+fn a_run_of_some_registry_rules_removes_only_what_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let run = r"HKEY_LOCAL_MACHINE\SOFTWARE\Run";
+    let (sub, other) = (
+        r"HKEY_LOCAL_MACHINE\SOFTWARE\Run\Sub",
+        r"HKEY_LOCAL_MACHINE\SOFTWARE\RunOnce",
+    );
+    record_registry(
+        &mut store,
+        "t1",
+        &Scope::Full,
+        &[(run, "a", "1"), (run, "b", "1"), (sub, "c", "1"), (other, "d", "1")],
+    );
+    // The rule reading Run alone (in another case) ran: b is gone, a
+    // changed; Run\Sub and RunOnce belong to rules that did not run.
+    let scope = Scope::Keys(vec![crate::change_engine::KeyScope {
+        rule: "run".into(),
+        key: r"HKEY_LOCAL_MACHINE\Software\RUN".into(),
+        depth: 0,
+        value: None,
+    }]);
+    let recorded = record_registry(&mut store, "t2", &scope, &[(run, "a", "2")]);
+    assert_eq!((recorded.items, recorded.changes), (3, 2));
+    let changes = store.changes(&ChangeFilter::default()).unwrap();
+    let categories: Vec<_> = changes
+        .iter()
+        .map(|c| (c.text("ValueName"), c.text("ChangeCategory")))
+        .collect();
+    assert_eq!(categories, [("a", "Modified"), ("b", "Removed")]);
+    assert_eq!(
+        last_scope(&store),
+        (
+            "targeted".to_string(),
+            Some(r#"["HKEY_LOCAL_MACHINE\\Software\\RUN"]"#.to_string())
+        )
+    );
+}
+
 #[test]
 fn an_incremental_run_keeps_what_it_confirmed_unchanged() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,9 +14,11 @@
 //! are not watched.
 //!
 //! On a live Windows machine, also: the registry keys a collector reads
-//! (`registry`, `RegNotifyChangeKeyValue`), and for services collectors
-//! the services' states (`services`, a poll of the Service Control
-//! Manager); both ask for a collection. Hive folders are not watched there.
+//! (`registry`, `RegNotifyChangeKeyValue`; a registry collector re-reads
+//! just the tracked key that changed), and for services collectors the
+//! services' states (`services`, `NotifyServiceStatusChangeW` and a 10 s
+//! ask of the Service Control Manager; a change asks for a collection).
+//! Hive folders are not watched there.
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +34,8 @@ use crate::runtime::grants::Preopen;
 /// What watching asks of a collector's loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    /// These paths (as the plugin names them) changed.
+    /// These paths (as the plugin names them) changed; for a registry
+    /// collector, these tracked keys (normalized).
     Changed(Vec<String>),
     /// Something changed where the collector reads (not a files collector).
     Collect,
@@ -51,7 +54,7 @@ pub struct CollectorWatch {
     #[cfg(windows)]
     _registry: Option<registry::RegistryWatch>,
     #[cfg(windows)]
-    _services: Option<services::ServicePoll>,
+    _services: Option<services::ServiceWatch>,
     /// Where the watches are, for the log.
     pub watched: usize,
 }
@@ -77,8 +80,9 @@ pub fn watch(
     // On a live Windows machine, the registry and the services' states.
     #[cfg(windows)]
     let (registry, services) = if machine.is_live() {
-        let services =
-            (spec.kind == Kind::Services).then(|| services::ServicePoll::start(&spec.name, triggers.clone()));
+        let services = (spec.kind == Kind::Services)
+            .then(|| services::ServiceWatch::start(&spec.name, triggers.clone()))
+            .flatten();
         (registry::watch(spec, triggers), services)
     } else {
         (None, None)

@@ -1,7 +1,9 @@
 //! Registry watches (a live Windows machine): each key a collector reads —
 //! a registry collector's tracked keys, another's registry grants — gets
 //! `RegNotifyChangeKeyValue` (names and values, below it too where the
-//! collector reads below it), and a change asks for a collection.
+//! collector reads below it). A change of a tracked key asks for a run of
+//! the rules that read that key alone (`Trigger::Changed` with the key);
+//! a change under another collector's grants asks for a collection.
 //!
 //! One thread per collector opens the keys, arms their notifications and
 //! waits on their events; a notification fires once, so it is armed again
@@ -50,7 +52,7 @@ impl Drop for RegistryWatch {
 
 /// The keys `spec` reads, normalized, and whether below them too.
 fn keys(spec: &CollectorSpec) -> Vec<(String, bool)> {
-    let wanted: Vec<(&str, bool)> = if spec.kind == Kind::Registry && spec.registry_grants.is_empty() {
+    let wanted: Vec<(&str, bool)> = if spec.kind == Kind::Registry {
         spec.keys
             .iter()
             .filter(|k| k.enabled)
@@ -81,10 +83,11 @@ pub fn watch(spec: &CollectorSpec, triggers: UnboundedSender<Trigger>) -> Option
         keys.truncate(MAX_KEYS);
     }
     let name = spec.name.clone();
+    let targeted = spec.kind == Kind::Registry;
     let (ready, started) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("registry-watch-{name}"))
-        .spawn(move || watch_thread(&name, keys, triggers, ready))
+        .spawn(move || watch_thread(&name, keys, targeted, triggers, ready))
         .ok()?;
     match started.recv() {
         Ok((stop, watched)) if watched > 0 => Some(RegistryWatch {
@@ -169,9 +172,12 @@ impl Drop for WatchedKey {
     }
 }
 
+/// `targeted`: a change names its key (a registry collector's tracked
+/// keys) rather than asking for a whole collection.
 fn watch_thread(
     name: &str,
     keys: Vec<(String, bool)>,
+    targeted: bool,
     triggers: UnboundedSender<Trigger>,
     ready: mpsc::Sender<(usize, usize)>,
 ) {
@@ -198,7 +204,12 @@ fn watch_thread(
             let key = &watched[index - 1];
             let armed = key.arm();
             tracing::debug!(collector = %name, "registry key {} changed", key.path);
-            if triggers.send(Trigger::Collect).is_err() {
+            let trigger = if targeted {
+                Trigger::Changed(vec![key.path.clone()])
+            } else {
+                Trigger::Collect
+            };
+            if triggers.send(trigger).is_err() {
                 break;
             }
             if !armed {
