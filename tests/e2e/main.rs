@@ -14,5 +14,6 @@ mod history;
 mod linux;
 mod names;
 mod sandbox;
+mod sdk;
 mod watch;
 mod windows;

@@ -54,8 +54,7 @@ impl PluginBuild {
     /// path of each component.
     pub fn run(&self) -> Result<Vec<BuiltPlugin>, BuildError> {
         check_wasm_target()?;
-        let mut cargo = Command::new(cargo_program());
-        sanitize_env(&mut cargo);
+        let mut cargo = cargo();
         cargo
             .arg("build")
             .arg("--release")
@@ -122,6 +121,14 @@ fn has_std(libdir: &Path) -> bool {
                 .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
         })
         .unwrap_or(false)
+}
+
+/// A `cargo` command clear of what an outer cargo passes down (see
+/// `sanitize_env`): for builds nested in a build script or a test.
+pub fn cargo() -> Command {
+    let mut cargo = Command::new(cargo_program());
+    sanitize_env(&mut cargo);
+    cargo
 }
 
 fn cargo_program() -> OsString {

@@ -35,15 +35,14 @@ impl FilesCollector for FilesPosix {
     fn collect(settings: FileSettings) -> Result<Collection<File>, CollectError> {
         let names = Names::load();
         let mut walks = Vec::new();
-        for rule in &settings.rules {
-            let request = rule.walk_request(&settings);
-            match fs::walk_rule(&request, &rule.name) {
+        for (rule, walk) in fs::walk_rules(&settings) {
+            match walk {
                 Ok(entries) => walks.push((std::rc::Rc::<str>::from(rule.name.as_str()), entries)),
                 // The tracked path does not exist: nothing to report (if it
                 // existed before, that is a removal).
                 Err(FsError::NotFound(_)) => debug!("{}: nothing at {}", rule.name, rule.path),
                 Err(error) => {
-                    warning(&rule.path, error.message());
+                    run_warning(&rule.path, error.message());
                     incomplete(format!("{} could not be read", rule.path));
                 }
             }

@@ -11,7 +11,7 @@
 pub mod attributes;
 pub mod environment;
 
-use driftwatch_sdk::fs::{self, FsError};
+use driftwatch_sdk::fs::FsError;
 use driftwatch_sdk::prelude::*;
 use driftwatch_sdk::registry::Registry;
 
@@ -45,7 +45,7 @@ impl FilesCollector for FilesWindows {
             let path = match environment.expand(&rule.path) {
                 Ok(path) => path,
                 Err(unknown) => {
-                    warning(
+                    run_warning(
                         &rule.path,
                         format!("unknown variable %{unknown}%: the path cannot be resolved"),
                     );
@@ -54,11 +54,11 @@ impl FilesCollector for FilesWindows {
                 }
             };
             let expanded = FileRule { path, ..rule.clone() };
-            match fs::walk_rule(&expanded.walk_request(&settings), &rule.name) {
+            match expanded.walk(&settings) {
                 Ok(entries) => walks.push((rule.name.clone(), entries)),
                 Err(FsError::NotFound(_)) => debug!("{}: nothing at {}", rule.name, expanded.path),
                 Err(error) => {
-                    warning(&expanded.path, error.message());
+                    run_warning(&expanded.path, error.message());
                     incomplete(format!("{} could not be read", expanded.path));
                 }
             }

@@ -29,7 +29,7 @@ impl PackagesCollector for Apk {
             CollectError::Unreadable(format!("{path} is not an apk database (line {}: {})", e.line, e.reason))
         })?;
         for skipped in db.skipped {
-            warning(format!("{path}, {}", skipped.subject), skipped.reason);
+            run_warning(format!("{path}, {}", skipped.subject), skipped.reason);
         }
         Ok(db
             .packages

@@ -51,7 +51,7 @@ impl PackagesCollector for Dpkg {
                         // One bad control file in status.d: the rest still counts,
                         // but the inventory may miss that package.
                         Err(error) => {
-                            warning(file.display().to_string(), error.message());
+                            run_warning(file.display().to_string(), error.message());
                             incomplete(format!("{} could not be read", file.display()));
                         }
                     }
@@ -87,7 +87,7 @@ fn read_status(path: &Path, missing_status: MissingStatus) -> Result<Vec<Package
         ))
     })?;
     for skipped in parsed.skipped {
-        warning(skipped.subject, skipped.reason);
+        run_warning(skipped.subject, skipped.reason);
     }
     debug!(
         "{source}: {} packages present, {} known but not installed",

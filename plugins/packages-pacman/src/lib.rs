@@ -38,11 +38,11 @@ impl PackagesCollector for Pacman {
             let text = match std::fs::read(&file) {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    warning(subject, "no desc file");
+                    run_warning(subject, "no desc file");
                     continue;
                 }
                 Err(e) => {
-                    warning(&subject, format!("cannot read: {e}"));
+                    run_warning(&subject, format!("cannot read: {e}"));
                     incomplete(format!("{subject} could not be read"));
                     continue;
                 }
@@ -58,7 +58,7 @@ impl PackagesCollector for Pacman {
                     }),
                     ..Package::new(p.name, p.version)
                 }),
-                Err(desc::Rejected(reason)) => warning(subject, reason),
+                Err(desc::Rejected(reason)) => run_warning(subject, reason),
             }
         }
         Ok(Collection::from_vec(packages))

@@ -69,12 +69,12 @@ impl PackagesCollector for Rpm {
             debug!("{source}: {note}");
         }
         if database.format == db::Format::BdbBtree {
-            warning(&source, "rpm 5 Berkeley DB btree database: read best-effort");
+            run_warning(&source, "rpm 5 Berkeley DB btree database: read best-effort");
         }
 
         let mut marked_incomplete = false;
         let mut skip = move |subject: String, reason: String| {
-            warning(subject, reason);
+            run_warning(subject, reason);
             // A package we could not read must not look removed.
             if !std::mem::replace(&mut marked_incomplete, true) {
                 incomplete(format!("{source}: some package headers could not be read"));

@@ -1,5 +1,5 @@
 //! Counts the keys and values of hive files and prints the damage met:
-//! `cargo run -p regf --example hive-stats -- HIVE...`
+//! `cargo run -p driftwatch-regf --example hive-stats -- HIVE...`
 
 use std::path::Path;
 

@@ -298,7 +298,7 @@ fn filetimes_become_unix_time() {
 
 /// The seeds `fuzz/` mutates: the sample hive in two list layouts, read
 /// back here; with `DRIFTWATCH_FUZZ_SEEDS=<dir>` also written there
-/// (`DRIFTWATCH_FUZZ_SEEDS=$PWD/fuzz/seeds cargo test -p regf --features writer fuzz_seeds`).
+/// (`DRIFTWATCH_FUZZ_SEEDS=$PWD/fuzz/seeds cargo test -p driftwatch-regf --features writer fuzz_seeds`).
 #[test]
 fn fuzz_seeds_read_back() {
     for (name, lists) in [("sample-lh", ListKind::Lh), ("sample-ri", ListKind::Ri)] {

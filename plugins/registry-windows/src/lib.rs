@@ -53,7 +53,7 @@ pub fn collect_from(registry: &Registry, rules: &[KeyRule]) -> Vec<RegistryValue
         }
     }
     for problem in registry.take_warnings() {
-        warning("registry", problem);
+        run_warning("registry", problem);
     }
     values
 }
@@ -95,7 +95,7 @@ fn visit(key: &Key, rule: &KeyRule, levels: u32, out: &mut Vec<RegistryValue>, s
 }
 
 fn unreadable(subject: &str, error: &RegistryError) {
-    warning(subject, error.to_string());
+    run_warning(subject, error.to_string());
     incomplete(format!("{subject} could not be read"));
 }
 

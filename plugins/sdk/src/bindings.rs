@@ -4,7 +4,7 @@
 
 pub mod packages {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.2",
+        path: "wit",
         world: "packages-collector",
         pub_export_macro: true,
         export_macro_name: "__export_packages_world",
@@ -14,7 +14,7 @@ pub mod packages {
 
 pub mod services {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.2",
+        path: "wit",
         world: "services-collector",
         pub_export_macro: true,
         export_macro_name: "__export_services_world",
@@ -31,7 +31,7 @@ pub mod services {
 
 pub mod files {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.2",
+        path: "wit",
         world: "files-collector",
         pub_export_macro: true,
         export_macro_name: "__export_files_world",
@@ -47,7 +47,7 @@ pub mod files {
 
 pub mod registry {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.2",
+        path: "wit",
         world: "registry-collector",
         pub_export_macro: true,
         export_macro_name: "__export_registry_world",

@@ -104,10 +104,11 @@ thread_local! {
     static RUN: RefCell<RunState> = RefCell::new(RunState::default());
 }
 
-/// Records a warning about something skipped or partly read (a broken stanza,
-/// an unreadable file). The run still succeeds; the host reports the warning
+/// Records a warning of this run about something skipped or partly read (a
+/// broken stanza, an unreadable file): not a log line (that is `warn!`), a
+/// part of the run's outcome. The run still succeeds; the host reports the warning
 /// with the run's outcome and logs it.
-pub fn warning(subject: impl Into<String>, message: impl Into<String>) {
+pub fn run_warning(subject: impl Into<String>, message: impl Into<String>) {
     let (subject, message) = (subject.into(), message.into());
     RUN.with_borrow_mut(|run| {
         if run.warnings.len() < MAX_WARNINGS {
@@ -180,7 +181,7 @@ mod tests {
     #[test]
     fn summary_holds_warnings_and_incompleteness() {
         begin();
-        warning("stanza 3", "no Package field");
+        run_warning("stanza 3", "no Package field");
         incomplete("one file unreadable");
         incomplete("another");
         let s = summary();
@@ -194,7 +195,7 @@ mod tests {
     fn warnings_are_capped() {
         begin();
         for i in 0..(MAX_WARNINGS + 5) {
-            warning(format!("item {i}"), "bad");
+            run_warning(format!("item {i}"), "bad");
         }
         let s = summary();
         assert_eq!(s.warnings.len(), MAX_WARNINGS + 1);

@@ -1,6 +1,6 @@
 //! What a plugin says about itself.
 
-use crate::{CollectError, CollectorKind, OsFamily, PluginInfo, ProbeResult};
+use crate::{CollectorKind, OsFamily, PluginInfo, ProbeResult};
 
 /// A plugin's name, version, one-line summary and platforms. The kind is
 /// filled in from the trait the collector implements.
@@ -52,15 +52,6 @@ impl ProbeResult {
         Self {
             applies: false,
             reason: reason.into(),
-        }
-    }
-}
-
-impl CollectError {
-    /// The message, whatever the variant.
-    pub fn message(&self) -> &str {
-        match self {
-            Self::NotFound(m) | Self::Unreadable(m) | Self::InvalidSettings(m) | Self::Failed(m) => m,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub use crate::bindings::files::driftwatch::collector::fs::{
     DigestAlgorithm, Entry, EntryType, FsError, LinkMode, WalkRequest,
 };
+use crate::{FileRule, FileSettings};
 
 impl WalkRequest {
     /// A walk of `path`'s direct entries, no pattern, following links, no hashing.
@@ -21,19 +22,31 @@ impl WalkRequest {
     }
 }
 
-/// Walks as the request says; entries arrive lazily, batch by batch.
-pub fn walk(request: &WalkRequest) -> Result<impl Iterator<Item = Entry> + 'static, FsError> {
+/// Entries of a walk, arriving lazily, batch by batch.
+pub type Entries = Box<dyn Iterator<Item = Entry>>;
+
+/// Walks a folder as the request says. For what is not a files collector's
+/// tracked path (a services collector's unit folders, say): a tracked path
+/// is walked with [`walk_rules`] or [`FileRule::walk`](crate::FileRule::walk),
+/// which apply its settings — links, the hash size cap, content capture.
+pub fn walk(request: &WalkRequest) -> Result<Entries, FsError> {
     entries(request, None)
 }
 
-/// Walks for one tracked-path rule of a files collector (contract 0.1.2):
-/// the host applies the rule's own settings — content capture — to the files
-/// it reads. Files collectors should walk their rules this way.
-pub fn walk_rule(request: &WalkRequest, rule: &str) -> Result<impl Iterator<Item = Entry> + 'static, FsError> {
+/// Walks every tracked path of a files collector's settings, each with its
+/// rule's settings applied: the rule, and its entries or why it could not
+/// be walked.
+pub fn walk_rules(settings: &FileSettings) -> impl Iterator<Item = (&FileRule, Result<Entries, FsError>)> {
+    settings.rules.iter().map(move |rule| (rule, rule.walk(settings)))
+}
+
+/// Walks for one tracked-path rule (contract 0.1.2): the host applies the
+/// rule's own settings — content capture — to the files it reads.
+pub(crate) fn walk_rule(request: &WalkRequest, rule: &str) -> Result<Entries, FsError> {
     entries(request, Some(rule))
 }
 
-fn entries(request: &WalkRequest, rule: Option<&str>) -> Result<impl Iterator<Item = Entry> + 'static, FsError> {
+fn entries(request: &WalkRequest, rule: Option<&str>) -> Result<Entries, FsError> {
     #[cfg(target_arch = "wasm32")]
     {
         use crate::bindings::files::driftwatch::collector::fs;
@@ -42,20 +55,20 @@ fn entries(request: &WalkRequest, rule: Option<&str>) -> Result<impl Iterator<It
             None => fs::start_walk(request)?,
         };
         let mut batch = Vec::new().into_iter();
-        Ok(std::iter::from_fn(move || {
+        Ok(Box::new(std::iter::from_fn(move || {
             loop {
                 if let Some(entry) = batch.next() {
                     return Some(entry);
                 }
                 batch = walk.next()?.into_iter();
             }
-        }))
+        })))
     }
     // Natively (unit tests) there is no host.
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = rule;
-        Err::<std::iter::Empty<Entry>, _>(FsError::Io(format!(
+        Err(FsError::Io(format!(
             "no host to walk {} (not running as a plugin)",
             request.path
         )))

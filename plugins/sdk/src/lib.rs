@@ -31,6 +31,7 @@
 pub mod bindings;
 mod collection;
 mod describe;
+mod errors;
 pub mod fs;
 mod kinds;
 pub mod log;
@@ -43,7 +44,7 @@ pub mod tree;
 pub use bindings::types::{
     CollectError, CollectionSummary, CollectorKind, OsFamily, PluginInfo, ProbeResult, Setting, Timestamp, Warning,
 };
-pub use collection::{Collection, incomplete, warning};
+pub use collection::{Collection, incomplete, run_warning};
 pub use describe::Description;
 pub use kinds::files::{ChecksumAlgorithm, File, FileRule, FileType, FilesCollector, Settings as FileSettings};
 pub use kinds::packages::{Package, PackagesCollector, Settings as PackageSettings, SoftwareType};
@@ -58,7 +59,7 @@ pub mod prelude {
         ChecksumAlgorithm, CollectError, Collection, Description, File, FileRule, FileSettings, FileType,
         FilesCollector, KeyRule, OsFamily, Package, PackageSettings, PackagesCollector, ProbeResult, RegistryCollector,
         RegistrySettings, RegistryValue, Service, ServiceSettings, ServiceState, ServicesCollector, SoftwareType,
-        Timestamp, incomplete, machine, option, warning,
+        Timestamp, incomplete, machine, option, run_warning,
     };
     pub use crate::{debug, error, info, trace, warn};
 }

@@ -39,7 +39,7 @@ impl ServicesCollector for Systemd {
             .into_iter()
             .map(|unit| {
                 if unit.state == "bad" {
-                    warning(&unit.path, "the unit file is a dangling or looping symlink");
+                    run_warning(&unit.path, "the unit file is a dangling or looping symlink");
                 }
                 let file = unit.file.unwrap_or_default();
                 let account = match (file.value("Service", "User"), file.value("Service", "DynamicUser")) {

@@ -33,7 +33,7 @@ impl ServicesCollector for SysV {
     fn collect(_settings: ServiceSettings) -> Result<Collection<Service>, CollectError> {
         let scan = init::scan(&Disk::sandbox());
         for oddity in scan.oddities {
-            warning(oddity.subject, oddity.message);
+            run_warning(oddity.subject, oddity.message);
         }
         Ok(scan
             .scripts

@@ -44,7 +44,7 @@ impl ServicesCollector for ServicesWindows {
             match service_manager::statuses() {
                 Ok(statuses) => Some(statuses.into_iter().map(|s| (s.name.to_lowercase(), s.state)).collect()),
                 Err(error) => {
-                    warning("Service Control Manager", format!("states are unknown: {error}"));
+                    run_warning("Service Control Manager", format!("states are unknown: {error}"));
                     None
                 }
             }
@@ -81,13 +81,13 @@ pub fn collect_from(
             }
             Ok(None) => {}
             Err(error) => {
-                warning(key.path(), error.to_string());
+                run_warning(key.path(), error.to_string());
                 incomplete(format!("{} could not be read", key.path()));
             }
         }
     }
     for problem in registry.take_warnings() {
-        warning("registry", problem);
+        run_warning("registry", problem);
     }
     Ok(services)
 }

@@ -88,13 +88,13 @@ pub fn collect_from(registry: &Registry) -> Vec<Package> {
         }
     }
     for problem in registry.take_warnings() {
-        warning("registry", problem);
+        run_warning("registry", problem);
     }
     packages
 }
 
 fn unreadable(subject: &str, error: &RegistryError) {
-    warning(subject, error.to_string());
+    run_warning(subject, error.to_string());
     incomplete(format!("{subject} could not be read"));
 }
 

@@ -145,6 +145,15 @@ pub mod files {
     }
 
     impl FileRule {
+        /// Walks this tracked path with its settings applied (links, the
+        /// hash size cap, content capture): how a files collector reads a
+        /// rule. A rule whose path a plugin resolves first (`%VAR%`s, say)
+        /// is walked as `FileRule { path, ..rule.clone() }.walk(settings)`.
+        pub fn walk(&self, settings: &Settings) -> Result<crate::fs::Entries, crate::fs::FsError> {
+            crate::fs::walk_rule(&self.walk_request(settings), &self.name)
+        }
+
+        /// The rule's settings newer than contract 0.1.0.
         pub fn options(&self, settings: &Settings) -> RuleOptions {
             let get = |setting: &str| crate::option(&settings.options, &format!("rule.{}.{setting}", self.name));
             RuleOptions {
@@ -159,7 +168,7 @@ pub mod files {
 
         /// The host walk for this rule: its folder and the name pattern of
         /// its last segment, recursion, links and hashing as it asks.
-        pub fn walk_request(&self, settings: &Settings) -> WalkRequest {
+        pub(crate) fn walk_request(&self, settings: &Settings) -> WalkRequest {
             let options = self.options(settings);
             let (path, pattern) = split_pattern(&self.path);
             WalkRequest {
