@@ -4,20 +4,34 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Plugin crates (in `plugins/`) shipped inside the binary.
-const BUNDLED: &[&str] = &[
-    "packages-dpkg",
-    "packages-rpm",
-    "packages-apk",
-    "packages-pacman",
-    "services-systemd",
-    "services-sysv",
-    "files-posix",
-    "software-windows",
-    "services-windows",
-    "registry-windows",
-    "files-windows",
-];
+/// The built-in manifest: the plugins it names are the ones shipped inside
+/// the binary (each a crate in `plugins/`), so that bundling a plugin is
+/// giving it an entry there.
+const BUILTIN_MANIFEST: &str = "src/manifest/defaults/builtin.toml";
+
+/// The plugins the built-in manifest names, in its order.
+fn bundled(manifest_dir: &Path) -> Vec<String> {
+    let path = manifest_dir.join(BUILTIN_MANIFEST);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let manifest: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("{} is not TOML: {e}", path.display()));
+    let mut names: Vec<String> = Vec::new();
+    let collectors = manifest
+        .get("collector")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for collector in &collectors {
+        let Some(plugin) = collector.get("plugin").and_then(|p| p.as_str()) else {
+            panic!("{}: a collector without a `plugin`", path.display());
+        };
+        if !names.iter().any(|n| n == plugin) {
+            names.push(plugin.to_string());
+        }
+    }
+    names
+}
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -26,6 +40,10 @@ fn main() {
         .expect("host/ is inside the workspace")
         .to_path_buf();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join(BUILTIN_MANIFEST).display()
+    );
     for watched in ["plugins", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
@@ -33,7 +51,7 @@ fn main() {
     let build = driftwatch_plugin_builder::PluginBuild {
         target_dir: plugin_target_dir(&out_dir, &workspace),
         workspace,
-        packages: BUNDLED.iter().map(|s| s.to_string()).collect(),
+        packages: bundled(&manifest_dir),
     };
     let built = match build.run() {
         Ok(built) => built,

@@ -297,10 +297,11 @@ async fn start_schedule(
     for spec in &manifest.collectors {
         match select(spec, &shared.machine, &plugins) {
             Selection::Ready(plugin) => {
+                let spec = crate::collectors::grants::effective(spec, &plugin);
                 let task = CollectorTask {
                     shared: shared.clone(),
                     interval: spec.interval_on(shared.machine.os),
-                    spec: spec.clone(),
+                    spec: spec.clone().into_owned(),
                     plugin,
                     permits: permits.clone(),
                     stopped: stopped.clone(),

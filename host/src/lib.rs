@@ -15,6 +15,7 @@
 //! | `collectors` | manifest entries → runnable collectors on a machine |
 //! | `pipeline` | running one collector: scope, sandboxed run, recording, run-completed hook |
 //! | `scan` | one pass over every collector |
+//! | `scaffold` | `driftwatch plugin new`: a plugin project of one's own |
 //! | `change_engine` | each collected item vs its stored row: what to write, which changes to report |
 //! | `inventory` | plugin records → normalised rows with Azure's columns |
 //! | `exact_path` | file names that are not UTF-8, kept byte for byte |
@@ -39,6 +40,7 @@ pub mod output;
 pub mod pipeline;
 pub mod query;
 pub mod runtime;
+pub mod scaffold;
 pub mod scan;
 #[cfg(windows)]
 pub mod service;

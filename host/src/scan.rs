@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::collectors::{LoadedPlugins, Selection, select};
+use crate::collectors::{LoadedPlugins, Selection, grants, select};
 use crate::machine::Machine;
 use crate::manifest::{CollectorSpec, Manifest};
 use crate::pipeline::{self, CollectorReport, Outcome, Request, RunHook};
@@ -82,7 +82,7 @@ pub fn scan(
     for (index, spec) in manifest.collectors.iter().enumerate() {
         let selection = select(spec, machine, &plugins);
         match selection {
-            Selection::Ready(plugin) => jobs.push((index, spec, plugin)),
+            Selection::Ready(plugin) => jobs.push((index, grants::effective(spec, &plugin), plugin)),
             Selection::Unusable(ref error) => reports[index] = Some(unusable(store, spec, machine, error)),
             Selection::Disabled | Selection::OtherOs(_) => {
                 let why = selection.reason(machine).unwrap_or_default();
@@ -108,7 +108,7 @@ pub fn scan(
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((index, spec, plugin)) = next else { break };
-                    let report = pipeline::run_collector(ctx, spec, &plugin, request.clone());
+                    let report = pipeline::run_collector(ctx, &spec, &plugin, request.clone());
                     let _ = sender.send((index, report));
                 }
             });

@@ -99,3 +99,47 @@ fn a_failed_collection_leaves_the_previous_inventory_alone() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["SoftwareName"], "bash");
 }
+
+/// A manifest entry that lists no grants reads what its plugin declares;
+/// one that lists grants reads those instead; `plugins` says which.
+#[test]
+fn an_entry_without_grants_gets_what_its_plugin_declares() {
+    let env = Env::new();
+    env.write(
+        "root/var/lib/dpkg/status",
+        stanza("bash", "install ok installed", "5.2.15-2+b7", "amd64"),
+    );
+    let root = env.path("root");
+    let root = root.to_str().unwrap();
+    // A manifest of one dpkg collector, `extra` added to its entry; and that
+    // collector's line of `plugins --json`.
+    let manifest = |file: &str, extra: &str| {
+        let entry = format!("[[collector]]\nname = \"mine\"\nkind = \"packages\"\nplugin = \"packages-dpkg\"\n{extra}");
+        env.write(file, entry).to_str().unwrap().to_string()
+    };
+    let listed = |manifest: &str| {
+        let plugins = json_lines(&env.run(&["--manifest", manifest, "--root", root, "plugins", "--json"]));
+        let mine = plugins.into_iter().find(|p| p["Collector"] == "mine");
+        mine.expect("the collector is listed")
+    };
+
+    let declared = manifest("declared.toml", "");
+    let mine = listed(&declared);
+    assert_eq!(mine["Granted"], serde_json::json!(["/var/lib/dpkg"]), "{mine:#}");
+    assert_eq!(mine["GrantedBy"], "plugin", "{mine:#}");
+    assert_eq!(mine["Active"], true, "{mine:#}");
+    let scan = env.run(&["--manifest", &declared, "--root", root, "scan"]);
+    assert_eq!(exit_code(&scan), 0, "{}{}", stdout(&scan), stderr(&scan));
+    let rows = json_lines(&env.run(&["inventory", "--json"]));
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["SoftwareName"], "bash");
+
+    // Its own grants replace the plugin's: here, nothing of dpkg's.
+    let narrowed = manifest("narrowed.toml", "grants = [\"/etc\"]\n");
+    let mine = listed(&narrowed);
+    assert_eq!(mine["Granted"], serde_json::json!(["/etc"]), "{mine:#}");
+    assert_eq!(mine["GrantedBy"], "manifest", "{mine:#}");
+    assert_eq!(mine["Active"], false, "{mine:#}");
+    let text = stdout(&env.run(&["--manifest", &narrowed, "--root", root, "plugins"]));
+    assert!(text.contains("manifest: /etc"), "{text}");
+}

@@ -14,6 +14,7 @@ mod history;
 mod linux;
 mod names;
 mod sandbox;
+mod scaffold;
 mod sdk;
 mod watch;
 mod windows;

@@ -457,4 +457,17 @@ fn plugins_shows_the_windows_collectors_active_and_the_linux_ones_not() {
             if row["Active"] == true { "active" } else { "-" }
         );
     }
+    // The built-in manifest grants nothing itself: the plugins declare it.
+    let software = rows
+        .iter()
+        .find(|r| r["Collector"] == "windows-software")
+        .expect("the software collector");
+    assert_eq!(software["GrantedBy"], "plugin", "{software}");
+    let granted = software["Granted"].as_array().cloned().unwrap_or_default();
+    assert!(
+        granted
+            .iter()
+            .any(|g| g.as_str().is_some_and(|g| g.ends_with(r"CurrentVersion\Uninstall"))),
+        "{software}"
+    );
 }

@@ -168,7 +168,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List every known plugin and whether it is active on this machine, and why
+    /// List every known plugin and whether it is active on this machine, and
+    /// why; for each collector, what it is granted (by its manifest entry or
+    /// by its plugin's defaults)
     Plugins {
         /// One JSON object per plugin and collector
         #[arg(long)]
@@ -258,13 +260,35 @@ enum AlertsCommand {
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
     /// Check that FILE is a collector plugin this host can run: a component
-    /// implementing one collector world of a supported contract version
+    /// implementing one collector world of a supported contract version;
+    /// prints what it is, and the grants it declares by default
     Check {
         /// The plugin's .wasm file
         file: PathBuf,
         /// Print the result as one JSON object
         #[arg(long)]
         json: bool,
+    },
+    /// Start a plugin of your own: a project folder NAME (or --dir) with a
+    /// complete collector of the kind, a unit test, an example manifest and
+    /// a README; it builds with `cargo build --release --target
+    /// wasm32-wasip2` and passes `plugin check` as generated
+    New {
+        /// The plugin's name: lowercase letters, digits and `-`
+        name: String,
+        /// What it collects: packages, services, files or registry
+        #[arg(long, value_parser = parse_kind)]
+        kind: crate::kind::Kind,
+        /// The project's language
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::scaffold::Lang,
+        /// The folder to create [default: NAME]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A driftwatch checkout's `plugins/sdk` to build against [default:
+        /// a git dependency on driftwatch's repository]
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
     },
 }
 
@@ -278,6 +302,11 @@ Operators: == != (case-sensitive), =~ !~ (not), contains has startswith endswith
 < <= > >= on numbers and datetimes, and or not(), + - * / %.
 Functions: ago(1d) now() datetime(2026-11-25 08:00) tostring isempty isnotempty
 isnull isnotnull strlen tolower toupper. Strings: "..." '...' and verbatim @"c:\path"."#;
+
+fn parse_kind(text: &str) -> Result<crate::kind::Kind, String> {
+    crate::kind::Kind::from_interface(text)
+        .ok_or_else(|| format!("unknown kind {text:?}; use packages, services, files or registry"))
+}
 
 fn parse_category(text: &str) -> Result<Category, String> {
     Category::parse(text).ok_or_else(|| format!("unknown category {text:?}; use Added, Removed or Modified"))
@@ -435,6 +464,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin {
             command: PluginCommand::Check { file, json },
         } => plugins::check(&file, json),
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    name,
+                    kind,
+                    lang,
+                    dir,
+                    sdk,
+                },
+        } => plugins::new(name, kind, lang, dir, sdk),
     }
 }
 

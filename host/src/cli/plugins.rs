@@ -27,6 +27,11 @@ struct Entry {
     collector: Option<String>,
     active: bool,
     reason: String,
+    /// What the collector may read: paths and live registry keys.
+    granted: Vec<String>,
+    /// Who said so: `manifest`, `plugin` (its default grants), `implied`
+    /// (by tracked paths or keys) or `none`.
+    granted_by: &'static str,
 }
 
 impl Entry {
@@ -53,7 +58,15 @@ impl Entry {
             collector,
             active,
             reason,
+            granted: Vec::new(),
+            granted_by: "none",
         }
+    }
+
+    fn granted(mut self, (granted, by): (Vec<String>, &'static str)) -> Entry {
+        self.granted = granted;
+        self.granted_by = by;
+        self
     }
 }
 
@@ -82,14 +95,19 @@ pub fn list(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
         }
         for spec in users {
             let selection = collectors::select(spec, &ctx.machine, &plugins);
+            let spec = match &selection {
+                Selection::Ready(plugin) => collectors::grants::effective(spec, plugin),
+                _ => std::borrow::Cow::Borrowed(spec),
+            };
             let (active, reason) = match &selection {
-                Selection::Ready(plugin) => match collectors::probe(plugin, spec, &ctx.machine) {
+                Selection::Ready(plugin) => match collectors::probe(plugin, &spec, &ctx.machine) {
                     Ok(probe) => (probe.applies, probe.reason),
                     Err(error) => (false, format!("probe failed: {error}")),
                 },
                 _ => (false, selection.reason(&ctx.machine).unwrap_or_default()),
             };
-            entries.push(Entry::new(plugin_ref, plugin, Some(spec.name.clone()), active, reason));
+            let granted = collectors::grants::described(&spec, &ctx.machine);
+            entries.push(Entry::new(plugin_ref, plugin, Some(spec.name.clone()), active, reason).granted(granted));
         }
     }
     print_list(&entries, &ctx.machine, json)?;
@@ -113,6 +131,7 @@ fn print_list(entries: &[Entry], machine: &Machine, json: bool) -> std::io::Resu
         "SOURCE",
         "COLLECTOR",
         "STATUS",
+        "GRANTED",
         "WHY",
     ]);
     for e in entries {
@@ -124,6 +143,11 @@ fn print_list(entries: &[Entry], machine: &Machine, json: bool) -> std::io::Resu
             clip(&e.source, 40),
             e.collector.clone().unwrap_or_else(|| "-".into()),
             if e.active { "active" } else { "inactive" }.into(),
+            match e.granted_by {
+                "none" if e.collector.is_none() => "-".into(),
+                "none" => "nothing".into(),
+                by => clip(&format!("{by}: {}", e.granted.join(" ")), 60),
+            },
             clip(&e.reason, 100),
         ]);
     }
@@ -152,6 +176,8 @@ struct Checked<'a> {
     contract: &'a str,
     platforms: Vec<&'a str>,
     description: &'a str,
+    /// What a manifest entry without `grants` lets it read.
+    default_grants: &'a [String],
 }
 
 pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -173,6 +199,7 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             contract: plugin.contract(),
             platforms: info.platforms.iter().map(|o| o.as_str()).collect(),
             description: &info.description,
+            default_grants: plugin.default_grants(),
         }
     });
     if json {
@@ -187,13 +214,18 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         match (&checked, &result) {
             (Some(c), _) => writeln!(
                 out,
-                "{label}: ok\n  plugin    {} {}\n  world     {} (driftwatch:collector@{}; this host: @{CONTRACT_VERSION})\n  platforms {}\n  about     {}",
+                "{label}: ok\n  plugin    {} {}\n  world     {} (driftwatch:collector@{}; this host: @{CONTRACT_VERSION})\n  platforms {}\n  about     {}\n  grants    {}",
                 c.plugin,
                 c.version,
                 c.world,
                 c.contract,
                 c.platforms.join(", "),
-                c.description
+                c.description,
+                if c.default_grants.is_empty() {
+                    "none by default: a manifest entry must grant what it reads".to_string()
+                } else {
+                    format!("by default {}", c.default_grants.join(" "))
+                }
             )?,
             (None, Err(error)) => eprintln!("driftwatch: {error}"),
             (None, Ok(_)) => {}
@@ -205,3 +237,46 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     })
 }
+
+/// `plugin new`.
+pub fn new(
+    name: String,
+    kind: crate::kind::Kind,
+    lang: crate::scaffold::Lang,
+    dir: Option<std::path::PathBuf>,
+    sdk: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use crate::scaffold::{NewPlugin, Sdk};
+    let new = NewPlugin {
+        dir: dir.unwrap_or_else(|| name.clone().into()),
+        name,
+        kind,
+        lang,
+        sdk: match sdk {
+            Some(path) => Sdk::Path(std::path::absolute(&path)?),
+            None => Sdk::Git(SDK_REPOSITORY.into()),
+        },
+    };
+    let written = new.create()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "created {} ({} collector, {:?}):",
+        new.dir.display(),
+        kind,
+        new.lang
+    )?;
+    for file in written {
+        writeln!(out, "  {file}")?;
+    }
+    let wasm = format!("target/wasm32-wasip2/release/{}.wasm", new.name.replace('-', "_"));
+    writeln!(
+        out,
+        "next:\n  cd {}\n  cargo build --release --target wasm32-wasip2\n  driftwatch plugin check {wasm}\n  driftwatch --manifest manifest.toml scan",
+        new.dir.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where a new plugin's SDK comes from unless told.
+const SDK_REPOSITORY: &str = "https://github.com/driftwatch/driftwatch";

@@ -1,6 +1,7 @@
 //! What a collector's inventory is collected under (see `change_engine`): a
 //! hash of the settings that shape every item, and one per tracking rule.
-//! Intervals and limits are left out: they change when, not what.
+//! Intervals and limits are left out: they change when, not what; so are a
+//! plugin's default grants, which are the plugin's as its code is.
 //!
 //! Settings enter a hash by explicit names — the manifest's own words —
 //! never by a Rust type's debug text, so that renaming code cannot move a
@@ -14,19 +15,38 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::change_engine::Baseline;
-use crate::manifest::{Checksum, CollectorSpec, Links};
+use crate::manifest::{Checksum, CollectorSpec, GrantsFrom, Links};
 
 /// The fingerprint scheme `baseline` computes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
-/// A collector's fingerprints under the current scheme.
+/// A collector's fingerprints under the current scheme: the grants its
+/// manifest entry lists (none when they are its plugin's defaults).
 pub fn baseline(spec: &CollectorSpec) -> Baseline {
-    fingerprints(spec, Links::as_str, Checksum::as_str)
+    let grants: &[String] = match spec.grants_from {
+        GrantsFrom::Manifest => &spec.grants,
+        GrantsFrom::Plugin => &[],
+    };
+    fingerprints(spec, grants, Links::as_str, Checksum::as_str)
+}
+
+/// The fingerprints a collector stored before this scheme may hold: scheme
+/// 2 hashed the grants the entry ran with — the manifest's, which for the
+/// bundled collectors were what their plugins now declare (so: as they run
+/// now, and as their entry lists them) — and scheme 1 also named a file
+/// rule's `links` and `checksum` by their Rust debug text.
+pub fn earlier(spec: &CollectorSpec) -> [Baseline; 3] {
+    let named = |grants: &[String]| fingerprints(spec, grants, Links::as_str, Checksum::as_str);
+    let listed: &[String] = match spec.grants_from {
+        GrantsFrom::Manifest => &spec.grants,
+        GrantsFrom::Plugin => &[],
+    };
+    [baseline_v1(spec), named(&spec.grants), named(listed)]
 }
 
 /// The fingerprints of scheme 1, which named a file rule's `links` and
 /// `checksum` settings by their Rust debug text (`Follow`, `Md5`).
-pub fn baseline_v1(spec: &CollectorSpec) -> Baseline {
+fn baseline_v1(spec: &CollectorSpec) -> Baseline {
     let links = |links: Links| match links {
         Links::Ignore => "Ignore",
         Links::Follow => "Follow",
@@ -37,18 +57,19 @@ pub fn baseline_v1(spec: &CollectorSpec) -> Baseline {
         Checksum::Md5 => "Md5",
         Checksum::Sha256 => "Sha256",
     };
-    fingerprints(spec, links, checksum)
+    fingerprints(spec, &spec.grants, links, checksum)
 }
 
 fn fingerprints(
     spec: &CollectorSpec,
+    grants: &[String],
     links: impl Fn(Links) -> &'static str,
     checksum: impl Fn(Checksum) -> &'static str,
 ) -> Baseline {
     let config = hash(&json!({
         "kind": spec.kind.as_str(),
         "plugin": spec.plugin.to_string(),
-        "grants": spec.grants,
+        "grants": grants,
         "options": spec.options,
     }));
     let mut rules: BTreeMap<String, String> = BTreeMap::new();
@@ -165,6 +186,33 @@ plugin = "registry-windows"
         assert_eq!(baseline(files).config, baseline_v1(files).config);
         assert_ne!(baseline(files).rules["hosts"], baseline_v1(files).rules["hosts"]);
         assert_eq!(baseline(registry), baseline_v1(registry));
+        // Scheme 2 hashed the same, for entries that list their grants.
+        assert_eq!(earlier(files)[1], baseline(files));
+    }
+
+    #[test]
+    fn grants_a_plugin_declares_are_not_hashed_and_translate_from_scheme_2() {
+        let mut dpkg = Manifest::parse(
+            "[[collector]]\nkind = \"packages\"\nplugin = \"packages-dpkg\"\ngrants = [\"/var/lib/dpkg\"]\n",
+            "t.toml",
+            std::path::Path::new("/"),
+        )
+        .unwrap()
+        .collectors
+        .remove(0);
+        // Scheme 2, when the entry listed the grant itself.
+        let stored = baseline(&dpkg);
+        // Now the entry lists none and the plugin declares the same.
+        dpkg.grants_from = GrantsFrom::Plugin;
+        let current = baseline(&dpkg);
+        assert_ne!(current.config, stored.config);
+        let translated = earlier(&dpkg)
+            .iter()
+            .fold(stored, |stored, old| stored.translate(old, &current));
+        assert_eq!(translated, current);
+        // A plugin declaring other defaults does not make a new baseline.
+        dpkg.grants = vec!["/var/lib/dpkg".into(), "/var/log/dpkg.log".into()];
+        assert_eq!(baseline(&dpkg), current);
     }
 
     #[test]

@@ -1,18 +1,55 @@
 //! Grant policy: the paths and live registry keys a collector's run may
-//! read. The manifest's grants when it lists some; otherwise what the
-//! collector's settings imply.
+//! read. The manifest's grants when it lists some; otherwise its plugin's
+//! default grants (contract 0.1.3); otherwise what the collector's settings
+//! imply.
 
 use windows_paths::env_vars;
 
 use crate::kind::{Kind, Os};
 use crate::machine::Machine;
-use crate::manifest::{CollectorSpec, FileRule, files};
+use crate::manifest::{CollectorSpec, FileRule, GrantsFrom, files};
+use crate::runtime::Plugin;
 use crate::runtime::grants::{self, Preopen};
 use crate::runtime::registry_import::RegistryGrants;
 
 /// Where an offline Windows image keeps its hives: the machine's under
 /// `Windows/System32/config`, each user's `NTUSER.DAT` in their profile.
 pub const HIVE_FOLDERS: &[&str] = &["/Windows/System32/config", "/Users", "/Documents and Settings"];
+
+/// A manifest entry as it runs with its plugin: with the plugin's default
+/// grants when it lists none of its own.
+pub fn effective<'s>(spec: &'s CollectorSpec, plugin: &Plugin) -> std::borrow::Cow<'s, CollectorSpec> {
+    if !spec.grants.is_empty() || !spec.registry_grants.is_empty() || plugin.default_grants().is_empty() {
+        return std::borrow::Cow::Borrowed(spec);
+    }
+    let mut granted = spec.clone();
+    apply_defaults(&mut granted, plugin);
+    std::borrow::Cow::Owned(granted)
+}
+
+/// Gives a manifest entry that lists no grants its plugin's default grants.
+/// A declared grant the manifest itself would refuse (a relative path, a
+/// key with no root) is left out, with a warning.
+pub fn apply_defaults(spec: &mut CollectorSpec, plugin: &Plugin) {
+    if !spec.grants.is_empty() || !spec.registry_grants.is_empty() || plugin.default_grants().is_empty() {
+        return;
+    }
+    for grant in plugin.default_grants() {
+        let accepted = if crate::runtime::registry_import::looks_like_key(grant) {
+            crate::runtime::registry_import::normalize(grant)
+                .map(|key| spec.registry_grants.push(key))
+                .map_err(|e| e.to_string())
+        } else {
+            grants::check_form(grant)
+                .map(|()| spec.grants.push(grant.clone()))
+                .map_err(|e| e.to_string())
+        };
+        if let Err(why) = accepted {
+            tracing::warn!(collector = %spec.name, "its plugin's default grant {grant:?} is left out: {why}");
+        }
+    }
+    spec.grants_from = GrantsFrom::Plugin;
+}
 
 /// The read-only directories a collector's run gets: its grants, resolved on
 /// the machine (inside `--root` for an image). Grants that do not exist there
@@ -33,9 +70,9 @@ pub fn preopens(spec: &CollectorSpec, machine: &Machine) -> Vec<Preopen> {
     preopens
 }
 
-/// The paths a collector may read: the manifest's grants, or, when it lists
-/// none, what its settings imply — a files collector's tracked paths, a
-/// registry collector's hive folders.
+/// The paths a collector may read: its grants (the manifest's, or its
+/// plugin's defaults), or, when it has none, what a files collector's
+/// tracked paths imply.
 pub fn paths(spec: &CollectorSpec, machine: &Machine) -> Vec<String> {
     if !spec.grants.is_empty() {
         return spec.grants.clone();
@@ -60,12 +97,30 @@ pub fn paths(spec: &CollectorSpec, machine: &Machine) -> Vec<String> {
                 implied.push(grant);
             }
         }
-        Kind::Registry => implied.extend(HIVE_FOLDERS.iter().map(|g| g.to_string())),
-        Kind::Packages | Kind::Services => {}
+        Kind::Registry | Kind::Packages | Kind::Services => {}
     }
     let mut seen = std::collections::HashSet::new();
     implied.retain(|grant| seen.insert(grant.clone()));
     implied
+}
+
+/// What a collector is granted, for people: its paths and live registry
+/// keys, and where they come from (`manifest`, `plugin` — its defaults —,
+/// `implied` by its tracked paths or keys, or `none`).
+pub fn described(spec: &CollectorSpec, machine: &Machine) -> (Vec<String>, &'static str) {
+    let mut granted = paths(spec, machine);
+    if spec.registry_grants.is_empty() && spec.kind == Kind::Registry {
+        granted.extend(spec.keys.iter().filter(|k| k.enabled).map(|k| k.key.clone()));
+    } else {
+        granted.extend(spec.registry_grants.iter().cloned());
+    }
+    let from = match spec.grants_from {
+        GrantsFrom::Plugin => "plugin",
+        GrantsFrom::Manifest if !spec.grants.is_empty() || !spec.registry_grants.is_empty() => "manifest",
+        GrantsFrom::Manifest if !granted.is_empty() => "implied",
+        GrantsFrom::Manifest => "none",
+    };
+    (granted, from)
 }
 
 /// The live registry keys a collector may read: the manifest's registry

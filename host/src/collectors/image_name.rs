@@ -61,7 +61,8 @@ fn read(machine: &Machine, state_dir: &Path) -> Result<Option<String>, String> {
         Selection::Ready(plugin) => plugin,
         other => return Err(other.reason(machine).unwrap_or_else(|| "the plugin cannot run".into())),
     };
-    let job = Job::new(&plugin, spec, machine, None, &ContentStore::in_state_dir(state_dir));
+    let spec = super::grants::effective(spec, &plugin);
+    let job = Job::new(&plugin, &spec, machine, None, &ContentStore::in_state_dir(state_dir));
     let (ended, items) = job.collect_all().map_err(|e| e.to_string())?;
     if let Ended::NotApplicable(reason) = ended {
         return Err(reason);

@@ -19,7 +19,7 @@
 //! os = ["linux"]                # where it may run (default: anywhere)
 //! interval = "5m"
 //! watch = true                  # the agent collects as soon as what it reads changes
-//! grants = ["/var/lib/dpkg"]    # directories it may read, read-only
+//! grants = ["/var/lib/dpkg"]    # what it may read, read-only (default: what its plugin declares)
 //! options = { admindir = "/var/lib/dpkg" }
 //! ```
 //!
@@ -87,11 +87,14 @@ pub struct CollectorSpec {
     pub enabled: bool,
     /// Set in the manifest; otherwise the kind's default for the machine's OS.
     pub interval: Option<Duration>,
-    /// Paths it may read (read-only), as the manifest lists them; see
-    /// `collectors::grants::paths` for those implied when there are none.
+    /// Paths it may read (read-only), as the manifest lists them, or its
+    /// plugin's default grants when it lists none (see `grants_from`); see
+    /// `collectors::grants::paths` for those implied when there are neither.
     pub grants: Vec<String>,
     /// Keys of the live Windows registry it may read (`*` = any one name).
     pub registry_grants: Vec<String>,
+    /// Where `grants` and `registry_grants` come from.
+    pub grants_from: GrantsFrom,
     pub limits: Limits,
     pub options: Vec<(String, String)>,
     pub paths: Vec<FileRule>,
@@ -209,6 +212,15 @@ impl Manifest {
             fleet: FleetSettings { plugin_sha256 },
         })
     }
+}
+
+/// Who said what a collector may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantsFrom {
+    /// Its manifest entry's `grants` (or none, when it lists none).
+    Manifest,
+    /// Its plugin's default grants, the entry listing none.
+    Plugin,
 }
 
 impl CollectorSpec {
@@ -332,6 +344,7 @@ fn collector(
         interval: entry.interval.map(|i| i.get_ref().0),
         grants,
         registry_grants,
+        grants_from: GrantsFrom::Manifest,
         limits: Limits {
             memory: entry.memory.or(defaults.memory).map_or(fallback.memory, |m| m.0),
             timeout: entry.timeout.or(defaults.timeout).map_or(fallback.timeout, |t| t.0),

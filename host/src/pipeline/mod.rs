@@ -144,8 +144,13 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
 /// done, the run must not go on: every rule would look changed, and the
 /// whole inventory would be re-baselined in silence.
 fn translate_fingerprints(store: &mut Store, spec: &CollectorSpec, current: &Baseline) -> Result<(), String> {
-    let old = fingerprint::baseline_v1(spec);
-    match store.translate_baseline(&spec.name, |stored| stored.translate(&old, current)) {
+    let earlier = fingerprint::earlier(spec);
+    let translate = |stored: Baseline| {
+        earlier
+            .iter()
+            .fold(stored, |stored, old| stored.translate(old, current))
+    };
+    match store.translate_baseline(&spec.name, translate) {
         Ok(translated) => {
             if translated {
                 tracing::info!(collector = %spec.name, "baseline fingerprints brought to scheme {}", fingerprint::VERSION);

@@ -4,15 +4,15 @@
 
 pub mod packages {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.2",
-        world: "packages-collector",
+        path: "../wit/since_v0.1.3",
+        world: "packages-core",
     });
 }
 
 pub mod services {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.2",
-        world: "services-collector",
+        path: "../wit/since_v0.1.3",
+        world: "services-core",
         with: {
             "driftwatch:collector/fs": crate::runtime::bindings::files::driftwatch::collector::fs,
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
@@ -25,8 +25,8 @@ pub mod services {
 
 pub mod files {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.2",
-        world: "files-collector",
+        path: "../wit/since_v0.1.3",
+        world: "files-core",
         with: {
             "driftwatch:collector/fs.walk": crate::runtime::fs_import::Walker,
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
@@ -39,8 +39,8 @@ pub mod files {
 
 pub mod registry {
     wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.2",
-        world: "registry-collector",
+        path: "../wit/since_v0.1.3",
+        world: "registry-core",
         with: {
             "driftwatch:collector/types": crate::runtime::bindings::packages::driftwatch::collector::types,
             "driftwatch:collector/log": crate::runtime::bindings::packages::driftwatch::collector::log,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::{InstancePre, Linker, ResourceAny};
+use wasmtime::component::{ComponentExportIndex, InstancePre, Linker, ResourceAny};
 use wasmtime::{Engine, Store, Trap};
 
 use super::artifact_cache::{ArtifactCache, Origin};
@@ -20,8 +20,13 @@ use super::state::{Limits, RunState, Sandbox};
 use crate::kind::{Kind, Os};
 
 /// The contract version this host implements, and what it accepts.
-pub const CONTRACT_VERSION: &str = "0.1.2";
+pub const CONTRACT_VERSION: &str = "0.1.3";
 const SUPPORTED: &str = "0.1.x";
+
+/// The export that declares a plugin's default grants (contract 0.1.3).
+const ACCESS_INTERFACE: &str = "driftwatch:collector/access@0.1.3";
+/// Most default grants a plugin may declare.
+const MAX_DEFAULT_GRANTS: usize = 64;
 
 /// Most records a plugin may return in one batch.
 pub const MAX_BATCH: usize = 10_000;
@@ -90,10 +95,10 @@ pub struct Finished {
 pub type BatchSink<'a> = dyn FnMut(Records, &mut Observed) -> Result<(), RunError> + 'a;
 
 enum KindPre {
-    Packages(packages::PackagesCollectorPre<RunState>),
-    Services(services::ServicesCollectorPre<RunState>),
-    Files(files::FilesCollectorPre<RunState>),
-    Registry(registry::RegistryCollectorPre<RunState>),
+    Packages(packages::PackagesCorePre<RunState>),
+    Services(services::ServicesCorePre<RunState>),
+    Files(files::FilesCorePre<RunState>),
+    Registry(registry::RegistryCorePre<RunState>),
 }
 
 pub struct Plugin {
@@ -107,6 +112,12 @@ pub struct Plugin {
     engine: Engine,
     facts: MachineFacts,
     pre: KindPre,
+    /// The whole component's, for `access` (which the kind's world lacks).
+    instance_pre: InstancePre<RunState>,
+    /// `access.default-grants`, when the plugin has it (contract 0.1.3).
+    access: Option<ComponentExportIndex>,
+    /// What it declares a manifest entry without `grants` may read.
+    default_grants: Vec<String>,
 }
 
 impl Plugin {
@@ -129,12 +140,16 @@ impl Plugin {
             reason: format!("{e:#}"),
         };
         let instance_pre: InstancePre<RunState> = linker.instantiate_pre(&component).map_err(link_error)?;
+        let kind_pre = instance_pre.clone();
         let pre = match kind {
-            Kind::Packages => KindPre::Packages(packages::PackagesCollectorPre::new(instance_pre).map_err(link_error)?),
-            Kind::Services => KindPre::Services(services::ServicesCollectorPre::new(instance_pre).map_err(link_error)?),
-            Kind::Files => KindPre::Files(files::FilesCollectorPre::new(instance_pre).map_err(link_error)?),
-            Kind::Registry => KindPre::Registry(registry::RegistryCollectorPre::new(instance_pre).map_err(link_error)?),
+            Kind::Packages => KindPre::Packages(packages::PackagesCorePre::new(kind_pre).map_err(link_error)?),
+            Kind::Services => KindPre::Services(services::ServicesCorePre::new(kind_pre).map_err(link_error)?),
+            Kind::Files => KindPre::Files(files::FilesCorePre::new(kind_pre).map_err(link_error)?),
+            Kind::Registry => KindPre::Registry(registry::RegistryCorePre::new(kind_pre).map_err(link_error)?),
         };
+        let access = component
+            .get_export_index(None, ACCESS_INTERFACE)
+            .and_then(|interface| component.get_export_index(Some(&interface), "default-grants"));
         let mut loaded = Plugin {
             label: label.into(),
             log_name: label.into(),
@@ -150,6 +165,9 @@ impl Plugin {
             engine: engine.clone(),
             facts: facts.clone(),
             pre,
+            instance_pre,
+            access,
+            default_grants: Vec::new(),
         };
         let describe_sandbox = Sandbox {
             preopens: Vec::new(),
@@ -176,7 +194,41 @@ impl Plugin {
         }
         loaded.log_name = info.name.as_str().into();
         loaded.info = info;
+        loaded.default_grants = loaded
+            .call_default_grants(&describe_sandbox)
+            .map_err(|error| LoadError::Describe {
+                plugin: plugin.clone(),
+                error,
+            })?;
         Ok(loaded)
+    }
+
+    /// What the plugin declares a manifest entry without `grants` may read
+    /// (paths and `HKEY_...` keys, unchecked: the manifest's rules check
+    /// them where they are applied). None for plugins built before 0.1.3.
+    pub fn default_grants(&self) -> &[String] {
+        &self.default_grants
+    }
+
+    /// Calls `access.default-grants` in a fresh sandbox.
+    fn call_default_grants(&self, sandbox: &Sandbox) -> Result<Vec<String>, RunError> {
+        let Some(function) = &self.access else {
+            return Ok(Vec::new());
+        };
+        let mut store = self.new_store(sandbox)?;
+        let result = self.instance_pre.instantiate(&mut store).and_then(|instance| {
+            let default_grants = instance.get_typed_func::<(), (Vec<String>,)>(&mut store, function)?;
+            let (grants,) = default_grants.call(&mut store, ())?;
+            Ok(grants)
+        });
+        store.data().finish_output();
+        let grants = result.map_err(|e| Failure::Wasm(e).into_run_error(&store, sandbox.limits.timeout))?;
+        if grants.len() > MAX_DEFAULT_GRANTS || grants.iter().any(|g| g.is_empty() || g.len() > 1024) {
+            return Err(RunError::Malformed(format!(
+                "default grants: at most {MAX_DEFAULT_GRANTS}, each 1 to 1024 bytes long"
+            )));
+        }
+        Ok(grants)
     }
 
     pub fn info(&self) -> &PluginInfo {

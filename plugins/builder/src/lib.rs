@@ -63,7 +63,11 @@ impl PluginBuild {
             .arg("--manifest-path")
             .arg(self.workspace.join("Cargo.toml"))
             .arg("--target-dir")
-            .arg(&self.target_dir);
+            .arg(&self.target_dir)
+            // Plugins are small and run inside the sandbox: optimised for
+            // size, with what they link.
+            .arg("--config")
+            .arg("profile.release.opt-level=\"s\"");
         for package in &self.packages {
             cargo.arg("-p").arg(package);
         }

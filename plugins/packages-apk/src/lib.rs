@@ -15,6 +15,11 @@ impl PackagesCollector for Apk {
         driftwatch_sdk::describe!("Alpine packages from apk's installed database", [OsFamily::Linux])
     }
 
+    /// What it reads: apk's database, where Alpine keeps it.
+    fn default_grants() -> Vec<String> {
+        ["/lib/apk/db", "/usr/lib/apk/db"].map(String::from).to_vec()
+    }
+
     fn probe() -> ProbeResult {
         match database() {
             Some(path) => ProbeResult::applies(format!("apk database at {path}")),

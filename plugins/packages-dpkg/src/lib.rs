@@ -20,6 +20,11 @@ impl PackagesCollector for Dpkg {
         driftwatch_sdk::describe!("Debian/Ubuntu packages from dpkg's status database", [OsFamily::Linux])
     }
 
+    /// What it reads: dpkg's database.
+    fn default_grants() -> Vec<String> {
+        ["/var/lib/dpkg"].map(String::from).to_vec()
+    }
+
     fn probe() -> ProbeResult {
         let admindir = Path::new(DEFAULT_ADMINDIR);
         let status = admindir.join("status");

@@ -16,6 +16,11 @@ impl PackagesCollector for Pacman {
         driftwatch_sdk::describe!("Arch Linux packages from pacman's local database", [OsFamily::Linux])
     }
 
+    /// What it reads: pacman's local database.
+    fn default_grants() -> Vec<String> {
+        ["/var/lib/pacman/local"].map(String::from).to_vec()
+    }
+
     fn probe() -> ProbeResult {
         if Path::new(LOCAL_DB).is_dir() {
             ProbeResult::applies(format!("pacman database at {LOCAL_DB}"))

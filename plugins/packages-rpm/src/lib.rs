@@ -30,6 +30,11 @@ impl PackagesCollector for Rpm {
         )
     }
 
+    /// What it reads: rpm's database, where distributions keep it.
+    fn default_grants() -> Vec<String> {
+        ["/var/lib/rpm", "/usr/lib/sysimage/rpm"].map(String::from).to_vec()
+    }
+
     fn probe() -> ProbeResult {
         match db::find(&DB_DIRS.map(Path::new)) {
             Some((path, _)) => ProbeResult::applies(format!("rpm database at {}", path.display())),

@@ -18,6 +18,13 @@ impl RegistryCollector for RegistryWindows {
         driftwatch_sdk::describe!("Tracked Windows registry keys and values", [OsFamily::Windows])
     }
 
+    /// What it reads: an image's hive files; live, the keys a manifest tracks are granted by tracking them.
+    fn default_grants() -> Vec<String> {
+        ["/Windows/System32/config", "/Users", "/Documents and Settings"]
+            .map(String::from)
+            .to_vec()
+    }
+
     fn probe() -> ProbeResult {
         if machine().os != OsFamily::Windows {
             return ProbeResult::not_applicable("not a Windows system");

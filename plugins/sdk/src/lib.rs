@@ -90,6 +90,10 @@ macro_rules! export_collector {
         $crate::bindings::packages::__export_packages_world!(
             __DriftwatchExported with_types_in $crate::bindings::packages
         );
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::access::__export_access_world!(
+            __DriftwatchExported with_types_in $crate::bindings::access
+        );
     };
     (services: $collector:ty) => {
         $crate::__private::mark_used!($crate::ServicesCollector, $collector);
@@ -98,6 +102,10 @@ macro_rules! export_collector {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::services::__export_services_world!(
             __DriftwatchExported with_types_in $crate::bindings::services
+        );
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::access::__export_access_world!(
+            __DriftwatchExported with_types_in $crate::bindings::access
         );
     };
     (files: $collector:ty) => {
@@ -108,6 +116,10 @@ macro_rules! export_collector {
         $crate::bindings::files::__export_files_world!(
             __DriftwatchExported with_types_in $crate::bindings::files
         );
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::access::__export_access_world!(
+            __DriftwatchExported with_types_in $crate::bindings::access
+        );
     };
     (registry: $collector:ty) => {
         $crate::__private::mark_used!($crate::RegistryCollector, $collector);
@@ -116,6 +128,10 @@ macro_rules! export_collector {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::registry::__export_registry_world!(
             __DriftwatchExported with_types_in $crate::bindings::registry
+        );
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::access::__export_access_world!(
+            __DriftwatchExported with_types_in $crate::bindings::access
         );
     };
 }

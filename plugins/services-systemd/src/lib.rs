@@ -18,6 +18,20 @@ impl ServicesCollector for Systemd {
         driftwatch_sdk::describe!("systemd services and their enablement", [OsFamily::Linux])
     }
 
+    /// What it reads: unit folders along systemd's search path, its runtime state, and the cgroup tree (which units run).
+    fn default_grants() -> Vec<String> {
+        [
+            "/etc/systemd",
+            "/run/systemd",
+            "/lib/systemd",
+            "/usr/lib/systemd",
+            "/usr/local/lib/systemd",
+            "/sys/fs/cgroup",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     fn probe() -> ProbeResult {
         let tree = disk();
         let found = units::SEARCH_PATH

@@ -19,6 +19,25 @@ impl ServicesCollector for SysV {
         driftwatch_sdk::describe!("SysV init scripts and their runlevels", [OsFamily::Linux])
     }
 
+    /// What it reads: init scripts, runlevel links, and systemd's units (which replace scripts of the same name).
+    fn default_grants() -> Vec<String> {
+        [
+            "/etc/init.d",
+            "/etc/rcS.d",
+            "/etc/rc0.d",
+            "/etc/rc1.d",
+            "/etc/rc2.d",
+            "/etc/rc3.d",
+            "/etc/rc4.d",
+            "/etc/rc5.d",
+            "/etc/rc6.d",
+            "/lib/systemd/system",
+            "/usr/lib/systemd/system",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     fn probe() -> ProbeResult {
         let tree = Disk::sandbox();
         if tree.node(init::INIT_D) != Node::Dir {

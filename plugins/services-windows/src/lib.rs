@@ -24,6 +24,16 @@ impl ServicesCollector for ServicesWindows {
         )
     }
 
+    /// What it reads: an image's SYSTEM hive, and live the Services key.
+    fn default_grants() -> Vec<String> {
+        [
+            "/Windows/System32/config",
+            r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     fn probe() -> ProbeResult {
         if machine().os != OsFamily::Windows {
             return ProbeResult::not_applicable("not a Windows system");

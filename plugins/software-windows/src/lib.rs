@@ -26,6 +26,20 @@ impl PackagesCollector for SoftwareWindows {
         )
     }
 
+    /// What it reads: an image's hive files, and live the Uninstall keys of the machine (both views) and of each user.
+    fn default_grants() -> Vec<String> {
+        [
+            "/Windows/System32/config",
+            "/Users",
+            "/Documents and Settings",
+            MACHINE_KEY,
+            WOW64_KEY,
+            r"HKEY_USERS\*\Software\Microsoft\Windows\CurrentVersion\Uninstall",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     fn probe() -> ProbeResult {
         if machine().os != OsFamily::Windows {
             return ProbeResult::not_applicable("not a Windows system");

@@ -29,6 +29,13 @@ macro_rules! collector_kind {
             fn probe() -> ProbeResult;
             /// The current state. Records are pulled lazily in batches by the host.
             fn collect(settings: Settings) -> Result<Collection<$record>, CollectError>;
+            /// What a manifest entry without `grants` lets it read: paths
+            /// (`"/var/lib/dpkg"`; inside `--root` for an image) and live
+            /// registry keys (`r"HKEY_LOCAL_MACHINE\SOFTWARE\..."`, `*` for
+            /// any one name). None by default: then the manifest must grant.
+            fn default_grants() -> Vec<String> {
+                Vec::new()
+            }
         }
 
         /// Implements the generated bindings for a collector type.
@@ -49,6 +56,12 @@ macro_rules! collector_kind {
             fn collect(settings: Settings) -> Result<wit::Batches, CollectError> {
                 collection::begin();
                 T::collect(settings).map(|c| wit::Batches::new(BatchStream::new(c)))
+            }
+        }
+
+        impl<T: $trait_name> crate::bindings::access::exports::driftwatch::collector::access::Guest for Adapter<T> {
+            fn default_grants() -> Vec<String> {
+                T::default_grants()
             }
         }
 
