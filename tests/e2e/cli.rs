@@ -153,7 +153,9 @@ fn plugin_check_accepts_collectors_and_rejects_the_rest() {
     let report = &json_lines(&ok)[0];
     assert_eq!(report["Valid"], true);
     assert_eq!(report["World"], "packages-collector");
-    assert_eq!(report["Contract"], "0.1.2");
+    assert_eq!(report["Contract"], "0.1.3");
+    // The SDK's default: it declares no grants.
+    assert_eq!(report["DefaultGrants"], serde_json::json!([]));
 
     let junk = env.write("junk.wasm", b"\0asm\x01\0\0\0 truncated");
     let bad = env.run(&["plugin", "check", junk.to_str().unwrap()]);
