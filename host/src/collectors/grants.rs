@@ -27,13 +27,10 @@ pub fn effective<'s>(spec: &'s CollectorSpec, plugin: &Plugin) -> std::borrow::C
     std::borrow::Cow::Owned(granted)
 }
 
-/// Gives a manifest entry that lists no grants its plugin's default grants.
-/// A declared grant the manifest itself would refuse (a relative path, a
-/// key with no root) is left out, with a warning.
-pub fn apply_defaults(spec: &mut CollectorSpec, plugin: &Plugin) {
-    if !spec.grants.is_empty() || !spec.registry_grants.is_empty() || plugin.default_grants().is_empty() {
-        return;
-    }
+/// Gives a manifest entry its plugin's default grants. A declared grant the
+/// manifest itself would refuse (a relative path, a key with no root) is
+/// left out, with a warning.
+fn apply_defaults(spec: &mut CollectorSpec, plugin: &Plugin) {
     for grant in plugin.default_grants() {
         let accepted = if crate::runtime::registry_import::looks_like_key(grant) {
             crate::runtime::registry_import::normalize(grant)

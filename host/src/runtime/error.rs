@@ -26,6 +26,8 @@ pub enum LoadError {
     Link { plugin: String, reason: String },
     #[error("{plugin}: describe() failed: {error}")]
     Describe { plugin: String, error: RunError },
+    #[error("{plugin}: default-grants() failed: {error}")]
+    DefaultGrants { plugin: String, error: RunError },
     #[error("{plugin}: describe() says it is a {said} collector but it implements the {world} world")]
     KindMismatch {
         plugin: String,

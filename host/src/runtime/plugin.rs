@@ -194,12 +194,13 @@ impl Plugin {
         }
         loaded.log_name = info.name.as_str().into();
         loaded.info = info;
-        loaded.default_grants = loaded
-            .call_default_grants(&describe_sandbox)
-            .map_err(|error| LoadError::Describe {
-                plugin: plugin.clone(),
-                error,
-            })?;
+        loaded.default_grants =
+            loaded
+                .call_default_grants(&describe_sandbox)
+                .map_err(|error| LoadError::DefaultGrants {
+                    plugin: plugin.clone(),
+                    error,
+                })?;
         Ok(loaded)
     }
 
