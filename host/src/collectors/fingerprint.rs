@@ -23,11 +23,15 @@ pub const VERSION: i64 = 3;
 /// A collector's fingerprints under the current scheme: the grants its
 /// manifest entry lists (none when they are its plugin's defaults).
 pub fn baseline(spec: &CollectorSpec) -> Baseline {
-    let grants: &[String] = match spec.grants_from {
+    fingerprints(spec, listed_grants(spec), Links::as_str, Checksum::as_str)
+}
+
+/// The grants the manifest entry itself lists.
+fn listed_grants(spec: &CollectorSpec) -> &[String] {
+    match spec.grants_from {
         GrantsFrom::Manifest => &spec.grants,
         GrantsFrom::Plugin => &[],
-    };
-    fingerprints(spec, grants, Links::as_str, Checksum::as_str)
+    }
 }
 
 /// The fingerprints a collector stored before this scheme may hold: scheme
@@ -36,12 +40,8 @@ pub fn baseline(spec: &CollectorSpec) -> Baseline {
 /// now, and as their entry lists them) — and scheme 1 also named a file
 /// rule's `links` and `checksum` by their Rust debug text.
 pub fn earlier(spec: &CollectorSpec) -> [Baseline; 3] {
-    let named = |grants: &[String]| fingerprints(spec, grants, Links::as_str, Checksum::as_str);
-    let listed: &[String] = match spec.grants_from {
-        GrantsFrom::Manifest => &spec.grants,
-        GrantsFrom::Plugin => &[],
-    };
-    [baseline_v1(spec), named(&spec.grants), named(listed)]
+    let as_run = fingerprints(spec, &spec.grants, Links::as_str, Checksum::as_str);
+    [baseline_v1(spec), as_run, baseline(spec)]
 }
 
 /// The fingerprints of scheme 1, which named a file rule's `links` and

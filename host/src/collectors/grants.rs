@@ -106,11 +106,7 @@ pub fn paths(spec: &CollectorSpec, machine: &Machine) -> Vec<String> {
 /// `implied` by its tracked paths or keys, or `none`).
 pub fn described(spec: &CollectorSpec, machine: &Machine) -> (Vec<String>, &'static str) {
     let mut granted = paths(spec, machine);
-    if spec.registry_grants.is_empty() && spec.kind == Kind::Registry {
-        granted.extend(spec.keys.iter().filter(|k| k.enabled).map(|k| k.key.clone()));
-    } else {
-        granted.extend(spec.registry_grants.iter().cloned());
-    }
+    granted.extend(registry_key_texts(spec).map(str::to_string));
     let from = match spec.grants_from {
         GrantsFrom::Plugin => "plugin",
         GrantsFrom::Manifest if !spec.grants.is_empty() || !spec.registry_grants.is_empty() => "manifest",
@@ -123,10 +119,17 @@ pub fn described(spec: &CollectorSpec, machine: &Machine) -> (Vec<String>, &'sta
 /// The live registry keys a collector may read: the manifest's registry
 /// grants, or a registry collector's tracked keys.
 pub fn registry_keys(spec: &CollectorSpec) -> RegistryGrants {
+    RegistryGrants::new(registry_key_texts(spec))
+}
+
+/// The registry grants as the manifest spells them, or a registry
+/// collector's tracked keys when it has none.
+fn registry_key_texts(spec: &CollectorSpec) -> Box<dyn Iterator<Item = &str> + '_> {
     if spec.registry_grants.is_empty() && spec.kind == Kind::Registry {
-        return RegistryGrants::new(spec.keys.iter().filter(|k| k.enabled).map(|k| k.key.as_str()));
+        Box::new(spec.keys.iter().filter(|k| k.enabled).map(|k| k.key.as_str()))
+    } else {
+        Box::new(spec.registry_grants.iter().map(String::as_str))
     }
-    RegistryGrants::new(spec.registry_grants.iter().map(String::as_str))
 }
 
 /// A tracked path as the plugin receives it: on the live machine, `%VAR%`s

@@ -90,21 +90,18 @@ fn registry_keys(store: &Store, spec: &CollectorSpec, baseline: &Baseline, keys:
     let rules: Vec<KeyScope> = spec
         .keys
         .iter()
-        .filter(|rule| rule.enabled)
         .filter_map(|rule| {
-            let key = windows_paths::registry_key::normalize(&rule.key).ok()?;
-            keys.iter()
-                .any(|changed| changed.eq_ignore_ascii_case(&key))
-                .then(|| KeyScope {
-                    rule: rule.name.clone(),
-                    key,
-                    depth: match (rule.recurse, rule.max_depth) {
-                        (false, _) => 0,
-                        (true, 0) => u32::MAX,
-                        (true, depth) => depth,
-                    },
-                    value: rule.value.clone(),
-                })
+            let key = reads_one_of(rule, keys)?;
+            Some(KeyScope {
+                rule: rule.name.clone(),
+                key,
+                depth: match (rule.recurse, rule.max_depth) {
+                    (false, _) => 0,
+                    (true, 0) => u32::MAX,
+                    (true, depth) => depth,
+                },
+                value: rule.value.clone(),
+            })
         })
         .collect();
     if !current || rules.is_empty() {
@@ -122,13 +119,16 @@ pub fn narrowed(spec: &CollectorSpec, scope: &Scope) -> Option<CollectorSpec> {
     let Scope::Keys(rules) = scope else {
         return None;
     };
+    let keys: Vec<String> = rules.iter().map(|r| r.key.clone()).collect();
     let mut narrowed = spec.clone();
-    narrowed.keys.retain(|rule| {
-        rule.enabled
-            && windows_paths::registry_key::normalize(&rule.key)
-                .is_ok_and(|key| rules.iter().any(|r| r.key.eq_ignore_ascii_case(&key)))
-    });
+    narrowed.keys.retain(|rule| reads_one_of(rule, &keys).is_some());
     Some(narrowed)
+}
+
+/// The normalized key of an enabled rule that reads one of `keys`.
+fn reads_one_of(rule: &crate::manifest::KeyRule, keys: &[String]) -> Option<String> {
+    let key = windows_paths::registry_key::normalize(&rule.key).ok()?;
+    (rule.enabled && keys.iter().any(|changed| changed.eq_ignore_ascii_case(&key))).then_some(key)
 }
 
 /// `baseline`: the collector's fingerprints under its current settings.
