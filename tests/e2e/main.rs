@@ -11,6 +11,7 @@ mod cli;
 mod content;
 mod dpkg;
 mod history;
+mod languages;
 mod linux;
 mod names;
 mod sandbox;

@@ -269,24 +269,34 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the WIT files of the contract this host speaks into DIR: what
+    /// componentize-py, componentize-js and other bindings generators build
+    /// a plugin against (the Rust SDK carries its own copy)
+    Wit {
+        /// The folder to write them into (created if missing)
+        dir: PathBuf,
+    },
     /// Start a plugin of your own: a project folder NAME (or --dir) with a
     /// complete collector of the kind, a unit test, an example manifest and
-    /// a README; it builds with `cargo build --release --target
-    /// wasm32-wasip2` and passes `plugin check` as generated
+    /// a README; it builds with one command (Rust: `cargo build --release
+    /// --target wasm32-wasip2`; Python: `sh build.sh`; JavaScript: `npm
+    /// install && npm run build`) and passes `plugin check` as generated.
+    /// Python and JavaScript projects are packages or services collectors
     New {
         /// The plugin's name: lowercase letters, digits and `-`
         name: String,
         /// What it collects: packages, services, files or registry
         #[arg(long, value_parser = parse_kind)]
         kind: crate::kind::Kind,
-        /// The project's language
+        /// The project's language: rust (the SDK), python (componentize-py)
+        /// or javascript (componentize-js)
         #[arg(long, value_enum, default_value = "rust")]
         lang: crate::scaffold::Lang,
         /// The folder to create [default: NAME]
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// A driftwatch checkout's `plugins/sdk` to build against [default:
-        /// a git dependency on driftwatch's repository]
+        /// Rust: a driftwatch checkout's `plugins/sdk` to build against
+        /// [default: a git dependency on driftwatch's repository]
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,
     },
@@ -464,6 +474,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin {
             command: PluginCommand::Check { file, json },
         } => plugins::check(&file, json),
+        Command::Plugin {
+            command: PluginCommand::Wit { dir },
+        } => plugins::wit(&dir),
         Command::Plugin {
             command:
                 PluginCommand::New {

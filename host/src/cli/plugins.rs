@@ -238,6 +238,17 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `plugin wit`.
+pub fn wit(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let written = crate::runtime::contract::write(dir)?;
+    println!(
+        "wrote driftwatch:collector@{CONTRACT_VERSION} ({} files) into {}",
+        written.len(),
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `plugin new`.
 pub fn new(
     name: String,
@@ -257,7 +268,7 @@ pub fn new(
             None => Sdk::Git(SDK_REPOSITORY.into()),
         },
     };
-    let written = new.create()?;
+    let project = new.create()?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -266,14 +277,16 @@ pub fn new(
         kind,
         new.lang
     )?;
-    for file in written {
+    for (file, _) in &project.files {
         writeln!(out, "  {file}")?;
     }
-    let wasm = format!("target/wasm32-wasip2/release/{}.wasm", new.name.replace('-', "_"));
     writeln!(
         out,
-        "next:\n  cd {}\n  cargo build --release --target wasm32-wasip2\n  driftwatch plugin check {wasm}\n  driftwatch --manifest manifest.toml scan",
-        new.dir.display()
+        "next:\n  cd {}\n  {}\n  driftwatch plugin check {}\n  {}\n  driftwatch --manifest manifest.toml scan",
+        new.dir.display(),
+        project.build,
+        project.wasm,
+        project.test,
     )?;
     Ok(ExitCode::SUCCESS)
 }

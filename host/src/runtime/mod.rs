@@ -6,6 +6,7 @@
 //! | `engine` | the engine configuration and the epoch clock behind deadlines |
 //! | `artifact_cache` | precompiled components on disk |
 //! | `bindings` | host bindings of the WIT contract |
+//! | `contract` | the contract's WIT text, for `driftwatch plugin wit` |
 //! | `state` | a run's store data: WASI sandbox, limits, host imports |
 //! | `grants` | read grants → host directories (resolved inside `--root`) |
 //! | `fs_import` | the `fs` import: native walk, stat and hashing within the grants |
@@ -17,6 +18,7 @@
 
 mod artifact_cache;
 pub mod bindings;
+pub mod contract;
 mod engine;
 mod error;
 mod fs_import;

@@ -1,16 +1,26 @@
 //! `driftwatch plugin new`: a collector plugin project of one's own, which
 //! builds with one command and passes `driftwatch plugin check` as
-//! generated, with a unit test to grow. The templates (in `rust/`) are
-//! complete collectors of their kind that a stranger edits, not stubs.
+//! generated, with a unit test to grow. The templates (one folder per
+//! language) are complete collectors of their kind that a stranger edits,
+//! not stubs.
 
 use std::path::{Path, PathBuf};
 
 use crate::kind::Kind;
 
+mod javascript;
+mod python;
+mod rust;
+
 /// The language of the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
+    /// The Rust SDK (`driftwatch-sdk`)
     Rust,
+    /// componentize-py, which bundles CPython
+    Python,
+    /// componentize-js, which bundles the StarlingMonkey engine
+    Javascript,
 }
 
 /// Where the project's `driftwatch-sdk` comes from.
@@ -42,22 +52,13 @@ pub enum ScaffoldError {
     Exists(PathBuf),
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{lang:?} projects are packages or services collectors; a {kind} collector is scaffolded in Rust (--lang rust), whose SDK walks tracked paths and keys for you"
+    )]
+    Unsupported { lang: Lang, kind: Kind },
 }
 
-const CARGO_TOML: &str = include_str!("rust/Cargo.toml.in");
-const GITIGNORE: &str = include_str!("rust/gitignore.in");
-const README: &str = include_str!("rust/README.md.in");
-const MANIFEST: &str = include_str!("rust/manifest.toml.in");
-
-/// The collector's source, for a kind.
-fn source(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Packages => include_str!("rust/packages.rs.in"),
-        Kind::Services => include_str!("rust/services.rs.in"),
-        Kind::Files => include_str!("rust/files.rs.in"),
-        Kind::Registry => include_str!("rust/registry.rs.in"),
-    }
-}
+const MANIFEST: &str = include_str!("manifest.toml.in");
 
 /// What the example manifest entry tracks, for kinds that track something.
 fn manifest_entry(kind: Kind) -> &'static str {
@@ -68,43 +69,69 @@ fn manifest_entry(kind: Kind) -> &'static str {
     }
 }
 
+/// A project's files and how to use it.
+pub struct Project {
+    /// Each file, relative to the project folder, and its text.
+    pub files: Vec<(&'static str, String)>,
+    /// The one command that builds it, run in its folder.
+    pub build: &'static str,
+    /// The file the build makes, relative to the folder.
+    pub wasm: String,
+    /// The command that runs its unit tests.
+    pub test: &'static str,
+}
+
 impl NewPlugin {
     /// Writes the project; the files written, relative to its folder.
-    pub fn create(&self) -> Result<Vec<&'static str>, ScaffoldError> {
+    pub fn create(&self) -> Result<Project, ScaffoldError> {
         check_name(&self.name)?;
         if self.dir.exists() {
             return Err(ScaffoldError::Exists(self.dir.clone()));
         }
-        let files = self.files();
-        for (relative, text) in &files {
+        let project = self.project()?;
+        for (relative, text) in &project.files {
             write(&self.dir.join(relative), text)?;
         }
-        Ok(files.into_iter().map(|(relative, _)| relative).collect())
+        Ok(project)
     }
 
-    /// Each file of the project and its text.
-    fn files(&self) -> Vec<(&'static str, String)> {
-        let sdk = match &self.sdk {
-            Sdk::Git(url) => format!("driftwatch-sdk = {{ git = {:?} }}", url),
-            Sdk::Path(path) => format!("driftwatch-sdk = {{ path = {:?} }}", path.display().to_string()),
+    fn project(&self) -> Result<Project, ScaffoldError> {
+        let mut project = match self.lang {
+            Lang::Rust => rust::project(self),
+            Lang::Python => python::project(self)?,
+            Lang::Javascript => javascript::project(self)?,
         };
-        let fill = |template: &str| {
-            template
-                .replace("__NAME__", &self.name)
-                .replace("__CRATE__", &self.name.replace('-', "_"))
-                .replace("__KIND__", self.kind.as_str())
-                .replace("__SDK__", &sdk)
-                .replace("__ENTRY__", manifest_entry(self.kind))
-        };
-        match self.lang {
-            Lang::Rust => vec![
-                ("Cargo.toml", fill(CARGO_TOML)),
-                ("src/lib.rs", fill(source(self.kind))),
-                ("manifest.toml", fill(MANIFEST)),
-                ("README.md", fill(README)),
-                (".gitignore", fill(GITIGNORE)),
+        let manifest = fill(
+            MANIFEST,
+            &[
+                ("__NAME__", &self.name),
+                ("__KIND__", self.kind.as_str()),
+                ("__WASM__", &project.wasm),
+                ("__ENTRY__", manifest_entry(self.kind)),
             ],
-        }
+        );
+        project.files.push(("manifest.toml", manifest));
+        Ok(project)
+    }
+}
+
+/// The text of a template with its placeholders replaced.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(template.to_string(), |text, (placeholder, value)| {
+        text.replace(placeholder, value)
+    })
+}
+
+/// What a list-reading Python or JavaScript collector of `kind` reads, and
+/// how its lines look; `None` for the kinds only the Rust SDK scaffolds.
+fn list_of(new: &NewPlugin) -> Result<(String, &'static str), ScaffoldError> {
+    match new.kind {
+        Kind::Packages => Ok((format!("/opt/{}/packages.txt", new.name), "name version")),
+        Kind::Services => Ok((format!("/etc/{}/services.txt", new.name), "name state")),
+        Kind::Files | Kind::Registry => Err(ScaffoldError::Unsupported {
+            lang: new.lang,
+            kind: new.kind,
+        }),
     }
 }
 
@@ -147,6 +174,15 @@ mod tests {
         }
     }
 
+    /// A placeholder left in a written file (`__init__` is Python's own).
+    fn placeholder(text: &str) -> Option<&str> {
+        text.match_indices("__").find_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            let word = rest.split("__").next()?;
+            (!word.is_empty() && word.chars().all(|c| c.is_ascii_uppercase() || c == '_')).then_some(word)
+        })
+    }
+
     #[test]
     fn a_project_is_written_with_its_names_filled_in() {
         let dir = tempfile::tempdir().unwrap();
@@ -155,14 +191,15 @@ mod tests {
                 dir: dir.path().join(kind.as_str()),
                 ..request(dir.path(), kind)
             };
-            let written = new.create().unwrap();
+            let project = new.create().unwrap();
+            let written: Vec<&str> = project.files.iter().map(|(file, _)| *file).collect();
             assert_eq!(
                 written,
-                ["Cargo.toml", "src/lib.rs", "manifest.toml", "README.md", ".gitignore"]
+                ["Cargo.toml", "src/lib.rs", "README.md", ".gitignore", "manifest.toml"]
             );
             for file in written {
                 let text = std::fs::read_to_string(new.dir.join(file)).unwrap();
-                assert!(!text.contains("__"), "{file} keeps a placeholder:\n{text}");
+                assert_eq!(placeholder(&text), None, "{file} keeps a placeholder:\n{text}");
             }
             let cargo = std::fs::read_to_string(new.dir.join("Cargo.toml")).unwrap();
             assert!(cargo.contains("name = \"site-inventory\""), "{cargo}");
@@ -177,11 +214,51 @@ mod tests {
             );
             let manifest = std::fs::read_to_string(new.dir.join("manifest.toml")).unwrap();
             // The manifest names the file a build makes.
-            let built = new.dir.join("target/wasm32-wasip2/release/site_inventory.wasm");
+            let built = new.dir.join(&project.wasm);
+            assert!(project.wasm.ends_with("site_inventory.wasm"), "{}", project.wasm);
             std::fs::create_dir_all(built.parent().unwrap()).unwrap();
             std::fs::write(&built, b"").unwrap();
             let parsed = crate::manifest::Manifest::parse(&manifest, "manifest.toml", &new.dir).unwrap();
             assert_eq!(parsed.collectors[0].kind, kind);
+        }
+    }
+
+    #[test]
+    fn python_and_javascript_projects_collect_packages_or_services() {
+        let dir = tempfile::tempdir().unwrap();
+        for (lang, source) in [(Lang::Python, "collector.py"), (Lang::Javascript, "collector.js")] {
+            for kind in [Kind::Packages, Kind::Services] {
+                let new = NewPlugin {
+                    lang,
+                    dir: dir.path().join(format!("{lang:?}-{kind}")),
+                    ..request(dir.path(), kind)
+                };
+                let project = new.create().unwrap();
+                assert_eq!(project.wasm, "site-inventory.wasm");
+                for (file, _) in &project.files {
+                    let text = std::fs::read_to_string(new.dir.join(file)).unwrap();
+                    assert_eq!(placeholder(&text), None, "{lang:?} {kind} {file}:\n{text}");
+                    // Files taken from the examples name the project instead.
+                    for example in ["packages-npm", "packages-python", "example:"] {
+                        assert!(!text.contains(example), "{lang:?} {kind} {file}:\n{text}");
+                    }
+                }
+                let text = std::fs::read_to_string(new.dir.join(source)).unwrap();
+                let list = match kind {
+                    Kind::Packages => "/opt/site-inventory/packages.txt",
+                    _ => "/etc/site-inventory/services.txt",
+                };
+                assert!(text.contains(list), "{text}");
+            }
+            for kind in [Kind::Files, Kind::Registry] {
+                let new = NewPlugin {
+                    lang,
+                    dir: dir.path().join(format!("{lang:?}-{kind}")),
+                    ..request(dir.path(), kind)
+                };
+                assert!(matches!(new.create(), Err(ScaffoldError::Unsupported { .. })));
+                assert!(!new.dir.exists());
+            }
         }
     }
 
