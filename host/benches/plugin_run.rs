@@ -9,6 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+mod measure;
+use measure::{percentile, timed};
+
 use driftwatch::catalog;
 use driftwatch::machine::Machine;
 use driftwatch::runtime::bindings::packages_api;
@@ -102,18 +105,6 @@ fn main() {
         "engine and linker setup, once per process: {:.2} ms",
         engine_setup.as_secs_f64() * 1e3
     );
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    let value = f();
-    (value, started.elapsed())
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let index = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
-    samples[index]
 }
 
 fn micros(d: Duration) -> f64 {
