@@ -270,13 +270,7 @@ pub fn new(
     };
     let project = new.create()?;
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "created {} ({} collector, {:?}):",
-        new.dir.display(),
-        kind,
-        new.lang
-    )?;
+    writeln!(out, "created {} ({} collector, {}):", new.dir.display(), kind, new.lang)?;
     for (file, _) in &project.files {
         writeln!(out, "  {file}")?;
     }

@@ -23,6 +23,16 @@ pub enum Lang {
     Javascript,
 }
 
+impl std::fmt::Display for Lang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lang::Rust => "Rust",
+            Lang::Python => "Python",
+            Lang::Javascript => "JavaScript",
+        })
+    }
+}
+
 /// Where the project's `driftwatch-sdk` comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sdk {
@@ -53,7 +63,7 @@ pub enum ScaffoldError {
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
     #[error(
-        "{lang:?} projects are packages or services collectors; a {kind} collector is scaffolded in Rust (--lang rust), whose SDK walks tracked paths and keys for you"
+        "{lang} projects are packages or services collectors; a {kind} collector is scaffolded in Rust (--lang rust), whose SDK walks tracked paths with their rules and reads registry keys live and from offline hives"
     )]
     Unsupported { lang: Lang, kind: Kind },
 }
