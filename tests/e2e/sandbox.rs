@@ -303,3 +303,42 @@ fn a_faulty_collector_keeps_its_inventory_and_shows_in_status() {
     assert!(changes.iter().all(|c| c["ChangeCategory"] == "Added"), "{changes:?}");
     assert_eq!(changes.len(), faults.len());
 }
+
+/// A plugin cannot tell a path it was not granted from one that does not
+/// exist; the host can, and says so when an entry's own grants leave out
+/// what its plugin reads by default.
+#[test]
+fn grants_that_leave_out_what_the_plugin_reads_are_named_when_it_finds_nothing() {
+    let env = Env::new();
+    env.write(
+        "root/var/lib/dpkg/status",
+        stanza("bash", "install ok installed", "5.2", "amd64"),
+    );
+    let root = env.path("root").display().to_string();
+    let scan = |grants: &str| {
+        let manifest = env.write(
+            "manifest.toml",
+            format!("[[collector]]\nname = \"dpkg\"\nkind = \"packages\"\nplugin = \"packages-dpkg\"\n{grants}\n"),
+        );
+        let scan = env.run(&[
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--root",
+            &root,
+            "scan",
+            "--json",
+        ]);
+        json_lines(&scan).remove(0)
+    };
+    let narrowed = scan("grants = [\"/opt\"]");
+    assert_eq!(narrowed["Outcome"], "skipped", "{narrowed}");
+    let reason = narrowed["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("(its grants leave out /var/lib/dpkg, which its plugin reads by default"),
+        "{reason}"
+    );
+    let defaults = scan("");
+    assert_eq!(defaults["Outcome"], "collected", "{defaults}");
+    let widened = scan("grants = [\"/var/lib\", \"/opt\"]");
+    assert_eq!(widened["Outcome"], "collected", "{widened}");
+}

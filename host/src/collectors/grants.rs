@@ -10,7 +10,7 @@ use crate::machine::Machine;
 use crate::manifest::{CollectorSpec, FileRule, GrantsFrom, files};
 use crate::runtime::Plugin;
 use crate::runtime::grants::{self, Preopen};
-use crate::runtime::registry_import::RegistryGrants;
+use crate::runtime::registry_import::{Access, RegistryGrants};
 
 /// Where an offline Windows image keeps its hives: the machine's under
 /// `Windows/System32/config`, each user's `NTUSER.DAT` in their profile.
@@ -116,6 +116,44 @@ pub fn described(spec: &CollectorSpec, machine: &Machine) -> (Vec<String>, &'sta
     (granted, from)
 }
 
+/// When a manifest entry lists grants of its own that leave out some of
+/// what its plugin reads by default, a note saying so, for a run that found
+/// nothing to read: the plugin cannot tell a path it was not granted from
+/// one that does not exist, but the host can.
+pub fn left_out_note(spec: &CollectorSpec, plugin: &Plugin) -> Option<String> {
+    if spec.grants_from != GrantsFrom::Manifest || (spec.grants.is_empty() && spec.registry_grants.is_empty()) {
+        return None;
+    }
+    let keys = RegistryGrants::new(spec.registry_grants.iter().map(String::as_str));
+    let left_out: Vec<&str> = plugin
+        .default_grants()
+        .iter()
+        .filter(|grant| match crate::runtime::registry_import::normalize(grant) {
+            Ok(key) if crate::runtime::registry_import::looks_like_key(grant) => keys.access(&key) != Access::Full,
+            _ => !spec.grants.iter().any(|granted| path_covers(granted, grant)),
+        })
+        .map(String::as_str)
+        .collect();
+    (!left_out.is_empty()).then(|| {
+        format!(
+            "its grants leave out {}, which its plugin reads by default: add to `grants`, or drop `grants` to give it its plugin's",
+            left_out.join(", ")
+        )
+    })
+}
+
+/// Whether the grant `granted` lets a plugin read `path`: the same path or
+/// a folder above it (`/` and `\\` alike; Windows drive paths in any case).
+fn path_covers(granted: &str, path: &str) -> bool {
+    let canonical = |p: &str| {
+        let p = p.replace('\\', "/");
+        let p = if grants::is_drive_path(&p) { p.to_lowercase() } else { p };
+        p.trim_end_matches('/').to_string()
+    };
+    let (granted, path) = (canonical(granted), canonical(path));
+    granted.is_empty() || path == granted || path.starts_with(&format!("{granted}/"))
+}
+
 /// The live registry keys a collector may read: the manifest's registry
 /// grants, or a registry collector's tracked keys.
 pub fn registry_keys(spec: &CollectorSpec) -> RegistryGrants {
@@ -140,5 +178,21 @@ pub fn rule_path(rule: &FileRule, machine: &Machine) -> String {
         env_vars::expand(&rule.path, |name| std::env::var(name).ok())
     } else {
         rule.path.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_covers;
+
+    #[test]
+    fn a_grant_covers_itself_and_what_lies_below_it() {
+        assert!(path_covers("/var/lib/dpkg", "/var/lib/dpkg"));
+        assert!(path_covers("/var/lib/", "/var/lib/dpkg"));
+        assert!(path_covers("/", "/var/lib/dpkg"));
+        assert!(!path_covers("/var/lib/dp", "/var/lib/dpkg"));
+        assert!(!path_covers("/var/lib/dpkg/info", "/var/lib/dpkg"));
+        assert!(path_covers("C:\\Windows", "c:/windows/System32/config"));
+        assert!(!path_covers("/Windows", "/windows/System32/config"));
     }
 }

@@ -30,7 +30,7 @@ use crate::collectors::sandboxed::{self, Ended, Job, WATCHDOG_GRACE};
 use crate::inventory::{DataType, Item};
 use crate::machine::Machine;
 use crate::manifest::CollectorSpec;
-use crate::runtime::bindings::types::Warning;
+use crate::runtime::bindings::types::{CollectError, Warning};
 use crate::runtime::{Plugin, RunError, StatIndex};
 use crate::store::{Ending, RunInfo, Store, StoreError};
 use crate::timefmt;
@@ -115,6 +115,7 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
                     deadline: clock + budget + WATCHDOG_GRACE,
                     budget,
                     clock,
+                    grant_note: crate::collectors::grants::left_out_note(spec, plugin),
                 }
                 .record(),
                 Err(error) => Recorded::failed(ctx, &run, Some(&decision.scope), clock, error),
@@ -218,6 +219,9 @@ struct Recorder<'r> {
     deadline: Instant,
     budget: Duration,
     clock: Instant,
+    /// What the entry's grants leave out of its plugin's defaults, told
+    /// with a run that found nothing to read.
+    grant_note: Option<String>,
 }
 
 /// Why a recording stopped before its run ended well.
@@ -254,7 +258,11 @@ impl Recorder<'_> {
             }
         };
         let ended = match ended {
-            Some(Ok(Ended::NotApplicable(reason))) => return self.skipped(reason),
+            Some(Ok(Ended::NotApplicable(reason))) => return self.skipped(self.with_grant_note(reason)),
+            Some(Err(error @ RunError::Collect(CollectError::NotFound(_)))) => {
+                let message = self.with_grant_note(error.to_string());
+                return Recorded::failed(self.ctx, self.run, Some(self.scope), self.clock, message);
+            }
             Some(Err(error)) => return Recorded::failed(self.ctx, self.run, Some(self.scope), self.clock, error),
             Some(Ok(ended)) => Some(ended),
             None => None,
@@ -344,6 +352,14 @@ impl Recorder<'_> {
                 );
                 Err(RunError::Abandoned(self.budget))
             }
+        }
+    }
+
+    /// A reason for finding nothing, with what the entry's grants leave out.
+    fn with_grant_note(&self, reason: String) -> String {
+        match &self.grant_note {
+            Some(note) => format!("{reason} ({note})"),
+            None => reason,
         }
     }
 
