@@ -36,7 +36,7 @@ function record(found) {
 }
 
 function deniedMessage(folders) {
-  return `denied: ${folders.join(', ')}: not within a granted folder that exists (add to \`grants\` in the manifest)`;
+  return `denied: ${folders.join(', ')}: not within a granted folder that exists (grant it in \`grants\`, and check that it exists)`;
 }
 
 /** The result of one collection, handed out in batches. */
@@ -100,16 +100,21 @@ export const packages = {
     const paths = option(settings, 'paths');
     const folders = paths === undefined ? GLOBAL_FOLDERS : paths.split(':').filter((p) => p !== '');
     if (folders.length === 0) throw { tag: 'invalid-settings', val: 'paths names no folder' };
+    const relative = folders.find((folder) => !folder.startsWith('/'));
+    if (relative !== undefined) throw { tag: 'invalid-settings', val: `paths: ${relative} is not absolute` };
     if (paths === undefined && present(GLOBAL_FOLDERS).length === 0) {
       throw { tag: 'not-found', val: `no ${GLOBAL_FOLDERS.join(' or ')} (name others in \`paths\`)` };
     }
-    const { packages: found, warnings, denied } = collect(folders, files, paths !== undefined);
-    if (denied.length > 0 && found.length === 0) throw { tag: 'unreadable', val: deniedMessage(denied) };
-    log('debug', `${found.length} packages in ${folders.length} folders`);
-    return new Batches(found.map(record), {
-      warnings,
-      // What a denied folder holds is unknown: nothing there may be taken as removed.
-      incomplete: denied.length > 0 ? deniedMessage(denied) : undefined,
+    const result = collect(folders.map((folder) => folder.replace(/(.)\/+$/, '$1')), files, paths !== undefined);
+    if (result.denied.length > 0 && result.read === 0) throw { tag: 'unreadable', val: deniedMessage(result.denied) };
+    log('debug', `${result.packages.length} packages in ${result.read} folders`);
+    // What a denied or unlistable folder holds is unknown: nothing there may be taken as removed.
+    const unknown = [];
+    if (result.denied.length > 0) unknown.push(deniedMessage(result.denied));
+    if (result.unread.length > 0) unknown.push(`not listed: ${result.unread.join(', ')}`);
+    return new Batches(result.packages.map(record), {
+      warnings: result.warnings,
+      incomplete: unknown.length > 0 ? unknown.join('; ') : undefined,
     });
   },
 };

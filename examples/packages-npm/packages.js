@@ -43,8 +43,12 @@ export function parseManifest(text) {
   };
 }
 
-/** The package folders directly in a node_modules folder (scopes opened). */
-function packageFolders(folder, files, warnings) {
+/**
+ * The package folders directly in a node_modules folder (scopes opened). A
+ * scope folder that cannot be listed is a warning, and `unread`: what it
+ * holds is unknown.
+ */
+function packageFolders(folder, files, warnings, unread) {
   const found = [];
   for (const entry of files.listDir(folder).sort()) {
     if (entry.startsWith('.')) continue; // .bin, .package-lock.json
@@ -58,6 +62,7 @@ function packageFolders(folder, files, warnings) {
       }
     } catch (error) {
       warnings.push({ subject: `${folder}/${entry}`, message: reason(error) });
+      unread.push(`${folder}/${entry}`);
     }
   }
   return found;
@@ -70,8 +75,11 @@ function reason(error) {
 }
 
 /**
- * The packages of the given node_modules folders, with warnings for items
- * that could not be read and the folders the sandbox denied.
+ * The packages of the given node_modules folders. Besides them: warnings
+ * for items and folders that could not be read; the folders the sandbox
+ * denied; those that could not be listed for another reason (`unread`:
+ * what they hold is unknown, so nothing in them may be taken as removed);
+ * and how many folders were read.
  * `explicit`: the folders were named in the manifest, so a missing one is a
  * warning and a denied one is reported (the default ones are looked for and
  * may be absent).
@@ -80,18 +88,25 @@ export function collect(folders, files, explicit) {
   const packages = [];
   const warnings = [];
   const denied = [];
+  const unread = [];
   const seen = new Set();
+  let read = 0;
   for (const folder of folders) {
     let candidates;
     try {
-      candidates = packageFolders(folder, files, warnings);
+      candidates = packageFolders(folder, files, warnings, unread);
     } catch (error) {
       // A default folder that is absent (or left out of the grants) is skipped.
       if (!explicit && (error.code === 'not-found' || error.code === 'denied')) continue;
-      if (error.code === 'denied') denied.push(folder);
-      else warnings.push({ subject: folder, message: reason(error) });
+      if (error.code === 'denied') {
+        denied.push(folder);
+      } else {
+        warnings.push({ subject: folder, message: reason(error) });
+        if (error.code !== 'not-found') unread.push(folder);
+      }
       continue;
     }
+    read += 1;
     for (const path of candidates) {
       const manifestPath = `${path}/package.json`;
       let item;
@@ -107,5 +122,5 @@ export function collect(folders, files, explicit) {
       packages.push(item);
     }
   }
-  return { packages, warnings, denied };
+  return { packages, warnings, denied, unread, read };
 }

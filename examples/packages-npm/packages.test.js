@@ -47,12 +47,20 @@ test('plain and scoped packages, a broken one, the first folder winning, a denie
   write(`${first}/broken/package.json`, '{"name":"broken",');
   write(`${second}/npm/package.json`, '{"name":"npm","version":"9.2.0"}');
   write(`${second}/corepack/package.json`, '{"name":"corepack","version":"0.24.0"}');
-  const result = collect([first, second, `${root}/secret`], nodeFiles(`${root}/secret`), true);
+  write(`${root}/not-a-folder`, '');
+  const folders = [first, second, `${root}/secret`, `${root}/not-a-folder`, `${root}/absent`];
+  const result = collect(folders, nodeFiles(`${root}/secret`), true);
   assert.deepEqual(
     result.packages.map((p) => [p.name, p.version]),
     [['@vue/cli', '5.0.8'], ['npm', '10.8.2'], ['corepack', '0.24.0']],
   );
-  assert.deepEqual(result.warnings.map((w) => path.relative(root, w.subject)), ['local/node_modules/broken/package.json']);
+  assert.deepEqual(
+    result.warnings.map((w) => path.relative(root, w.subject)),
+    ['local/node_modules/broken/package.json', 'not-a-folder', 'absent'],
+  );
   assert.deepEqual(result.denied, [`${root}/secret`]);
+  // Not listed for another reason: unknown, unlike the absent one.
+  assert.deepEqual(result.unread, [`${root}/not-a-folder`]);
+  assert.equal(result.read, 2);
   fs.rmSync(root, { recursive: true });
 });

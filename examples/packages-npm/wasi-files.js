@@ -54,6 +54,12 @@ function translate(error, path) {
   return typeof code === 'string' ? failure(code, `${path}: ${code}`) : error;
 }
 
+/** Closes a descriptor or stream now: each holds a file handle of the host's. */
+function release(resource) {
+  const dispose = typeof Symbol.dispose === 'symbol' ? resource[Symbol.dispose] : undefined;
+  if (typeof dispose === 'function') dispose.call(resource);
+}
+
 function open(path, directory) {
   const { descriptor, relative } = locate(path);
   try {
@@ -71,8 +77,9 @@ export function granted() {
 /** The names in a folder. */
 export function listDir(path) {
   const folder = open(path, true);
+  let stream;
   try {
-    const stream = folder.readDirectory();
+    stream = folder.readDirectory();
     const names = [];
     for (let entry = stream.readDirectoryEntry(); entry; entry = stream.readDirectoryEntry()) {
       names.push(entry.name);
@@ -80,6 +87,9 @@ export function listDir(path) {
     return names;
   } catch (error) {
     throw translate(error, path);
+  } finally {
+    if (stream) release(stream);
+    release(folder);
   }
 }
 
@@ -97,6 +107,8 @@ export function readText(path) {
     }
   } catch (error) {
     throw translate(error, path);
+  } finally {
+    release(file);
   }
   const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;

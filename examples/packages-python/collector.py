@@ -100,19 +100,27 @@ class Packages(exports.Packages):
             if not folders:
                 raise Err(types.CollectError_NotFound("no site-packages folder in %s (name others in `paths`)" % usual_places()))
         else:
-            folders = [p for p in paths.split(":") if p]
+            folders = [p.rstrip("/") or "/" for p in paths.split(":") if p]
             if not folders:
                 raise Err(types.CollectError_InvalidSettings("paths names no folder"))
-        found, warnings, denied = distributions.collect(folders, explicit=paths is not None)
-        if denied and not found:
-            raise Err(types.CollectError_Unreadable(denied_message(denied)))
-        log.log(log.Level.DEBUG, "%d distributions in %d folders" % (len(found), len(folders)))
+            relative = [p for p in folders if not p.startswith("/")]
+            if relative:
+                raise Err(types.CollectError_InvalidSettings("paths: %s is not absolute" % relative[0]))
+        result = distributions.collect(folders, explicit=paths is not None)
+        if result.denied and not result.read:
+            raise Err(types.CollectError_Unreadable(denied_message(result.denied)))
+        log.log(log.Level.DEBUG, "%d distributions in %d folders" % (len(result.found), result.read))
+        # What a denied or unlistable folder holds is unknown: nothing there may be taken as removed.
+        unknown = []
+        if result.denied:
+            unknown.append(denied_message(result.denied))
+        if result.unread:
+            unknown.append("not listed: " + ", ".join(result.unread))
         summary = types.CollectionSummary(
-            warnings=[types.Warning(subject=w.subject, message=w.message) for w in warnings],
-            # What a denied folder holds is unknown: nothing there may be taken as removed.
-            incomplete=denied_message(denied) if denied else None,
+            warnings=[types.Warning(subject=w.subject, message=w.message) for w in result.warnings],
+            incomplete="; ".join(unknown) if unknown else None,
         )
-        return Batches([record(f) for f in found], summary)
+        return Batches([record(f) for f in result.found], summary)
 
 
 def usual_places():
@@ -120,4 +128,4 @@ def usual_places():
 
 
 def denied_message(folders):
-    return "denied: %s: not within a granted folder that exists (add to `grants` in the manifest)" % ", ".join(folders)
+    return "denied: %s: not within a granted folder that exists (grant it in `grants`, and check that it exists)" % ", ".join(folders)

@@ -11,6 +11,7 @@ Both are email-style headers: "Name: requests", continuation lines indented.
 """
 
 import os
+import re
 
 # Where interpreters keep installed distributions, in the order Python
 # searches them: a distribution found twice counts where it is found first.
@@ -171,12 +172,17 @@ def scan_folder(folder, seen, found, warnings):
         except (OSError, ValueError) as error:
             warnings.append(ItemWarning(path, reason(error)))
             continue
-        key = item.name.lower().replace("_", "-")
+        key = normalized_name(item.name)
         if key in seen:
             # Shadowed by the same distribution earlier on the search path.
             continue
         seen.add(key)
         found.append(item)
+
+
+def normalized_name(name):
+    """A distribution's name as Python's packaging compares names (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def reason(error):
@@ -189,25 +195,44 @@ def reason(error):
     return str(error)
 
 
+class Collected:
+    """What a collection found, besides the distributions."""
+
+    def __init__(self):
+        self.found = []
+        self.warnings = []
+        # Folders the sandbox hides.
+        self.denied = []
+        # Folders that could not be listed for another reason: what they
+        # hold is unknown, so nothing in them may be taken as removed.
+        self.unread = []
+        # Folders listed.
+        self.read = 0
+
+
 def collect(folders, explicit):
-    """(distributions, warnings, denied folders) of the given folders.
+    """A Collected of the given folders.
 
     A default folder that cannot be seen is skipped; one named in the
     manifest (`explicit`) is a warning when absent, and denied when the
     sandbox hides it.
     """
-    found, warnings, denied, seen = [], [], [], set()
+    result, seen = Collected(), set()
     for folder in folders:
         try:
-            scan_folder(folder, seen, found, warnings)
+            scan_folder(folder, seen, result.found, result.warnings)
         except (Denied, FileNotFoundError) as error:
             # A default folder that is absent (or left out of the grants) is skipped.
             if not explicit:
                 continue
             if isinstance(error, Denied):
-                denied.append(folder)
+                result.denied.append(folder)
             else:
-                warnings.append(ItemWarning(folder, "no such folder"))
+                result.warnings.append(ItemWarning(folder, "no such folder"))
+            continue
         except OSError as error:
-            warnings.append(ItemWarning(folder, reason(error)))
-    return found, warnings, denied
+            result.warnings.append(ItemWarning(folder, reason(error)))
+            result.unread.append(folder)
+            continue
+        result.read += 1
+    return result

@@ -44,21 +44,29 @@ class Folders(unittest.TestCase):
             write(os.path.join(site, "lone.egg-info"), "Name: lone\nVersion: 1\n")
             write(os.path.join(site, "broken-1.dist-info/METADATA"), "Name: broken\n")
             write(os.path.join(site, "six.py"), "")
-            found, warnings, denied = distributions.collect([site], explicit=True)
+            result = distributions.collect([site], explicit=True)
+            found, warnings = result.found, result.warnings
             self.assertEqual(sorted((f.name, f.version) for f in found),
                              [("chardet", "5.1.0"), ("lone", "1"), ("six", "1.16.0")])
             self.assertEqual([(os.path.basename(os.path.dirname(w.subject)), w.message) for w in warnings],
                              [("broken-1.dist-info", "no Version field")])
-            self.assertEqual(denied, [])
+            self.assertEqual((result.denied, result.unread, result.read), ([], [], 1))
 
     def test_the_first_folder_wins_and_missing_folders_warn_when_named(self):
         with tempfile.TemporaryDirectory() as root:
             first, second = os.path.join(root, "a"), os.path.join(root, "b")
             write(os.path.join(first, "pip-24.0.dist-info/METADATA"), "Name: pip\nVersion: 24.0\n")
             write(os.path.join(second, "pip-23.0.dist-info/METADATA"), "Name: pip\nVersion: 23.0\n")
-            found, warnings, _ = distributions.collect([first, second, os.path.join(root, "none")], explicit=True)
-            self.assertEqual([(f.name, f.version) for f in found], [("pip", "24.0")])
-            self.assertEqual([w.message for w in warnings], ["no such folder"])
+            write(os.path.join(first, "zope.interface-6.dist-info/METADATA"), "Name: zope.interface\nVersion: 6\n")
+            write(os.path.join(second, "zope_interface-5.dist-info/METADATA"), "Name: zope_interface\nVersion: 5\n")
+            not_a_folder = os.path.join(root, "file")
+            write(not_a_folder, "")
+            folders = [first, second, os.path.join(root, "none"), not_a_folder]
+            result = distributions.collect(folders, explicit=True)
+            self.assertEqual([(f.name, f.version) for f in result.found], [("pip", "24.0"), ("zope.interface", "6")])
+            self.assertEqual([w.message for w in result.warnings], ["no such folder", "Not a directory"])
+            # Not listed for another reason: unknown, unlike the absent one.
+            self.assertEqual((result.unread, result.read), ([not_a_folder], 2))
 
 
 if __name__ == "__main__":

@@ -257,7 +257,10 @@ pub fn new(
     dir: Option<std::path::PathBuf>,
     sdk: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    use crate::scaffold::{NewPlugin, Sdk};
+    use crate::scaffold::{Lang, NewPlugin, Sdk};
+    if sdk.is_some() && lang != Lang::Rust {
+        anyhow::bail!("--sdk is for Rust projects; {lang} projects take the contract from `driftwatch plugin wit`");
+    }
     let new = NewPlugin {
         dir: dir.unwrap_or_else(|| name.clone().into()),
         name,

@@ -120,17 +120,24 @@ pub fn described(spec: &CollectorSpec, machine: &Machine) -> (Vec<String>, &'sta
 /// what its plugin reads by default, a note saying so, for a run that found
 /// nothing to read: the plugin cannot tell a path it was not granted from
 /// one that does not exist, but the host can.
-pub fn left_out_note(spec: &CollectorSpec, plugin: &Plugin) -> Option<String> {
+pub fn left_out_note(spec: &CollectorSpec, plugin: &Plugin, machine: &Machine) -> Option<String> {
     if spec.grants_from != GrantsFrom::Manifest || (spec.grants.is_empty() && spec.registry_grants.is_empty()) {
         return None;
     }
     let keys = RegistryGrants::new(spec.registry_grants.iter().map(String::as_str));
+    let paths = PathForm {
+        windows: machine.os == Os::Windows,
+        image: !machine.is_live(),
+    };
     let left_out: Vec<&str> = plugin
         .default_grants()
         .iter()
-        .filter(|grant| match crate::runtime::registry_import::normalize(grant) {
-            Ok(key) if crate::runtime::registry_import::looks_like_key(grant) => keys.access(&key) != Access::Full,
-            _ => !spec.grants.iter().any(|granted| path_covers(granted, grant)),
+        .filter(|grant| {
+            if crate::runtime::registry_import::looks_like_key(grant) {
+                crate::runtime::registry_import::normalize(grant).is_ok_and(|key| keys.access(&key) != Access::Full)
+            } else {
+                !spec.grants.iter().any(|granted| paths.covers(granted, grant))
+            }
         })
         .map(String::as_str)
         .collect();
@@ -142,16 +149,32 @@ pub fn left_out_note(spec: &CollectorSpec, plugin: &Plugin) -> Option<String> {
     })
 }
 
-/// Whether the grant `granted` lets a plugin read `path`: the same path or
-/// a folder above it (`/` and `\\` alike; Windows drive paths in any case).
-fn path_covers(granted: &str, path: &str) -> bool {
-    let canonical = |p: &str| {
-        let p = p.replace('\\', "/");
-        let p = if grants::is_drive_path(&p) { p.to_lowercase() } else { p };
-        p.trim_end_matches('/').to_string()
-    };
-    let (granted, path) = (canonical(granted), canonical(path));
-    granted.is_empty() || path == granted || path.starts_with(&format!("{granted}/"))
+/// How grant paths compare on a machine.
+struct PathForm {
+    /// Names match in any letter case.
+    windows: bool,
+    /// An offline image, whose drive `C:` is its root.
+    image: bool,
+}
+
+impl PathForm {
+    /// Whether the grant `granted` lets a plugin read `path`: the same path
+    /// or a folder above it (`/` and `\\` alike).
+    fn covers(&self, granted: &str, path: &str) -> bool {
+        let (granted, path) = (self.canonical(granted), self.canonical(path));
+        granted.is_empty() || path == granted || path.starts_with(&format!("{granted}/"))
+    }
+
+    fn canonical(&self, path: &str) -> String {
+        let mut path = path.replace('\\', "/");
+        if self.windows || grants::is_drive_path(&path) {
+            path = path.to_lowercase();
+        }
+        if self.image && path.starts_with("c:") {
+            path.replace_range(..2, "");
+        }
+        path.trim_end_matches('/').to_string()
+    }
 }
 
 /// The live registry keys a collector may read: the manifest's registry
@@ -183,16 +206,32 @@ pub fn rule_path(rule: &FileRule, machine: &Machine) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::path_covers;
+    use super::PathForm;
 
     #[test]
     fn a_grant_covers_itself_and_what_lies_below_it() {
-        assert!(path_covers("/var/lib/dpkg", "/var/lib/dpkg"));
-        assert!(path_covers("/var/lib/", "/var/lib/dpkg"));
-        assert!(path_covers("/", "/var/lib/dpkg"));
-        assert!(!path_covers("/var/lib/dp", "/var/lib/dpkg"));
-        assert!(!path_covers("/var/lib/dpkg/info", "/var/lib/dpkg"));
-        assert!(path_covers("C:\\Windows", "c:/windows/System32/config"));
-        assert!(!path_covers("/Windows", "/windows/System32/config"));
+        let linux = PathForm {
+            windows: false,
+            image: false,
+        };
+        assert!(linux.covers("/var/lib/dpkg", "/var/lib/dpkg"));
+        assert!(linux.covers("/var/lib/", "/var/lib/dpkg"));
+        assert!(linux.covers("/", "/var/lib/dpkg"));
+        assert!(!linux.covers("/var/lib/dp", "/var/lib/dpkg"));
+        assert!(!linux.covers("/var/lib/dpkg/info", "/var/lib/dpkg"));
+        assert!(!linux.covers("/Var/lib", "/var/lib/dpkg"));
+
+        let windows = PathForm {
+            windows: true,
+            image: false,
+        };
+        assert!(windows.covers("C:\\Windows", "c:/windows/System32/config"));
+        assert!(!windows.covers("D:\\Windows", "C:\\Windows\\System32"));
+        let image = PathForm {
+            windows: true,
+            image: true,
+        };
+        assert!(image.covers("C:\\Windows", "/Windows/System32/config"));
+        assert!(image.covers("/windows", "/Windows/System32/config"));
     }
 }

@@ -115,7 +115,7 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
                     deadline: clock + budget + WATCHDOG_GRACE,
                     budget,
                     clock,
-                    grant_note: crate::collectors::grants::left_out_note(spec, plugin),
+                    grant_note: crate::collectors::grants::left_out_note(spec, plugin, ctx.machine),
                 }
                 .record(),
                 Err(error) => Recorded::failed(ctx, &run, Some(&decision.scope), clock, error),

@@ -19,25 +19,26 @@ pub const FILES: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write the contract into {}: {source}", dir.display())]
+#[error("cannot write the contract's {}: {source}", path.display())]
 pub struct WriteError {
-    dir: PathBuf,
+    path: PathBuf,
     source: std::io::Error,
 }
 
 /// Writes the contract's files into `dir` (created if missing; files of the
-/// same names are replaced). Returns the paths written.
+/// same names are replaced, others left as they are: give a fresh folder
+/// when moving to a new version). Returns the paths written.
 pub fn write(dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
-    let error = |source| WriteError {
-        dir: dir.to_path_buf(),
-        source,
+    let error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(error)?;
+    std::fs::create_dir_all(dir).map_err(error(dir))?;
     FILES
         .iter()
         .map(|(name, text)| {
             let path = dir.join(name);
-            std::fs::write(&path, text).map_err(error)?;
+            std::fs::write(&path, text).map_err(error(&path))?;
             Ok(path)
         })
         .collect()

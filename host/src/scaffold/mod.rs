@@ -92,7 +92,7 @@ pub struct Project {
 }
 
 impl NewPlugin {
-    /// Writes the project; the files written, relative to its folder.
+    /// Writes the project; what was written and how to build it.
     pub fn create(&self) -> Result<Project, ScaffoldError> {
         check_name(&self.name)?;
         if self.dir.exists() {
@@ -133,7 +133,8 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// What a list-reading Python or JavaScript collector of `kind` reads, and
-/// how its lines look; `None` for the kinds only the Rust SDK scaffolds.
+/// how its lines look; `Unsupported` for the kinds only the Rust SDK
+/// scaffolds (their records follow the SDK's walks and value renderings).
 fn list_of(new: &NewPlugin) -> Result<(String, &'static str), ScaffoldError> {
     match new.kind {
         Kind::Packages => Ok((format!("/opt/{}/packages.txt", new.name), "name version")),
@@ -249,8 +250,13 @@ mod tests {
                     let text = std::fs::read_to_string(new.dir.join(file)).unwrap();
                     assert_eq!(placeholder(&text), None, "{lang:?} {kind} {file}:\n{text}");
                     // Files taken from the examples name the project instead.
-                    for example in ["packages-npm", "packages-python", "example:"] {
+                    for example in ["packages-npm", "packages-python", "example:", "globally installed"] {
                         assert!(!text.contains(example), "{lang:?} {kind} {file}:\n{text}");
+                    }
+                    if kind == Kind::Services {
+                        for other in ["packages-collector", "packages collector"] {
+                            assert!(!text.contains(other), "{lang:?} {kind} {file}:\n{text}");
+                        }
                     }
                 }
                 let text = std::fs::read_to_string(new.dir.join(source)).unwrap();
