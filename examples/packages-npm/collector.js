@@ -102,10 +102,10 @@ export const packages = {
     if (folders.length === 0) throw { tag: 'invalid-settings', val: 'paths names no folder' };
     const relative = folders.find((folder) => !folder.startsWith('/'));
     if (relative !== undefined) throw { tag: 'invalid-settings', val: `paths: ${relative} is not absolute` };
-    if (paths === undefined && present(GLOBAL_FOLDERS).length === 0) {
+    const result = collect(folders.map((folder) => folder.replace(/(.)\/+$/, '$1')), files, paths !== undefined);
+    if (paths === undefined && result.read === 0) {
       throw { tag: 'not-found', val: `no ${GLOBAL_FOLDERS.join(' or ')} (name others in \`paths\`)` };
     }
-    const result = collect(folders.map((folder) => folder.replace(/(.)\/+$/, '$1')), files, paths !== undefined);
     if (result.denied.length > 0 && result.read === 0) throw { tag: 'unreadable', val: deniedMessage(result.denied) };
     log('debug', `${result.packages.length} packages in ${result.read} folders`);
     // What a denied or unlistable folder holds is unknown: nothing there may be taken as removed.

@@ -115,7 +115,8 @@ pub fn run_collector(ctx: &Context, spec: &CollectorSpec, plugin: &Arc<Plugin>, 
                     deadline: clock + budget + WATCHDOG_GRACE,
                     budget,
                     clock,
-                    grant_note: crate::collectors::grants::left_out_note(spec, plugin, ctx.machine),
+                    spec,
+                    plugin,
                 }
                 .record(),
                 Err(error) => Recorded::failed(ctx, &run, Some(&decision.scope), clock, error),
@@ -219,9 +220,10 @@ struct Recorder<'r> {
     deadline: Instant,
     budget: Duration,
     clock: Instant,
-    /// What the entry's grants leave out of its plugin's defaults, told
-    /// with a run that found nothing to read.
-    grant_note: Option<String>,
+    /// The entry and its plugin, for the grants note of a run that found
+    /// nothing to read.
+    spec: &'r CollectorSpec,
+    plugin: &'r Plugin,
 }
 
 /// Why a recording stopped before its run ended well.
@@ -357,7 +359,7 @@ impl Recorder<'_> {
 
     /// A reason for finding nothing, with what the entry's grants leave out.
     fn with_grant_note(&self, reason: String) -> String {
-        match &self.grant_note {
+        match crate::collectors::grants::left_out_note(self.spec, self.plugin, self.ctx.machine) {
             Some(note) => format!("{reason} ({note})"),
             None => reason,
         }

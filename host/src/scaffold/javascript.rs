@@ -2,7 +2,7 @@
 //! builds `collector.js` against a world of the contract plus WASI's
 //! preopens, through which `wasi-files.js` reads the granted folders.
 
-use super::{NewPlugin, Project, ScaffoldError, fill, list_of};
+use super::{KindParts, NewPlugin, Project, ScaffoldError, fill, list_of};
 use crate::kind::Kind;
 
 const COLLECTOR: &str = include_str!("javascript/collector.js.in");
@@ -15,22 +15,20 @@ const BUILD: &str = include_str!("../../../examples/packages-npm/build.mjs");
 const PACKAGE_JSON: &str = include_str!("../../../examples/packages-npm/package.json");
 const GITIGNORE: &str = include_str!("../../../examples/packages-npm/.gitignore");
 
-/// The kind's parsing module, its test, how an item becomes a record, and
-/// what it collects (for `describe`).
-fn kind_parts(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str) {
+fn kind_parts(kind: Kind) -> KindParts {
     match kind {
-        Kind::Services => (
-            include_str!("javascript/listing_services.js.in"),
-            include_str!("javascript/listing_services.test.js.in"),
-            SERVICE_RECORD,
-            "Services",
-        ),
-        _ => (
-            include_str!("javascript/listing_packages.js.in"),
-            include_str!("javascript/listing_packages.test.js.in"),
-            PACKAGE_RECORD,
-            "Packages",
-        ),
+        Kind::Services => KindParts {
+            listing: include_str!("javascript/listing_services.js.in"),
+            test: include_str!("javascript/listing_services.test.js.in"),
+            record: SERVICE_RECORD,
+            title: "Services",
+        },
+        _ => KindParts {
+            listing: include_str!("javascript/listing_packages.js.in"),
+            test: include_str!("javascript/listing_packages.test.js.in"),
+            record: PACKAGE_RECORD,
+            title: "Packages",
+        },
     }
 }
 
@@ -53,7 +51,7 @@ const SERVICE_RECORD: &str = r#"function record({ name, state }) {
 
 pub(super) fn project(new: &NewPlugin) -> Result<Project, ScaffoldError> {
     let (list, line) = list_of(new)?;
-    let (listing, test, record, items) = kind_parts(new.kind);
+    let parts = kind_parts(new.kind);
     let kind = new.kind.as_str();
     let (collector, include) = (format!("driftwatch's {kind} collector"), format!("/{kind}-collector@"));
     let world = [
@@ -72,16 +70,16 @@ pub(super) fn project(new: &NewPlugin) -> Result<Project, ScaffoldError> {
     let values = [
         ("__NAME__", new.name.as_str()),
         ("__KIND__", new.kind.as_str()),
-        ("__RECORD__", record),
-        ("__DESCRIPTION__", items),
+        ("__RECORD__", parts.record),
+        ("__DESCRIPTION__", parts.title),
         ("__LIST__", list.as_str()),
         ("__LINE__", line),
     ];
     Ok(Project {
         files: vec![
             ("collector.js", fill(COLLECTOR, &values)),
-            ("listing.js", fill(listing, &values)),
-            ("listing.test.js", fill(test, &values)),
+            ("listing.js", fill(parts.listing, &values)),
+            ("listing.test.js", fill(parts.test, &values)),
             ("wasi-files.js", WASI_FILES.to_string()),
             ("wit/world.wit", fill(WORLD, &world)),
             ("package.json", fill(PACKAGE_JSON, &package)),

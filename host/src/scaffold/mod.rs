@@ -125,6 +125,18 @@ impl NewPlugin {
     }
 }
 
+/// The kind-specific templates of a list-reading Python or JavaScript project.
+struct KindParts {
+    /// The parsing module and its unit test.
+    listing: &'static str,
+    test: &'static str,
+    /// How an item of the list becomes a record.
+    record: &'static str,
+    /// What it collects, capitalized: `Packages` or `Services` (Python's
+    /// export class is named so too).
+    title: &'static str,
+}
+
 /// The text of a template with its placeholders replaced.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(template.to_string(), |text, (placeholder, value)| {

@@ -1,7 +1,7 @@
 //! A Python project: componentize-py (pinned) builds `collector.py`, with
 //! CPython inside, against the contract `driftwatch plugin wit` writes.
 
-use super::{NewPlugin, Project, ScaffoldError, fill, list_of};
+use super::{KindParts, NewPlugin, Project, ScaffoldError, fill, list_of};
 use crate::kind::Kind;
 
 const COLLECTOR: &str = include_str!("python/collector.py.in");
@@ -11,24 +11,20 @@ const BUILD: &str = include_str!("../../../examples/packages-python/build.sh");
 const REQUIREMENTS: &str = include_str!("../../../examples/packages-python/requirements.txt");
 const GITIGNORE: &str = include_str!("../../../examples/packages-python/.gitignore");
 
-/// The kind's parsing module, its test, its export class, how an item
-/// becomes a record, and what it collects (for `describe`).
-fn kind_parts(kind: Kind) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
+fn kind_parts(kind: Kind) -> KindParts {
     match kind {
-        Kind::Services => (
-            include_str!("python/listing_services.py.in"),
-            include_str!("python/test_listing_services.py.in"),
-            "Services",
-            SERVICE_RECORD,
-            "Services",
-        ),
-        _ => (
-            include_str!("python/listing_packages.py.in"),
-            include_str!("python/test_listing_packages.py.in"),
-            "Packages",
-            PACKAGE_RECORD,
-            "Packages",
-        ),
+        Kind::Services => KindParts {
+            listing: include_str!("python/listing_services.py.in"),
+            test: include_str!("python/test_listing_services.py.in"),
+            record: SERVICE_RECORD,
+            title: "Services",
+        },
+        _ => KindParts {
+            listing: include_str!("python/listing_packages.py.in"),
+            test: include_str!("python/test_listing_packages.py.in"),
+            record: PACKAGE_RECORD,
+            title: "Packages",
+        },
     }
 }
 
@@ -58,24 +54,24 @@ const SERVICE_RECORD: &str = r#"def record(name, state):
 
 pub(super) fn project(new: &NewPlugin) -> Result<Project, ScaffoldError> {
     let (list, line) = list_of(new)?;
-    let (listing, test, class, record, description) = kind_parts(new.kind);
+    let parts = kind_parts(new.kind);
     let upper = new.kind.as_str().to_uppercase();
     let world = format!("{}-collector", new.kind);
     let values = [
         ("__NAME__", new.name.as_str()),
         ("__KIND__", new.kind.as_str()),
         ("__UPPER_KIND__", upper.as_str()),
-        ("__CLASS__", class),
-        ("__RECORD__", record),
-        ("__DESCRIPTION__", description),
+        ("__CLASS__", parts.title),
+        ("__RECORD__", parts.record),
+        ("__DESCRIPTION__", parts.title),
         ("__LIST__", list.as_str()),
         ("__LINE__", line),
     ];
     Ok(Project {
         files: vec![
             ("collector.py", fill(COLLECTOR, &values)),
-            ("listing.py", fill(listing, &values)),
-            ("test_listing.py", fill(test, &values)),
+            ("listing.py", fill(parts.listing, &values)),
+            ("test_listing.py", fill(parts.test, &values)),
             (
                 "build.sh",
                 fill(
