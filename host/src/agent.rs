@@ -26,6 +26,9 @@
 //!   the alert rules (also once at start, for changes recorded while the
 //!   agent was down), then delivers what they raised, retrying with backoff
 //!   without holding up collection.
+//! - Outputs (`[[output]]`) are sent what each committed run recorded, by a
+//!   task of their own; one that fails is tried again with backoff, and
+//!   sooner when more is recorded.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -270,6 +273,10 @@ async fn start_schedule(
         alerts.clone(),
         stopped.clone(),
     ));
+    if !manifest.outputs.is_empty() {
+        let outputs = crate::outputs::Outputs::new(&manifest.outputs, &shared.state_dir);
+        schedule.spawn(output_loop(shared.clone(), outputs, alerts.clone(), stopped.clone()));
+    }
     match crate::fleet::Membership::load(&shared.state_dir) {
         Ok(Some(membership)) => {
             schedule.spawn(crate::fleet::manifest_loop(
@@ -394,11 +401,13 @@ impl RunCause {
 }
 
 /// The agent's run-completed hook: wakes the alert task when a run
-/// recorded changes, and the shipping task when a run was committed.
+/// recorded changes, and the shipping and output tasks when a run was
+/// committed.
 #[derive(Default)]
 struct RunWake {
     changes: Notify,
     committed: Arc<Notify>,
+    outputs: Notify,
 }
 
 impl RunHook for RunWake {
@@ -408,6 +417,7 @@ impl RunHook for RunWake {
         }
         if report.run_id.is_some() {
             self.committed.notify_one();
+            self.outputs.notify_one();
         }
     }
 }
@@ -577,6 +587,59 @@ async fn alert_loop(
         }
         tokio::select! {
             _ = changes_recorded.changes.notified() => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Sends the outputs what was recorded: at start (what was recorded while
+/// the agent was down), then after each committed run. An output that
+/// failed is tried again after a backoff (5 s, doubled up to 5 min), or
+/// at the next run, whichever comes first.
+async fn output_loop(
+    shared: Arc<Shared>,
+    outputs: crate::outputs::Outputs,
+    runs: Arc<RunWake>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+    let outputs = Arc::new(Mutex::new(outputs));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let work = {
+            let (shared, outputs, stop) = (shared.clone(), outputs.clone(), stop.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut outputs = outputs.lock().unwrap_or_else(|p| p.into_inner());
+                match outputs.send_pending(&shared.store, &stop) {
+                    Ok(reports) => reports.iter().any(|r| r.error.is_some()),
+                    Err(error) => {
+                        tracing::error!("outputs not sent: {error}");
+                        true
+                    }
+                }
+            })
+        };
+        tokio::pin!(work);
+        let failed = tokio::select! {
+            failed = &mut work => failed.unwrap_or(true),
+            _ = stopped.changed() => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = work.await;
+                return;
+            }
+        };
+        let retry = if failed {
+            let wait = backoff;
+            backoff = (backoff * 2).min(Duration::from_secs(300));
+            Some(wait)
+        } else {
+            backoff = FIRST_BACKOFF;
+            None
+        };
+        tokio::select! {
+            _ = runs.outputs.notified() => {}
+            _ = tokio::time::sleep(retry.unwrap_or_default()), if retry.is_some() => {}
             _ = stopped.changed() => return,
         }
     }

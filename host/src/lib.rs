@@ -7,6 +7,7 @@
 //! | `service` | the agent as a Windows service (`driftwatch service …`) |
 //! | `watch` | file-system watches that trigger the agent's runs |
 //! | `alerts` | alert rules evaluated on new changes; webhook, exec and log actions |
+//! | `outputs` | change and inventory records sent on: jsonl file, syslog, Azure Monitor |
 //! | `fleet` | membership of a fleet (`driftwatch enroll`) and the client for its server |
 //! | `manifest` | which collectors run where, with what grants, limits and settings |
 //! | `machine` | the live machine or an offline image (`--root`) |
@@ -37,6 +38,7 @@ pub mod kind;
 pub mod machine;
 pub mod manifest;
 pub mod output;
+pub mod outputs;
 pub mod pipeline;
 pub mod query;
 pub mod runtime;

@@ -14,6 +14,7 @@ mod history;
 mod languages;
 mod linux;
 mod names;
+mod outputs;
 mod sandbox;
 mod scaffold;
 mod sdk;

@@ -50,12 +50,16 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
     let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
     let (mut store, alerts) = raise_alerts(ctx, store, &report.computer);
     let shipping = super::ship::after_scan(ctx, &mut store);
+    let sent = send_outputs(ctx, store);
     let mut out = std::io::stdout().lock();
     if json {
         for c in &report.collectors {
             json_record(&mut out, &CollectorJson::new(c, &report.computer))?;
         }
         if let Some(line) = shipping {
+            eprintln!("driftwatch: {line}");
+        }
+        for line in &sent.lines {
             eprintln!("driftwatch: {line}");
         }
     } else {
@@ -107,8 +111,11 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
         for line in alerts {
             writeln!(out, "{line}")?;
         }
-        writeln!(out, "Stored in {}", store.path().display())?;
+        writeln!(out, "Stored in {}", sent.store_path.display())?;
         if let Some(line) = shipping {
+            writeln!(out, "{line}")?;
+        }
+        for line in &sent.lines {
             writeln!(out, "{line}")?;
         }
     }
@@ -162,6 +169,48 @@ fn raise_alerts(ctx: &Context, mut store: Store, computer: &str) -> (Store, Vec<
         Err(error) => tracing::error!("alerts not delivered: {error}"),
     }
     (shared.into_inner().unwrap_or_else(|p| p.into_inner()), lines)
+}
+
+/// What the outputs were sent, in lines for people.
+struct OutputsSent {
+    store_path: std::path::PathBuf,
+    lines: Vec<String>,
+}
+
+/// Sends the manifest's outputs what they have not been sent (what this
+/// scan recorded, and anything left from before). Failures are reported:
+/// the records stay for the next attempt.
+fn send_outputs(ctx: &Context, store: Store) -> OutputsSent {
+    let store_path = store.path().to_path_buf();
+    let mut lines = Vec::new();
+    if ctx.manifest.outputs.is_empty() {
+        return OutputsSent { store_path, lines };
+    }
+    let mut outputs = crate::outputs::Outputs::new(&ctx.manifest.outputs, &ctx.state_dir);
+    let shared = Mutex::new(store);
+    match outputs.send_pending(&shared, &AtomicBool::new(false)) {
+        Ok(reports) => {
+            for report in reports {
+                let plural = if report.sent == 1 { "" } else { "s" };
+                lines.push(match (&report.error, report.busy) {
+                    (_, true) => format!(
+                        "Output {} ({}): being sent by another driftwatch process",
+                        report.name, report.destination
+                    ),
+                    (Some(error), _) => format!(
+                        "Output {} ({}): sent {} record{plural}, then failed (the rest is kept for the next time): {error}",
+                        report.name, report.destination, report.sent
+                    ),
+                    (None, _) => format!(
+                        "Output {} ({}): sent {} record{plural}",
+                        report.name, report.destination, report.sent
+                    ),
+                });
+            }
+        }
+        Err(error) => lines.push(format!("Outputs not sent: {error}")),
+    }
+    OutputsSent { store_path, lines }
 }
 
 fn summary_row(c: &CollectorReport) -> Vec<String> {

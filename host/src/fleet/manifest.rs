@@ -7,10 +7,12 @@
 //!
 //! - an `exec` alert action (a program or a shell line run by the agent);
 //! - a plugin that is not bundled, unless the machine's own manifest pins
-//!   the file's SHA-256 in `[fleet] plugin_sha256`.
+//!   the file's SHA-256 in `[fleet] plugin_sha256`;
+//! - an `[[output]]` (a file written, credentials held).
 //!
 //! The server manifest's own `[fleet]` table counts for nothing: only the
-//! machine decides what it allows.
+//! machine decides what it allows. The machine's own outputs run with
+//! whichever manifest runs.
 
 use std::path::{Path, PathBuf};
 
@@ -186,6 +188,14 @@ fn check(text: &str, group: &str, state_dir: &Path, local: &Manifest) -> Result<
             ));
         }
     }
+    // Outputs write files and hold credentials: they are the machine's own.
+    if let Some(output) = manifest.outputs.first() {
+        return Err(format!(
+            "output `{}` ({}): outputs are set in the machine's own manifest only",
+            output.name,
+            output.sink.type_name()
+        ));
+    }
     // A plugin file runs only when the machine pins its hash, and is then
     // named by that hash: it is checked again on the bytes that are loaded,
     // so the file cannot be swapped between this check and its use.
@@ -216,6 +226,7 @@ fn check(text: &str, group: &str, state_dir: &Path, local: &Manifest) -> Result<
         };
     }
     manifest.fleet = local.fleet.clone();
+    manifest.outputs = local.outputs.clone();
     Ok(manifest)
 }
 
@@ -284,6 +295,21 @@ mod tests {
                 assert!(reason.contains("alert `a` has an exec action"), "{reason}");
             }
         }
+    }
+
+    #[test]
+    fn outputs_are_the_machines_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = "[[output]]\ntype = \"jsonl\"\npath = \"/etc/cron.d/x\"\n";
+        let refused = check(server, "web", dir.path(), &local(&[])).unwrap_err();
+        assert!(
+            refused.contains("output `jsonl` (jsonl): outputs are set in the machine's own manifest only"),
+            "{refused}"
+        );
+        let mine = "[[output]]\ntype = \"syslog\"\naddress = \"127.0.0.1:514\"\n";
+        let local = Manifest::parse(mine, "local", Path::new(".")).unwrap();
+        let kept = check("", "web", dir.path(), &local).unwrap();
+        assert_eq!(kept.outputs, local.outputs);
     }
 
     #[test]

@@ -23,11 +23,13 @@
 //! options = { admindir = "/var/lib/dpkg" }
 //! ```
 //!
-//! Alert rules (`[[alert]]`) are described in `alerts`. Every error names the
+//! Alert rules (`[[alert]]`) are described in `alerts`, outputs (`[[output]]`)
+//! in `outputs`. Every error names the
 //! file, line and column.
 
 pub mod alerts;
 pub mod files;
+pub mod outputs;
 mod raw;
 pub mod units;
 
@@ -55,6 +57,7 @@ pub struct Manifest {
     pub agent: AgentSettings,
     pub collectors: Vec<CollectorSpec>,
     pub alerts: Vec<alerts::AlertRule>,
+    pub outputs: Vec<outputs::Output>,
     pub fleet: FleetSettings,
 }
 
@@ -193,6 +196,7 @@ impl Manifest {
             collectors.push(spec);
         }
         let alerts = alerts::alert_rules(raw.alert).map_err(|(span, m)| at(Some(span), m))?;
+        let outputs = outputs::outputs(raw.output, base_dir).map_err(|(span, m)| at(Some(span), m))?;
         let mut plugin_sha256 = Vec::new();
         for hash in raw.fleet.plugin_sha256 {
             let hex = hash.get_ref().trim().to_ascii_lowercase();
@@ -209,6 +213,7 @@ impl Manifest {
             },
             collectors,
             alerts,
+            outputs,
             fleet: FleetSettings { plugin_sha256 },
         })
     }

@@ -21,6 +21,8 @@ pub struct ManifestFile {
     #[serde(default)]
     pub alert: Vec<super::alerts::AlertEntry>,
     #[serde(default)]
+    pub output: Vec<super::outputs::OutputEntry>,
+    #[serde(default)]
     pub fleet: Fleet,
 }
 

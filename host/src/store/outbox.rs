@@ -260,7 +260,7 @@ impl Store {
     }
 }
 
-fn read_changes(tx: &rusqlite::Transaction, after: i64, limit: usize) -> rusqlite::Result<Vec<Columns>> {
+pub(super) fn read_changes(tx: &rusqlite::Transaction, after: i64, limit: usize) -> rusqlite::Result<Vec<Columns>> {
     let names: Vec<&str> = columns::CONFIGURATION_CHANGE.iter().map(|(name, _)| *name).collect();
     let sql = format!(
         "SELECT {} FROM ConfigurationChange WHERE ChangeId > ?1 ORDER BY ChangeId LIMIT ?2",
@@ -280,20 +280,9 @@ fn read_inventory(tx: &rusqlite::Transaction, after: i64, limit: usize) -> rusql
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let names: Vec<&str> = columns::CONFIGURATION_DATA.iter().map(|(name, _)| *name).collect();
-    let sql = format!(
-        "SELECT rowid, {} FROM ConfigurationData WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-        names.join(", ")
-    );
-    let mut written = Vec::new();
-    let mut statement = tx.prepare(&sql)?;
-    let mut rows = statement.query(rusqlite::params![after, limit as i64])?;
-    while let Some(row) = rows.next()? {
-        written.push(InventoryEntry::Write {
-            revision: row.get(0)?,
-            row: to_columns(row, columns::CONFIGURATION_DATA, 1)?,
-        });
-    }
+    let written = read_inventory_writes(tx, after, limit)?
+        .into_iter()
+        .map(|(revision, row)| InventoryEntry::Write { revision, row });
     let mut removed = Vec::new();
     let mut statement = tx.prepare(
         "SELECT Revision, Collector, ItemKey FROM InventoryRemoval WHERE Revision > ?1 ORDER BY Revision LIMIT ?2",
@@ -307,10 +296,30 @@ fn read_inventory(tx: &rusqlite::Transaction, after: i64, limit: usize) -> rusql
         });
     }
     // Both in revision order: merge, and keep the first `limit`.
-    let mut merged: Vec<InventoryEntry> = written.into_iter().chain(removed).collect();
+    let mut merged: Vec<InventoryEntry> = written.chain(removed).collect();
     merged.sort_by_key(InventoryEntry::revision);
     merged.truncate(limit);
     Ok(merged)
+}
+
+/// Rows written after revision `after`, in order, with their revisions.
+pub(super) fn read_inventory_writes(
+    tx: &rusqlite::Transaction,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(i64, Columns)>> {
+    let names: Vec<&str> = columns::CONFIGURATION_DATA.iter().map(|(name, _)| *name).collect();
+    let sql = format!(
+        "SELECT rowid, {} FROM ConfigurationData WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+        names.join(", ")
+    );
+    let mut written = Vec::new();
+    let mut statement = tx.prepare(&sql)?;
+    let mut rows = statement.query(rusqlite::params![after, limit as i64])?;
+    while let Some(row) = rows.next()? {
+        written.push((row.get(0)?, to_columns(row, columns::CONFIGURATION_DATA, 1)?));
+    }
+    Ok(written)
 }
 
 /// A row's values from column `first` on, named as `table` names them.

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[&str] = &[
     V7_OUTBOX,
     V8_SHIP_SENT,
     V9_RUNS_REPORTED,
+    V10_OUTPUTS,
 ];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
@@ -278,5 +279,18 @@ ALTER TABLE ShipState ADD COLUMN RunsReported INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE ForgottenCollector (
     Collector TEXT PRIMARY KEY,
     LastRunId INTEGER NOT NULL
+);
+";
+
+/// Where each `[[output]]` stands: the last change and inventory revision
+/// it was sent, and what it keeps besides (a file's committed length).
+const V10_OUTPUTS: &str = "
+CREATE TABLE OutputPosition (
+    Name      TEXT PRIMARY KEY,
+    ChangeId  INTEGER NOT NULL,
+    Revision  INTEGER NOT NULL,
+    Offset    INTEGER NOT NULL,
+    LastSent  TEXT,
+    LastError TEXT
 );
 ";
