@@ -15,6 +15,8 @@ mod languages;
 mod linux;
 mod names;
 mod outputs;
+#[cfg(target_os = "linux")]
+mod packages;
 mod sandbox;
 mod scaffold;
 mod sdk;
