@@ -347,6 +347,17 @@ fn syslog_reaches_a_real_rsyslog_once_and_catches_up_after_it_was_away() {
     });
     let (exit, log) = agent.stop();
     assert_eq!(exit.code(), Some(0), "{log}");
+    let status = json_lines(&env.run(&["--manifest", &manifest, "status", "--json"]));
+    let output = &status.last().unwrap()["Output"];
+    assert_eq!(output["Name"], "syslog");
+    assert_eq!(
+        (output["PendingChanges"].as_u64(), output["PendingInventory"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(
+        output["LastError"].is_null() && output["LastSent"].is_string(),
+        "{output}"
+    );
 
     let mut all = received_before;
     all.extend(rsyslog.received());

@@ -60,6 +60,24 @@ struct FleetStatus {
     last_error: Option<String>,
 }
 
+/// An output's state, as a line of `status --json` has it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct OutputLine {
+    output: OutputState,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct OutputState {
+    name: String,
+    destination: String,
+    pending_changes: u64,
+    pending_inventory: u64,
+    last_sent: Option<String>,
+    last_error: Option<String>,
+}
+
 pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let store = ctx.open_store()?;
     let mut rows = Vec::new();
@@ -67,6 +85,7 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
         rows.push(row(ctx, spec, store.collector_status(&spec.name)?));
     }
     let fleet = fleet_status(ctx, &store)?;
+    let outputs = output_states(ctx, &store)?;
     let mut out = std::io::stdout().lock();
     if json {
         for row in &rows {
@@ -74,6 +93,9 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
         }
         if let Some(fleet) = fleet {
             json_record(&mut out, &FleetLine { fleet })?;
+        }
+        for output in outputs {
+            json_record(&mut out, &OutputLine { output })?;
         }
     } else {
         print_table(ctx, &rows, &mut out)?;
@@ -88,8 +110,38 @@ pub fn run(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
                 writeln!(out, "  last attempt failed: {error}")?;
             }
         }
+        for output in outputs {
+            let sent = output.last_sent.as_deref().unwrap_or("never");
+            writeln!(
+                out,
+                "Output {} ({}): not yet sent: {} changes, {} inventory records; last sent {sent}",
+                output.name, output.destination, output.pending_changes, output.pending_inventory
+            )?;
+            if let Some(error) = output.last_error {
+                writeln!(out, "  last attempt failed: {error}")?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where each of the manifest's outputs stands.
+fn output_states(ctx: &Context, store: &crate::store::Store) -> anyhow::Result<Vec<OutputState>> {
+    let outputs = &ctx.manifest.outputs;
+    let named: Vec<_> = outputs.iter().map(|o| (o.name.as_str(), o.records)).collect();
+    let states = store.output_status(&named)?;
+    Ok(states
+        .into_iter()
+        .zip(outputs)
+        .map(|(state, output)| OutputState {
+            name: state.name,
+            destination: output.sink.describe(),
+            pending_changes: state.pending_changes,
+            pending_inventory: state.pending_inventory,
+            last_sent: state.last_sent,
+            last_error: state.last_error,
+        })
+        .collect())
 }
 
 /// Where shipping stands, when this machine is in a fleet. Before its
