@@ -593,9 +593,9 @@ async fn alert_loop(
 }
 
 /// Sends the outputs what was recorded: at start (what was recorded while
-/// the agent was down), then after each committed run. An output that
-/// failed is tried again after a backoff (5 s, doubled up to 5 min), or
-/// at the next run, whichever comes first.
+/// the agent was down), then after each committed run. After a failure
+/// (or an output another process was sending) they are tried again after a
+/// backoff (5 s, doubled up to 5 min), whatever runs commit meanwhile.
 async fn output_loop(
     shared: Arc<Shared>,
     outputs: crate::outputs::Outputs,
@@ -612,7 +612,8 @@ async fn output_loop(
             tokio::task::spawn_blocking(move || {
                 let mut outputs = outputs.lock().unwrap_or_else(|p| p.into_inner());
                 match outputs.send_pending(&shared.store, &stop) {
-                    Ok(reports) => reports.iter().any(|r| r.error.is_some()),
+                    // Busy: another process sends; this one tries again later.
+                    Ok(reports) => reports.iter().any(|r| r.error.is_some() || r.busy),
                     Err(error) => {
                         tracing::error!("outputs not sent: {error}");
                         true
@@ -629,18 +630,21 @@ async fn output_loop(
                 return;
             }
         };
-        let retry = if failed {
+        if failed {
+            // The backoff holds even when runs commit meanwhile: a
+            // collector that is down is not asked again at every run.
             let wait = backoff;
             backoff = (backoff * 2).min(Duration::from_secs(300));
-            Some(wait)
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopped.changed() => return,
+            }
         } else {
             backoff = FIRST_BACKOFF;
-            None
-        };
-        tokio::select! {
-            _ = runs.outputs.notified() => {}
-            _ = tokio::time::sleep(retry.unwrap_or_default()), if retry.is_some() => {}
-            _ = stopped.changed() => return,
+            tokio::select! {
+                _ = runs.outputs.notified() => {}
+                _ = stopped.changed() => return,
+            }
         }
     }
 }
@@ -662,12 +666,20 @@ async fn prune_history(shared: &Arc<Shared>, manifest: &Manifest) {
         return;
     };
     let shared = shared.clone();
+    // Changes an output has still to send are kept.
+    let outputs: Vec<String> = manifest
+        .outputs
+        .iter()
+        .filter(|o| o.records.changes)
+        .map(|o| o.name.clone())
+        .collect();
     let pruned = tokio::task::spawn_blocking(move || {
         let cutoff = jiff::Timestamp::now()
             .checked_sub(jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX))
             .unwrap_or(jiff::Timestamp::MIN);
         let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        let pruned = store.prune_history(&timefmt::format(cutoff))?;
+        let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let pruned = store.prune_history(&timefmt::format(cutoff), &outputs)?;
         // Contents go with the history that referred to them.
         let contents = store.collect_content_garbage()?;
         Ok::<_, crate::store::StoreError>((pruned.0, pruned.1, contents))

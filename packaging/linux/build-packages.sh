@@ -8,7 +8,8 @@
 #   bash packaging/linux/build-packages.sh [--binary FILE] [--version V] [--release N] [--out DIR] [--only deb|rpm]
 #
 # Without --binary it builds target/release/driftwatch first. Needs dpkg-deb,
-# rpmbuild (Debian: apt install rpm) and gzip.
+# rpmbuild (Debian: apt install rpm), binutils (strip, objdump) and gzip; the
+# packages are for this machine's architecture, which the binary must match.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
         --release) release=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-packages.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done

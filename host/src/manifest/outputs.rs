@@ -189,6 +189,7 @@ type Located = (Range<usize>, String);
 /// The `[[output]]` entries, checked; relative paths are taken from `base_dir`.
 pub fn outputs(entries: Vec<OutputEntry>, base_dir: &Path) -> Result<Vec<Output>, Located> {
     let mut names = HashSet::new();
+    let mut files = HashSet::new();
     let mut outputs = Vec::new();
     for entry in entries {
         let span = entry.name.as_ref().map_or(entry.kind.span(), Spanned::span);
@@ -210,6 +211,11 @@ pub fn outputs(entries: Vec<OutputEntry>, base_dir: &Path) -> Result<Vec<Output>
         }
         let records = records(entry.records.as_ref())?;
         let sink = sink(entry, base_dir)?;
+        if let Sink::Jsonl(jsonl) = &sink
+            && !files.insert(jsonl.path.clone())
+        {
+            return Err((span, format!("two outputs write {}", jsonl.path.display())));
+        }
         outputs.push(Output { name, records, sink });
     }
     Ok(outputs)
@@ -300,6 +306,11 @@ fn sink(entry: OutputEntry, base_dir: &Path) -> Result<Sink, Located> {
     }
     let missing = |field: &str| (span.clone(), format!("a {kind} output needs `{field}`"));
     let timeout = |default: u64| entry.timeout.map_or(Duration::from_secs(default), |t| t.0);
+    if let Some(t) = entry.timeout
+        && !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&t.0)
+    {
+        return Err((span, "`timeout` is between 1s and 1h".into()));
+    }
     match kind.as_str() {
         "jsonl" => {
             if entry.ca.is_some() {
@@ -402,10 +413,10 @@ fn sink(entry: OutputEntry, base_dir: &Path) -> Result<Sink, Located> {
                 (None, None) => return Err(missing("client_secret_file` or `client_secret")),
             };
             let max_bytes = match entry.max_bytes {
-                Some(size) if size.get_ref().0 > AZURE_MAX_BYTES || size.get_ref().0 < 1024 => {
+                Some(size) if size.get_ref().0 > AZURE_MAX_BYTES || size.get_ref().0 < 64_000 => {
                     return Err((
                         size.span(),
-                        "`max_bytes` is between 1KB and 1MB (the API's limit)".into(),
+                        "`max_bytes` is between 64KB and 1MB (the API's limit)".into(),
                     ));
                 }
                 Some(size) => size.get_ref().0,
@@ -555,7 +566,7 @@ mod tests {
             ),
             (
                 "type = \"azure-monitor\"\nendpoint = \"https://x\"\ndcr_immutable_id = \"d\"\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nmax_bytes = \"2MB\"",
-                "between 1KB and 1MB",
+                "between 64KB and 1MB",
             ),
         ];
         for (entry, expected) in cases {
@@ -564,5 +575,11 @@ mod tests {
         }
         let twice = parse("[[output]]\ntype = \"jsonl\"\npath = \"a\"\n[[output]]\ntype = \"jsonl\"\npath = \"b\"");
         assert!(twice.unwrap_err().contains("two outputs are named `jsonl`"));
+        let one_file = parse(
+            "[[output]]\ntype = \"jsonl\"\npath = \"a\"\n[[output]]\nname = \"b\"\ntype = \"jsonl\"\npath = \"a\"",
+        );
+        assert!(one_file.unwrap_err().contains("two outputs write /etc/driftwatch/a"));
+        let slow = parse("[[output]]\ntype = \"syslog\"\naddress = \"a:1\"\ntimeout = \"0s\"");
+        assert!(slow.unwrap_err().contains("between 1s and 1h"));
     }
 }

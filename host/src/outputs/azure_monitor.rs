@@ -1,7 +1,7 @@
 //! The `azure-monitor` output: records into a Log Analytics workspace
 //! through the Logs Ingestion API, as Azure's own agents write them.
 //!
-//! - A token for `https://monitor.azure.com/.default` from the app's client
+//! - A token for the scope `https://monitor.azure.com//.default` from the app's client
 //!   secret (`{authority}/{tenant}/oauth2/v2.0/token`), kept until shortly
 //!   before it expires.
 //! - `POST {endpoint}/dataCollectionRules/{dcr}/streams/{stream}?api-version=2023-01-01`:
@@ -10,7 +10,7 @@
 //!   them to their tables, see `packaging/azure-monitor/`).
 //! - 204 moves the position past the call's records. 429 and 503 are
 //!   retried after their `Retry-After`; 413 halves the call and tries again;
-//!   401 fetches a new token once. Anything else stops the send, to be
+//!   401 and 403 fetch a new token once. Anything else stops the send, to be
 //!   tried again later from the last records accepted.
 
 use std::io::Write;
@@ -126,7 +126,9 @@ impl AzureMonitor {
             .as_u64()
             .or_else(|| answer["expires_in"].as_str().and_then(|s| s.parse().ok()))
             .unwrap_or(3600);
-        let until = Instant::now() + Duration::from_secs(lifetime).saturating_sub(TOKEN_MARGIN);
+        // Clamped: the answer comes from outside.
+        let lifetime = Duration::from_secs(lifetime.min(24 * 3600));
+        let until = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN);
         self.token = Some((token.clone(), until));
         Ok(token)
     }
@@ -191,6 +193,9 @@ impl Deliver for AzureMonitor {
             error,
         };
         while start < records.len() {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return outcome(reached, None);
+            }
             let table = records[start].table;
             // The records of one table that fit in one call.
             let mut end = start;

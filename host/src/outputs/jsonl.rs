@@ -9,7 +9,7 @@
 //! is recorded (length 0) before anything is written to the new file.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::sync::atomic::AtomicBool;
 
 use super::{Deliver, Sent, SinkError, record};
@@ -25,22 +25,30 @@ impl JsonlFile {
         JsonlFile { settings }
     }
 
-    /// The file, open for appending, with anything past `committed` cut off.
-    fn open(&self, committed: u64) -> Result<(File, u64), SinkError> {
+    /// The file, open at its end, with anything past `committed` cut off.
+    /// A file this output has never written to (`fresh`) is not cut: what
+    /// is in it is someone else's.
+    fn open(&self, committed: u64, fresh: bool) -> Result<(File, u64), SinkError> {
         let path = &self.settings.path;
+        let created = !path.exists();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| SinkError::io(format!("cannot create {}", dir.display()), e))?;
         }
-        let file = File::options()
+        // Not append mode: on Windows a handle opened to append cannot truncate.
+        let mut file = File::options()
             .create(true)
-            .append(true)
+            .truncate(false)
+            .write(true)
             .open(path)
             .map_err(|e| SinkError::io(format!("cannot open {}", path.display()), e))?;
-        let length = file
+        if created {
+            sync_dir(path)?;
+        }
+        let mut length = file
             .metadata()
             .map_err(|e| SinkError::io(format!("cannot stat {}", path.display()), e))?
             .len();
-        if length > committed {
+        if length > committed && !fresh {
             tracing::info!(
                 "{}: cutting {} bytes written but not recorded as sent (they are written again)",
                 path.display(),
@@ -48,9 +56,11 @@ impl JsonlFile {
             );
             file.set_len(committed)
                 .map_err(|e| SinkError::io(format!("cannot truncate {}", path.display()), e))?;
-            return Ok((file, committed));
+            length = committed;
         }
         // Shorter than recorded: rotated or truncated by someone else.
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| SinkError::io(format!("cannot seek in {}", path.display()), e))?;
         Ok((file, length))
     }
 
@@ -74,13 +84,30 @@ impl JsonlFile {
                     .map_err(|e| SinkError::io(format!("cannot rotate {}", from.display()), e))?;
             }
         }
-        std::fs::rename(path, numbered(1)).map_err(|e| SinkError::io(format!("cannot rotate {}", path.display()), e))
+        std::fs::rename(path, numbered(1))
+            .map_err(|e| SinkError::io(format!("cannot rotate {}", path.display()), e))?;
+        sync_dir(path)
     }
+}
+
+/// Makes a file's creation or renaming in its folder durable before the
+/// position that counts on it is stored (Unix; Windows' renames need no more).
+fn sync_dir(path: &std::path::Path) -> Result<(), SinkError> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| SinkError::io(format!("cannot sync {}", dir.display()), e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl Deliver for JsonlFile {
     fn send(&mut self, mark: &OutputMark, records: &[OutputRecord], _stop: &AtomicBool) -> Sent {
-        let (mut file, length) = match self.open(mark.offset) {
+        let fresh = *mark == OutputMark::default();
+        let (mut file, length) = match self.open(mark.offset, fresh) {
             Ok(opened) => opened,
             Err(error) => return Sent::failed(error),
         };
@@ -168,18 +195,22 @@ mod tests {
             keep: 2,
         });
         let stop = AtomicBool::new(false);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "{\"ChangeId\":0}\n").unwrap();
+        // A file the output never wrote to keeps what it holds.
         let first = output
             .send(&OutputMark::default(), &records(1..=3), &stop)
             .reached
             .unwrap();
         assert_eq!(first.position.change_id, 3);
+        assert_eq!(ids(&path), [0, 1, 2, 3]);
         assert_eq!(first.offset, std::fs::metadata(&path).unwrap().len());
         // Records 4..=5 written, then the agent dies before recording them.
         output.send(&first, &records(4..=5), &stop).reached.unwrap();
-        assert_eq!(ids(&path), [1, 2, 3, 4, 5]);
+        assert_eq!(ids(&path), [0, 1, 2, 3, 4, 5]);
         // After the restart, the store still says `first`: 4 and 5 go again, once.
         let again = output.send(&first, &records(4..=6), &stop).reached.unwrap();
-        assert_eq!(ids(&path), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(ids(&path), [0, 1, 2, 3, 4, 5, 6]);
         assert_eq!(again.offset, std::fs::metadata(&path).unwrap().len());
     }
 

@@ -31,10 +31,6 @@ pub const SD_ID: &str = "driftwatch@32473";
 const NOTICE: u8 = 5;
 const INFORMATIONAL: u8 = 6;
 
-/// A UDP datagram is kept under what IPv4 carries unfragmented on most
-/// paths' worst case; longer messages are cut (RFC 5426 allows it).
-const MAX_DATAGRAM: usize = 8192;
-
 pub struct Syslog {
     settings: SyslogSettings,
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -90,10 +86,13 @@ impl Syslog {
             .ok_or_else(|| SinkError::Io(format!("{address} resolves to no address")))?;
         let local = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
         let socket = UdpSocket::bind(local).map_err(|e| SinkError::io("cannot open a UDP socket", e))?;
+        // Whole messages: a record's structured data runs past the 480 or 2048
+        // octets every receiver takes (RFC 5426), and a cut one is not valid
+        // RFC 5424; IP fragments what is longer, and the collector's own
+        // size limit (rsyslog's: 8 KiB) applies.
         for message in messages {
-            let datagram = &message[..message.len().min(MAX_DATAGRAM)];
             socket
-                .send_to(datagram, target)
+                .send_to(message, target)
                 .map_err(|e| SinkError::io(format!("cannot send to {address}"), e))?;
         }
         Ok(())

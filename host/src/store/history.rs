@@ -2,6 +2,7 @@
 //! tracks, pruning old changes and runs, and removing captured contents that
 //! nothing refers to any more.
 
+use rusqlite::OptionalExtension;
 use rusqlite::{Transaction, TransactionBehavior};
 
 use super::revision::Clock;
@@ -42,14 +43,25 @@ impl Store {
     }
 
     /// Deletes changes and runs older than `before` (stored time text), keeping
-    /// each collector's last run. Returns (changes, runs) deleted.
-    pub fn prune_history(&mut self, before: &str) -> Result<(usize, usize), StoreError> {
+    /// each collector's last run, and the changes the fleet server or one of
+    /// `outputs` (names of outputs sending changes) has not been sent yet.
+    /// Returns (changes, runs) deleted.
+    pub fn prune_history(&mut self, before: &str, outputs: &[&str]) -> Result<(usize, usize), StoreError> {
         self.write(|tx| {
-            // Changes not yet shipped to the fleet server stay.
+            let mut sent_by_all = i64::MAX;
+            for name in outputs {
+                let sent: Option<i64> = tx
+                    .query_row("SELECT ChangeId FROM OutputPosition WHERE Name = ?1", [name], |row| {
+                        row.get(0)
+                    })
+                    .optional()?;
+                sent_by_all = sent_by_all.min(sent.unwrap_or(0));
+            }
             let changes = tx.execute(
                 "DELETE FROM ConfigurationChange WHERE TimeGenerated < ?1 \
-                 AND ChangeId <= IFNULL((SELECT ChangeId FROM ShipState), 9223372036854775807)",
-                [before],
+                 AND ChangeId <= IFNULL((SELECT ChangeId FROM ShipState), 9223372036854775807) \
+                 AND ChangeId <= ?2",
+                rusqlite::params![before, sent_by_all],
             )?;
             let runs = tx.execute(
                 "DELETE FROM CollectorRun WHERE TimeStarted < ?1 \
