@@ -578,7 +578,8 @@ mod tests {
         let one_file = parse(
             "[[output]]\ntype = \"jsonl\"\npath = \"a\"\n[[output]]\nname = \"b\"\ntype = \"jsonl\"\npath = \"a\"",
         );
-        assert!(one_file.unwrap_err().contains("two outputs write /etc/driftwatch/a"));
+        let expected = format!("two outputs write {}", Path::new("/etc/driftwatch").join("a").display());
+        assert!(one_file.unwrap_err().contains(&expected));
         let slow = parse("[[output]]\ntype = \"syslog\"\naddress = \"a:1\"\ntimeout = \"0s\"");
         assert!(slow.unwrap_err().contains("between 1s and 1h"));
     }
