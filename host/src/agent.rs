@@ -27,8 +27,7 @@
 //!   agent was down), then delivers what they raised, retrying with backoff
 //!   without holding up collection.
 //! - Outputs (`[[output]]`) are sent what each committed run recorded, by a
-//!   task of their own; one that fails is tried again with backoff, and
-//!   sooner when more is recorded.
+//!   task of their own; after a failure they are tried again with backoff.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -598,32 +597,42 @@ async fn alert_loop(
 /// backoff (5 s, doubled up to 5 min), whatever runs commit meanwhile.
 async fn output_loop(
     shared: Arc<Shared>,
-    outputs: crate::outputs::Outputs,
+    mut outputs: crate::outputs::Outputs,
     runs: Arc<RunWake>,
     mut stopped: watch::Receiver<bool>,
 ) {
     const FIRST_BACKOFF: Duration = Duration::from_secs(5);
-    let outputs = Arc::new(Mutex::new(outputs));
     let stop = Arc::new(AtomicBool::new(false));
     let mut backoff = FIRST_BACKOFF;
     loop {
+        // Handed to the blocking send and back (it keeps tokens between sends).
+        let mut sending = outputs;
         let work = {
-            let (shared, outputs, stop) = (shared.clone(), outputs.clone(), stop.clone());
+            let (shared, stop) = (shared.clone(), stop.clone());
             tokio::task::spawn_blocking(move || {
-                let mut outputs = outputs.lock().unwrap_or_else(|p| p.into_inner());
-                match outputs.send_pending(&shared.store, &stop) {
+                let failed = match sending.send_pending(&shared.store, &stop) {
                     // Busy: another process sends; this one tries again later.
                     Ok(reports) => reports.iter().any(|r| r.error.is_some() || r.busy),
                     Err(error) => {
                         tracing::error!("outputs not sent: {error}");
                         true
                     }
-                }
+                };
+                (sending, failed)
             })
         };
         tokio::pin!(work);
         let failed = tokio::select! {
-            failed = &mut work => failed.unwrap_or(true),
+            done = &mut work => match done {
+                Ok((sending, failed)) => {
+                    outputs = sending;
+                    failed
+                }
+                Err(error) => {
+                    tracing::error!("outputs stopped: {error}");
+                    return;
+                }
+            },
             _ = stopped.changed() => {
                 stop.store(true, Ordering::Relaxed);
                 let _ = work.await;
@@ -678,7 +687,6 @@ async fn prune_history(shared: &Arc<Shared>, manifest: &Manifest) {
             .checked_sub(jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX))
             .unwrap_or(jiff::Timestamp::MIN);
         let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
         let pruned = store.prune_history(&timefmt::format(cutoff), &outputs)?;
         // Contents go with the history that referred to them.
         let contents = store.collect_content_garbage()?;

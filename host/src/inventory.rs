@@ -453,6 +453,25 @@ fn registry_value(v: registry_api::Value) -> Result<Item, Rejected> {
     })
 }
 
+/// The item a row (of `ConfigurationData` or `ConfigurationChange`, as
+/// JSON) is about, as people name it: `KEY\ValueName` for a registry value,
+/// else the software, service or file name, else its key.
+pub fn item_label(row: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let text = |name: &str| {
+        row.get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (text("RegistryKey"), text("ValueName")) {
+        (Some(key), Some(value)) => Some(format!("{key}\\{value}")),
+        (Some(key), None) => Some(key.to_string()),
+        _ => ["SoftwareName", "SvcName", "FileSystemPath", "ItemKey"]
+            .iter()
+            .find_map(|name| text(name))
+            .map(str::to_string),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

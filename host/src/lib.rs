@@ -23,6 +23,8 @@
 //! | `store` | the SQLite state database |
 //! | `query` | KQL queries translated to SQL |
 //! | `output` | tables and JSON lines |
+//! | `tls` | trusted CA certificates and the HTTP client of webhooks, fleet calls and outputs |
+//! | `stopping` | blocking waits a stop flag cuts short |
 
 pub mod agent;
 pub mod alerts;
@@ -46,6 +48,8 @@ pub mod scaffold;
 pub mod scan;
 #[cfg(windows)]
 pub mod service;
+pub mod stopping;
 pub mod store;
 pub mod timefmt;
+pub mod tls;
 pub mod watch;

@@ -34,21 +34,15 @@ fn add_files(dir: &Path, prefix: &str, count: usize) {
 /// The store's change ids and current item keys.
 fn stored(env: &Env) -> (BTreeSet<i64>, BTreeSet<String>) {
     let db = rusqlite::Connection::open(env.path("state/driftwatch.db")).unwrap();
-    let ids = db
-        .prepare("SELECT ChangeId FROM ConfigurationChange")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let keys = db
-        .prepare("SELECT ItemKey FROM ConfigurationData")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    (ids, keys)
+    let ids = column(&db, "SELECT ChangeId FROM ConfigurationChange");
+    let keys = column(&db, "SELECT ItemKey FROM ConfigurationData");
+    (ids.into_iter().collect(), keys.into_iter().collect())
+}
+
+fn column<T: rusqlite::types::FromSql>(db: &rusqlite::Connection, sql: &str) -> Vec<T> {
+    let mut statement = db.prepare(sql).unwrap();
+    let rows = statement.query_map([], |row| row.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
 }
 
 /// Each change id sent, with how many times; and the inventory records sent.

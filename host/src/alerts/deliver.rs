@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value as Json;
@@ -131,7 +131,7 @@ fn deliver_one(
                     crate::runtime::humanize(wait),
                     error.unwrap_or_default()
                 );
-                if !sleep_unless_stopped(wait, stop) {
+                if !crate::stopping::sleep_unless_stopped(wait, stop) {
                     lock().release_delivery(delivery.delivery_id)?;
                     return Ok(outcome(
                         delivery,
@@ -177,25 +177,12 @@ fn log(rule: &AlertRule, document: &str) {
 
 /// A change row in a few words: its category and the item it is about.
 fn describe_row(row: &Json) -> String {
-    let field = |name: &str| row[name].as_str().filter(|s| !s.is_empty());
-    let item = ["FileSystemPath", "SoftwareName", "SvcName", "RegistryKey"]
-        .iter()
-        .find_map(|c| field(c))
-        .unwrap_or("(row)");
-    match field("ChangeCategory") {
+    let item = row
+        .as_object()
+        .and_then(crate::inventory::item_label)
+        .unwrap_or_else(|| "(row)".into());
+    match row["ChangeCategory"].as_str().filter(|s| !s.is_empty()) {
         Some(category) => format!("{category} {item}"),
-        None => item.to_string(),
+        None => item,
     }
-}
-
-/// Sleeps for `wait`, waking early when `stop` is set; `false` if it was.
-fn sleep_unless_stopped(wait: Duration, stop: &AtomicBool) -> bool {
-    let until = Instant::now() + wait;
-    while Instant::now() < until {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(100)));
-    }
-    !stop.load(Ordering::Relaxed)
 }

@@ -11,12 +11,7 @@ const ERROR_BODY: u64 = 512;
 /// Posts `document`; 2xx is delivered. Connection failures, timeouts, 429
 /// and 5xx answers may pass, so they are retried; other answers are not.
 pub fn post(hook: &Webhook, document: &str) -> Result<(), AttemptError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(hook.timeout))
-        .http_status_as_error(false)
-        .user_agent(concat!("driftwatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent = crate::tls::http_client(hook.timeout, None);
     let mut request = agent.post(&hook.url).header("Content-Type", "application/json");
     for (name, value) in &hook.headers {
         request = request.header(name, value);

@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
     let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
     let (mut store, alerts) = raise_alerts(ctx, store, &report.computer);
     let shipping = super::ship::after_scan(ctx, &mut store);
-    let sent = send_outputs(ctx, store);
+    let (store, sent) = send_outputs(ctx, store);
     let mut out = std::io::stdout().lock();
     if json {
         for c in &report.collectors {
@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
         if let Some(line) = shipping {
             eprintln!("driftwatch: {line}");
         }
-        for line in &sent.lines {
+        for line in &sent {
             eprintln!("driftwatch: {line}");
         }
     } else {
@@ -111,11 +111,11 @@ pub fn run(ctx: &Context, json: bool, full: bool) -> anyhow::Result<ExitCode> {
         for line in alerts {
             writeln!(out, "{line}")?;
         }
-        writeln!(out, "Stored in {}", sent.store_path.display())?;
+        writeln!(out, "Stored in {}", store.path().display())?;
         if let Some(line) = shipping {
             writeln!(out, "{line}")?;
         }
-        for line in &sent.lines {
+        for line in &sent {
             writeln!(out, "{line}")?;
         }
     }
@@ -171,46 +171,34 @@ fn raise_alerts(ctx: &Context, mut store: Store, computer: &str) -> (Store, Vec<
     (shared.into_inner().unwrap_or_else(|p| p.into_inner()), lines)
 }
 
-/// What the outputs were sent, in lines for people.
-struct OutputsSent {
-    store_path: std::path::PathBuf,
-    lines: Vec<String>,
-}
-
 /// Sends the manifest's outputs what they have not been sent (what this
 /// scan recorded, and anything left from before). Failures are reported:
-/// the records stay for the next attempt.
-fn send_outputs(ctx: &Context, store: Store) -> OutputsSent {
-    let store_path = store.path().to_path_buf();
+/// the records stay for the next attempt. Returns lines for people.
+fn send_outputs(ctx: &Context, store: Store) -> (Store, Vec<String>) {
     let mut lines = Vec::new();
     if ctx.manifest.outputs.is_empty() {
-        return OutputsSent { store_path, lines };
+        return (store, lines);
     }
     let mut outputs = crate::outputs::Outputs::new(&ctx.manifest.outputs, &ctx.state_dir);
     let shared = Mutex::new(store);
     match outputs.send_pending(&shared, &AtomicBool::new(false)) {
         Ok(reports) => {
             for report in reports {
-                let plural = if report.sent == 1 { "" } else { "s" };
+                let (name, destination, sent) = (&report.name, &report.destination, report.sent);
+                let plural = if sent == 1 { "" } else { "s" };
                 lines.push(match (&report.error, report.busy) {
-                    (_, true) => format!(
-                        "Output {} ({}): being sent by another driftwatch process",
-                        report.name, report.destination
-                    ),
+                    (_, true) => format!("Output {name} ({destination}): being sent by another driftwatch process"),
                     (Some(error), _) => format!(
-                        "Output {} ({}): sent {} record{plural}, then failed (the rest is kept for the next time): {error}",
-                        report.name, report.destination, report.sent
+                        "Output {name} ({destination}): sent {sent} record{plural}, then failed \
+                         (the rest is kept for the next time): {error}"
                     ),
-                    (None, _) => format!(
-                        "Output {} ({}): sent {} record{plural}",
-                        report.name, report.destination, report.sent
-                    ),
+                    (None, _) => format!("Output {name} ({destination}): sent {sent} record{plural}"),
                 });
             }
         }
         Err(error) => lines.push(format!("Outputs not sent: {error}")),
     }
-    OutputsSent { store_path, lines }
+    (shared.into_inner().unwrap_or_else(|p| p.into_inner()), lines)
 }
 
 fn summary_row(c: &CollectorReport) -> Vec<String> {

@@ -9,7 +9,6 @@ use driftwatch_protocol::{
     Position, Problem, ShipBatch, paths,
 };
 use serde::de::DeserializeOwned;
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 /// Longest wait for one call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,27 +64,11 @@ impl FleetClient {
     /// A client for the server at `base` (`https://host:port`), trusting
     /// `ca` (PEM) when given, the system's roots otherwise.
     pub fn new(base: &str, ca: Option<&str>, credential: Option<String>) -> Result<FleetClient, FleetError> {
-        let mut tls = TlsConfig::builder();
-        if let Some(pem) = ca {
-            let certs = ureq::tls::parse_pem(pem.as_bytes())
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
-                    Ok(_) => None,
-                    Err(error) => Some(Err(FleetError::BadCa(error.to_string()))),
-                })
-                .collect::<Result<Vec<Certificate<'static>>, _>>()?;
-            if certs.is_empty() {
-                return Err(FleetError::BadCa("no certificate in it".into()));
-            }
-            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
-        }
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(CALL_TIMEOUT))
-            .http_status_as_error(false)
-            .user_agent(concat!("driftwatch/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls.build())
-            .build()
-            .into();
+        let roots = ca
+            .map(|pem| crate::tls::ca_certificates(pem.as_bytes()))
+            .transpose()
+            .map_err(FleetError::BadCa)?;
+        let agent = crate::tls::http_client(CALL_TIMEOUT, roots.as_deref());
         Ok(FleetClient {
             base: base.trim_end_matches('/').to_string(),
             agent,

@@ -259,7 +259,9 @@ fn sink(entry: OutputEntry, base_dir: &Path) -> Result<Sink, Located> {
     let resolve = |path: &str| base_dir.join(path);
     // Fields of the other types are refused, so that a typo in `type` or a
     // misplaced setting does not pass unnoticed.
-    let present: [(&str, bool); 16] = [
+    let present: [(&str, bool); 18] = [
+        ("timeout", entry.timeout.is_some()),
+        ("ca", entry.ca.is_some()),
         ("path", entry.path.is_some()),
         ("max_size", entry.max_size.is_some()),
         ("keep", entry.keep.is_some()),
@@ -282,8 +284,10 @@ fn sink(entry: OutputEntry, base_dir: &Path) -> Result<Sink, Located> {
     ];
     let allowed: &[&str] = match kind.as_str() {
         "jsonl" => &["path", "max_size", "keep"],
-        "syslog" => &["address", "transport", "facility", "app_name"],
+        "syslog" => &["address", "transport", "facility", "app_name", "timeout", "ca"],
         "azure-monitor" => &[
+            "timeout",
+            "ca",
             "endpoint",
             "dcr_immutable_id",
             "change_stream",
@@ -313,9 +317,6 @@ fn sink(entry: OutputEntry, base_dir: &Path) -> Result<Sink, Located> {
     }
     match kind.as_str() {
         "jsonl" => {
-            if entry.ca.is_some() {
-                return Err((span, "`ca` does not apply to a jsonl output".into()));
-            }
             let path = entry.path.ok_or_else(|| missing("path"))?;
             if path.get_ref().is_empty() {
                 return Err((path.span(), "`path` is empty".into()));
@@ -544,6 +545,10 @@ mod tests {
                 "`address` does not apply to a jsonl output",
             ),
             ("type = \"syslog\"\naddress = \"nowhere\"", "is not host:port"),
+            (
+                "type = \"jsonl\"\npath = \"x\"\ntimeout = \"5s\"",
+                "`timeout` does not apply to a jsonl output",
+            ),
             (
                 "type = \"syslog\"\naddress = \"a:1\"\ntransport = \"quic\"",
                 "unknown transport",

@@ -18,9 +18,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
-use super::{Deliver, Sent, SinkError, pem, record, wait};
+use super::{Deliver, Sent, SinkError};
 use crate::manifest::outputs::{AzureMonitorSettings, Secret};
 use crate::store::{OutputMark, OutputRecord, RecordTable};
 
@@ -58,22 +57,9 @@ impl AzureMonitor {
         if let Some(agent) = &self.agent {
             return Ok(agent.clone());
         }
-        let mut tls = TlsConfig::builder();
-        if let Some(ca) = &self.settings.ca {
-            let certs: Vec<Certificate<'static>> = pem::certificates(ca)
-                .map_err(SinkError::Refused)?
-                .iter()
-                .map(|der| Certificate::from_der(der).to_owned())
-                .collect();
-            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
-        }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.settings.timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("driftwatch/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls.build())
-            .build()
-            .into();
+        let roots = self.settings.ca.as_deref().map(crate::tls::ca_file).transpose();
+        let roots = roots.map_err(SinkError::Refused)?;
+        let agent = crate::tls::http_client(self.settings.timeout, roots.as_deref());
         Ok(self.agent.insert(agent).clone())
     }
 
@@ -181,7 +167,7 @@ impl Deliver for AzureMonitor {
     fn send(&mut self, _mark: &OutputMark, records: &[OutputRecord], stop: &AtomicBool) -> Sent {
         let lines: Vec<Vec<u8>> = records
             .iter()
-            .map(|r| Json::Object(record::columns(r)).to_string().into_bytes())
+            .map(|r| Json::Object(r.columns.clone()).to_string().into_bytes())
             .collect();
         let mut reached = None;
         let mut start = 0;
@@ -247,7 +233,7 @@ impl Deliver for AzureMonitor {
                         return outcome(reached, Some(error));
                     }
                     tracing::debug!("azure-monitor: throttled, retrying in {after:?}");
-                    if !wait(after.min(Duration::from_secs(300)), stop) {
+                    if !crate::stopping::sleep_unless_stopped(after.min(Duration::from_secs(300)), stop) {
                         return outcome(reached, None);
                     }
                 }

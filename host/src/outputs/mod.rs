@@ -8,7 +8,6 @@
 //! | `jsonl` | appends to a file, rotated by size |
 //! | `syslog` | RFC 5424 over UDP, TCP or TLS |
 //! | `azure_monitor` | the Logs Ingestion API |
-//! | `pem` | CA certificates from a PEM file |
 //!
 //! Once per record per output: an output's position (the last `ChangeId`
 //! and inventory revision sent) moves only after what it names was sent,
@@ -20,7 +19,6 @@
 
 mod azure_monitor;
 mod jsonl;
-mod pem;
 mod record;
 mod syslog;
 
@@ -28,7 +26,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use crate::manifest::outputs::{Output, Sink};
 use crate::store::{OutputMark, OutputRecord, Store, StoreError};
@@ -116,10 +113,6 @@ impl Outputs {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.outputs.is_empty()
-    }
-
     /// Sends each output what it has not been sent, until it is caught up,
     /// fails, or `stop` is set. One output's failure leaves the others be.
     pub fn send_pending(&mut self, store: &Mutex<Store>, stop: &AtomicBool) -> Result<Vec<OutputReport>, StoreError> {
@@ -145,12 +138,15 @@ impl Outputs {
                     continue;
                 }
             };
+            // Only the lock holder moves the position: read once, then carried.
+            let mut mark = store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .output_mark(&output.name)?;
             while !stop.load(Ordering::Relaxed) {
-                let (mark, records) = {
+                let records = {
                     let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
-                    let mark = store.output_mark(&output.name)?;
-                    let records = store.output_records(mark.position, output.records, BATCH)?;
-                    (mark, records)
+                    store.output_records(mark.position, output.records, BATCH)?
                 };
                 if records.is_empty() {
                     break;
@@ -159,7 +155,6 @@ impl Outputs {
                 let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(reached) = sent.reached {
                     if !store.advance_output(&output.name, &mark, &reached, &timefmt::now())? {
-                        // Only the lock holder moves it: someone reset it meanwhile.
                         report.error = Some("its position was moved by someone else".into());
                         break;
                     }
@@ -168,6 +163,7 @@ impl Outputs {
                         .iter()
                         .take_while(|r| r.after.change_id <= to.change_id && r.after.revision <= to.revision)
                         .count() as u64;
+                    mark = reached;
                 }
                 if let Some(error) = sent.error {
                     let text = error.to_string();
@@ -201,17 +197,4 @@ fn lock(dir: &Path, name: &str) -> Result<Option<File>, String> {
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
-}
-
-/// Waits `duration`, in short steps so that `stop` cuts it short; false
-/// when stopped.
-fn wait(duration: Duration, stop: &AtomicBool) -> bool {
-    let until = std::time::Instant::now() + duration;
-    while std::time::Instant::now() < until {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50).min(until - std::time::Instant::now()));
-    }
-    !stop.load(Ordering::Relaxed)
 }

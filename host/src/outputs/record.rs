@@ -10,17 +10,7 @@ use crate::store::{OutputRecord, RecordTable};
 pub fn json(record: &OutputRecord) -> Map<String, Json> {
     let mut object = Map::with_capacity(record.columns.len() + 1);
     object.insert("Type".into(), Json::from(record.table.as_str()));
-    object.extend(columns(record));
-    object
-}
-
-/// The record's columns alone (where the destination says the table, and
-/// reserves `Type`, as Azure Monitor does).
-pub fn columns(record: &OutputRecord) -> Map<String, Json> {
-    let mut object = Map::with_capacity(record.columns.len());
-    for (name, value) in &record.columns {
-        object.insert(name.clone(), value.clone());
-    }
+    object.extend(record.columns.iter().map(|(name, value)| (name.clone(), value.clone())));
     object
 }
 
@@ -34,15 +24,7 @@ pub fn summary(record: &OutputRecord) -> String {
             .and_then(Json::as_str)
             .filter(|s| !s.is_empty())
     };
-    let item = match (text("RegistryKey"), text("ValueName")) {
-        (Some(key), Some(value)) => format!("{key}\\{value}"),
-        (Some(key), None) => key.to_string(),
-        _ => ["SoftwareName", "SvcName", "FileSystemPath", "ItemKey"]
-            .iter()
-            .find_map(|name| text(name))
-            .unwrap_or("-")
-            .to_string(),
-    };
+    let item = crate::inventory::item_label(&record.columns).unwrap_or_else(|| "-".into());
     match record.table {
         RecordTable::ConfigurationChange => {
             let mut line = format!(

@@ -11,14 +11,14 @@
 //! one datagram and cannot know it arrived.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use super::{Deliver, Sent, SinkError, pem, record};
+use super::{Deliver, Sent, SinkError, record};
 use crate::manifest::outputs::{SyslogSettings, Transport};
 use crate::store::{OutputMark, OutputRecord, RecordTable};
 
@@ -53,13 +53,23 @@ impl Syslog {
             .collect()
     }
 
-    fn connect(&self) -> Result<TcpStream, SinkError> {
+    /// The collector's addresses (at least one).
+    fn resolve(&self) -> Result<Vec<SocketAddr>, SinkError> {
         let address = &self.settings.address;
-        let addresses = address
+        let addresses: Vec<SocketAddr> = address
             .to_socket_addrs()
-            .map_err(|e| SinkError::io(format!("cannot resolve {address}"), e))?;
+            .map_err(|e| SinkError::io(format!("cannot resolve {address}"), e))?
+            .collect();
+        if addresses.is_empty() {
+            return Err(SinkError::Io(format!("{address} resolves to no address")));
+        }
+        Ok(addresses)
+    }
+
+    /// A connection to the first address that answers.
+    fn connect(&self) -> Result<TcpStream, SinkError> {
         let mut last = None;
-        for socket in addresses {
+        for socket in self.resolve()? {
             match TcpStream::connect_timeout(&socket, self.settings.timeout) {
                 Ok(stream) => {
                     let timeout = Some(self.settings.timeout);
@@ -71,19 +81,16 @@ impl Syslog {
                 Err(error) => last = Some(error),
             }
         }
-        Err(match last {
-            Some(error) => SinkError::io(format!("cannot connect to {address}"), error),
-            None => SinkError::Io(format!("{address} resolves to no address")),
-        })
+        let error = last.map_or_else(|| "no address".to_string(), |e| e.to_string());
+        Err(SinkError::Io(format!(
+            "cannot connect to {}: {error}",
+            self.settings.address
+        )))
     }
 
     fn send_udp(&self, messages: &[Vec<u8>]) -> Result<(), SinkError> {
         let address = &self.settings.address;
-        let target = address
-            .to_socket_addrs()
-            .map_err(|e| SinkError::io(format!("cannot resolve {address}"), e))?
-            .next()
-            .ok_or_else(|| SinkError::Io(format!("{address} resolves to no address")))?;
+        let target = self.resolve()?[0];
         let local = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
         let socket = UdpSocket::bind(local).map_err(|e| SinkError::io("cannot open a UDP socket", e))?;
         // Whole messages: a record's structured data runs past the 480 or 2048
@@ -198,9 +205,9 @@ fn tls_config(ca: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>,
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(path) => {
-            for cert in pem::certificates(path).map_err(SinkError::Refused)? {
+            for cert in crate::tls::ca_file(path).map_err(SinkError::Refused)? {
                 roots
-                    .add(rustls::pki_types::CertificateDer::from(cert))
+                    .add(rustls::pki_types::CertificateDer::from(cert.der().to_vec()))
                     .map_err(|e| SinkError::Refused(format!("{}: {e}", path.display())))?;
             }
         }

@@ -46,7 +46,7 @@ impl Store {
     /// each collector's last run, and the changes the fleet server or one of
     /// `outputs` (names of outputs sending changes) has not been sent yet.
     /// Returns (changes, runs) deleted.
-    pub fn prune_history(&mut self, before: &str, outputs: &[&str]) -> Result<(usize, usize), StoreError> {
+    pub fn prune_history(&mut self, before: &str, outputs: &[String]) -> Result<(usize, usize), StoreError> {
         self.write(|tx| {
             let mut sent_by_all = i64::MAX;
             for name in outputs {

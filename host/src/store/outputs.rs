@@ -46,7 +46,6 @@ pub struct OutputRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputStatus {
     pub name: String,
-    pub position: Position,
     pub pending_changes: u64,
     pub pending_inventory: u64,
     pub last_sent: Option<String>,
@@ -184,7 +183,6 @@ impl Store {
                 .map_err(|e| self.error(e))?;
             statuses.push(OutputStatus {
                 name: name.to_string(),
-                position: Position { change_id, revision },
                 pending_changes: if records.changes { pending_changes } else { 0 },
                 pending_inventory: if records.inventory { pending_inventory } else { 0 },
                 last_sent,

@@ -216,7 +216,7 @@ fn pruning_keeps_recent_history_and_each_last_run() {
     collect(&mut store, "2026-01-02", &[("a", "2")], true);
     collect(&mut store, "2026-03-01", &[("a", "3")], true);
     // An output that has not sent the old change keeps it.
-    let (kept, first_runs) = store.prune_history("2026-02-01", &["siem"]).unwrap();
+    let (kept, first_runs) = store.prune_history("2026-02-01", &["siem".to_string()]).unwrap();
     assert_eq!(kept, 0);
     let (changes, runs) = store.prune_history("2026-02-01", &[]).unwrap();
     assert_eq!((changes, first_runs + runs), (1, 2));
