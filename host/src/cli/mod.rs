@@ -3,7 +3,6 @@
 mod alerts;
 mod changes;
 mod diff;
-mod docs;
 mod enroll;
 mod inventory;
 mod plugins;
@@ -17,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::change_engine::Category;
@@ -210,28 +209,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the completion script for a shell (bash: save it as
-    /// /usr/share/bash-completion/completions/driftwatch; zsh: as _driftwatch
-    /// in a folder of $fpath; fish: as ~/.config/fish/completions/driftwatch.fish)
-    Completions {
-        #[arg(value_enum)]
-        shell: CompletionShell,
-    },
-    /// Write the man pages (driftwatch.1, and driftwatch-SUBCOMMAND.1 for each
-    /// subcommand) into a folder
-    Man {
-        /// Where to write them (created if missing)
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-    },
-}
-
-/// The shells `completions` writes for.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum CompletionShell {
-    Bash,
-    Zsh,
-    Fish,
+    #[command(flatten)]
+    Docs(driftwatch_cli_docs::DocsCommand),
 }
 
 #[cfg(windows)]
@@ -480,17 +459,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs { collector, limit, json } => runs::run(&context()?, collector.as_deref(), limit, json),
         Command::Plugins { json } => plugins::list(&context()?, json),
         Command::Ship { json, verify } => ship::run(&context()?, json, verify),
-        Command::Completions { shell } => {
-            docs::completions(match shell {
-                CompletionShell::Bash => clap_complete::Shell::Bash,
-                CompletionShell::Zsh => clap_complete::Shell::Zsh,
-                CompletionShell::Fish => clap_complete::Shell::Fish,
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Man { dir } => {
-            let written = docs::man_pages(&dir)?;
-            println!("wrote {} man pages into {}", written.len(), dir.display());
+        Command::Docs(docs) => {
+            docs.run(Cli::command())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll {

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use alerts::AlertsAction;
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use driftwatch_protocol::tokens::ENROLLMENT_SECRET;
 use manifests::ManifestsAction;
 use serde::Serialize;
@@ -108,6 +108,8 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    #[command(flatten)]
+    Docs(driftwatch_cli_docs::DocsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +143,16 @@ enum MachinesAction {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `completions` and `man` need neither a database nor a runtime.
+    if let Command::Docs(docs) = &cli.command {
+        return match docs.run(Cli::command()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("driftwatch-server: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -178,6 +190,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query { query, json } => return query::run(database, &query, json).await,
         Command::Token { action } => tokens::run(database, action).await,
         Command::User { action } => users::run(database, action).await,
+        // Answered by `main` before a database is needed.
+        Command::Docs(_) => Ok(()),
         Command::Manifests { action } => manifests::run(database, action).await,
         Command::Alerts { action } => alerts::run(database, action).await,
         Command::Serve {
