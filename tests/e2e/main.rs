@@ -2,6 +2,9 @@
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;
+#[cfg(target_os = "linux")]
+#[path = "../packaging/linux.rs"]
+mod linux_packages;
 mod support;
 
 mod agent;

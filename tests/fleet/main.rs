@@ -4,6 +4,9 @@
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;
+#[cfg(target_os = "linux")]
+#[path = "../packaging/linux.rs"]
+mod linux_packages;
 mod postgres;
 mod support;
 
@@ -13,5 +16,7 @@ mod console;
 mod enroll;
 mod faults;
 mod manifests;
+#[cfg(target_os = "linux")]
+mod packages;
 mod query;
 mod shipping;
