@@ -178,8 +178,8 @@ fn jsonl_rotates_and_has_each_record_once_across_kill_9() {
     );
 }
 
-/// A real rsyslogd listening on TCP, writing what it parsed (MSGID,
-/// structured data) to a file.
+/// A real rsyslogd listening on TCP (or TLS, through its GnuTLS driver),
+/// writing what it parsed (MSGID, structured data) to a file.
 struct Rsyslog {
     child: Child,
     dir: PathBuf,
@@ -188,17 +188,45 @@ struct Rsyslog {
 
 impl Rsyslog {
     fn start(dir: &Path, port: u16) -> Rsyslog {
+        Rsyslog::start_with(dir, port, None)
+    }
+
+    /// With `tls`, it serves TLS with that certificate and key, anonymous
+    /// clients (as RFC 5425 collectors usually take them).
+    fn start_with(dir: &Path, port: u16, tls: Option<&TestCa>) -> Rsyslog {
         let rsyslogd = ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
             .into_iter()
             .find(|p| Path::new(p).exists())
             .expect("rsyslogd is needed (Debian: apt install rsyslog)");
         std::fs::create_dir_all(dir).unwrap();
+        let (global_tls, module_tls) = match tls {
+            None => (String::new(), ""),
+            Some(ca) => {
+                let [ca_file, cert, key] = [
+                    ("ca.pem", &ca.ca_pem),
+                    ("cert.pem", &ca.cert_pem),
+                    ("key.pem", &ca.key_pem),
+                ]
+                .map(|(name, pem)| {
+                    let path = dir.join(name);
+                    std::fs::write(&path, pem).unwrap();
+                    path.display().to_string()
+                });
+                (
+                    format!(
+                        " defaultNetstreamDriver=\"gtls\" defaultNetstreamDriverCAFile=\"{ca_file}\" \
+                         defaultNetstreamDriverCertFile=\"{cert}\" defaultNetstreamDriverKeyFile=\"{key}\""
+                    ),
+                    " streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\"",
+                )
+            }
+        };
         let config = dir.join("rsyslog.conf");
         std::fs::write(
             &config,
             format!(
-                "global(workDirectory=\"{dir}\")\n\
-                 module(load=\"imtcp\")\n\
+                "global(workDirectory=\"{dir}\"{global_tls})\n\
+                 module(load=\"imtcp\"{module_tls})\n\
                  template(name=\"parsed\" type=\"string\" string=\"%msgid%|%structured-data%\\n\")\n\
                  input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\")\n\
                  *.* action(type=\"omfile\" file=\"{dir}/received.log\" template=\"parsed\")\n",
@@ -373,6 +401,90 @@ fn syslog_reaches_a_real_rsyslog_once_and_catches_up_after_it_was_away() {
     rsyslog.stop();
 }
 
+/// A CA of the test's own and a certificate it signed for `localhost`.
+struct TestCa {
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+    cert_der: rustls::pki_types::CertificateDer<'static>,
+    key_der: Vec<u8>,
+}
+
+impl TestCa {
+    fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        TestCa {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
+#[test]
+fn syslog_over_tls_reaches_a_real_rsyslog_once() {
+    let env = Env::new();
+    let data = env.path("root/data");
+    add_files(&data, "base", 10);
+    let ca = TestCa::new();
+    let port = free_port();
+    let rsyslog = Rsyslog::start_with(&env.path("rsyslog"), port, Some(&ca));
+    let ca_file = env.write("ca.pem", &ca.ca_pem);
+    let manifest = env
+        .write(
+            "m.toml",
+            format!(
+                "[[collector]]\nkind = \"files\"\nplugin = \"files-posix\"\npaths = [{{ path = \"/data\", recurse = true }}]\n\n\
+                 [[output]]\ntype = \"syslog\"\naddress = \"localhost:{port}\"\ntransport = \"tls\"\nca = \"{}\"\ntimeout = \"20s\"\n",
+                ca_file.display()
+            ),
+        )
+        .display()
+        .to_string();
+    let scan = || {
+        let started = Instant::now();
+        let output = env.run(&[
+            "--manifest",
+            &manifest,
+            "--root",
+            &env.path("root").display().to_string(),
+            "scan",
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let said = stdout(&output);
+        assert!(said.contains("): sent ") && !said.contains("failed"), "{said}");
+        started.elapsed()
+    };
+    let first = scan();
+    add_files(&data, "more", 4);
+    let second = scan();
+    // The records are in rsyslog's file once it has them: wait for the last.
+    let start = Instant::now();
+    while rsyslog.received().len() < 18 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let records = rsyslog.received();
+    let (changes, inventory) = assert_once(&env, &records);
+    assert_eq!((changes, inventory), (4, 14));
+    // rsyslog closes when the agent does: no scan waits out the 20 s timeout.
+    assert!(first.max(second) < Duration::from_secs(15), "{first:?} {second:?}");
+    eprintln!(
+        "syslog over TLS: {changes} changes and {inventory} inventory records at rsyslog's gtls driver, each once; \
+         scans took {first:.1?} and {second:.1?}"
+    );
+    rsyslog.stop();
+}
+
 /// Each accepted call: its stream and its records.
 type Received = Mutex<Vec<(String, Vec<Value>)>>;
 
@@ -389,23 +501,15 @@ struct IngestionEndpoint {
 
 impl IngestionEndpoint {
     fn start(limit: usize) -> IngestionEndpoint {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let ca_pem = ca.pem();
-        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let test_ca = TestCa::new();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(test_ca.key_der).unwrap();
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
-            .with_single_cert(vec![cert.der().clone()], key)
+            .with_single_cert(vec![test_ca.cert_der], key)
             .unwrap();
+        let ca_pem = test_ca.ca_pem;
         let config = Arc::new(config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
