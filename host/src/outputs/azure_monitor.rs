@@ -9,7 +9,8 @@
 //!   call; changes to one stream, inventory rows to another (the DCR sends
 //!   them to their tables, see `packaging/azure-monitor/`).
 //! - 204 moves the position past the call's records. 429 and 503 are
-//!   retried after their `Retry-After`; 413 halves the call and tries again;
+//!   retried after their `Retry-After` (seconds or a date; at most 5 min);
+//!   413 halves the call and tries again;
 //!   401 and 403 fetch a new token once. Anything else stops the send, to be
 //!   tried again later from the last records accepted.
 
@@ -140,16 +141,15 @@ impl AzureMonitor {
             .send(&gzipped[..])
             .map_err(|e| SinkError::io(format!("POST {url}"), e))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after = retry_after(
+            response.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            jiff::Timestamp::now(),
+        );
         let body = read_body(response);
         match status {
             200..=299 => Ok(Answer::Accepted),
             413 => Ok(Answer::TooLarge),
-            429 | 503 => Ok(Answer::RetryAfter(Duration::from_secs(retry_after.unwrap_or(5)))),
+            429 | 503 => Ok(Answer::RetryAfter(retry_after)),
             401 | 403 => Ok(Answer::Unauthorized(format!("POST {url}: {status} {}", brief(&body)))),
             _ => Err(SinkError::Refused(format!("POST {url}: {status} {}", brief(&body)))),
         }
@@ -250,6 +250,26 @@ impl Deliver for AzureMonitor {
     }
 }
 
+/// How long a 429 or 503 asks to wait: its `Retry-After`, in seconds or
+/// as an HTTP date (RFC 9110), else 5 s; at most 5 minutes, so that a
+/// far-off date does not park the output.
+fn retry_after(value: Option<&str>, now: jiff::Timestamp) -> Duration {
+    const UNSAID: Duration = Duration::from_secs(5);
+    const MOST: Duration = Duration::from_secs(5 * 60);
+    let Some(value) = value.map(str::trim) else {
+        return UNSAID;
+    };
+    let wait = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else if let Ok(at) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(value) {
+        // A date already past: at once.
+        Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
+    } else {
+        UNSAID
+    };
+    wait.min(MOST)
+}
+
 fn read_body(mut response: ureq::http::Response<ureq::Body>) -> String {
     response
         .body_mut()
@@ -274,8 +294,32 @@ fn brief(body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use driftwatch_protocol::columns::{self, Kind};
     use serde_json::Value as Json;
+
+    use super::retry_after;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now: jiff::Timestamp = "2026-12-04T10:00:00Z".parse().unwrap();
+        let cases = [
+            (None, 5),
+            (Some("120"), 120),
+            (Some(" 7 "), 7),
+            (Some("0"), 0),
+            (Some("Fri, 04 Dec 2026 10:00:30 GMT"), 30),
+            (Some("Fri, 04 Dec 2026 09:59:00 GMT"), 0),
+            (Some("Sat, 05 Dec 2026 10:00:00 GMT"), 300),
+            (Some("100000"), 300),
+            (Some("-3"), 5),
+            (Some("soon"), 5),
+        ];
+        for (value, seconds) in cases {
+            assert_eq!(retry_after(value, now), Duration::from_secs(seconds), "{value:?}");
+        }
+    }
 
     /// The sample rule's streams and tables declare exactly the columns sent.
     #[test]
