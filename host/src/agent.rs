@@ -610,11 +610,20 @@ async fn output_loop(
         let work = {
             let (shared, stop) = (shared.clone(), stop.clone());
             tokio::task::spawn_blocking(move || {
-                let failed = match sending.send_pending(&shared.store, &stop) {
+                // A panic in a send is caught here, so that the outputs come
+                // back and are tried again: their positions are in the store.
+                let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sending.send_pending(&shared.store, &stop)
+                }));
+                let failed = match sent {
                     // Busy: another process sends; this one tries again later.
-                    Ok(reports) => reports.iter().any(|r| r.error.is_some() || r.busy),
-                    Err(error) => {
+                    Ok(Ok(reports)) => reports.iter().any(|r| r.error.is_some() || r.busy),
+                    Ok(Err(error)) => {
                         tracing::error!("outputs not sent: {error}");
+                        true
+                    }
+                    Err(_) => {
+                        tracing::error!("outputs not sent: the send panicked");
                         true
                     }
                 };

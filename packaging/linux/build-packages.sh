@@ -86,18 +86,23 @@ stage() {
 
 # The .deb's Depends, from the shared libraries the binary links: the C
 # library at the newest symbol version it uses, and libgcc's unwinder.
+# Runs in a command substitution, where set -e does not reach: every
+# failure is checked.
 deb_depends() {
-    local file=$1 depends=() library
-    for library in $(objdump -p "$file" | awk '$1 == "NEEDED" { print $2 }'); do
+    local file=$1 depends=() library headers symbols glibc
+    headers=$(objdump -p "$file") || { echo "build-packages.sh: objdump cannot read $file" >&2; return 1; }
+    for library in $(awk '$1 == "NEEDED" { print $2 }' <<< "$headers"); do
         case "$library" in
             libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | ld-linux*)
-                local glibc
-                glibc=$(objdump -T "$file" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+                symbols=$(objdump -T "$file") || return 1
+                glibc=$(grep -o 'GLIBC_[0-9.]*' <<< "$symbols" | sed 's/GLIBC_//' | sort -V | tail -1)
+                [ -n "$glibc" ] || { echo "build-packages.sh: $file names no GLIBC symbol version" >&2; return 1; }
                 depends+=("libc6 (>= $glibc)") ;;
             libgcc_s.so.1) depends+=("libgcc-s1 (>= 3.0)") ;;
-            *) echo "build-packages.sh: $file links $library, which no package is known for" >&2; exit 1 ;;
+            *) echo "build-packages.sh: $file links $library, which no package is known for" >&2; return 1 ;;
         esac
     done
+    [ ${#depends[@]} -gt 0 ] || { echo "build-packages.sh: $file links no shared library: not a build for these packages" >&2; return 1; }
     printf '%s\n' "${depends[@]}" | sort -u | paste -sd, - | sed 's/,/, /g'
 }
 

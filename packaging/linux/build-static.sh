@@ -29,9 +29,10 @@ cd "$repo"
 CC_x86_64_unknown_linux_musl=musl-gcc cargo build --release --target "$target" -p driftwatch >&2
 binary="target/$target/release/driftwatch"
 # Static means no interpreter and no shared library to load.
-if objdump -p "$binary" | grep -Eq '^ *(NEEDED|INTERP)'; then
+headers=$(objdump -p "$binary")
+if dynamic=$(grep -E '^ *(NEEDED|INTERP)' <<< "$headers"); then
     echo "build-static.sh: $binary is not static:" >&2
-    objdump -p "$binary" | grep -E '^ *(NEEDED|INTERP)' >&2
+    echo "$dynamic" >&2
     exit 1
 fi
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)

@@ -185,8 +185,15 @@ pub fn check_deb(package: &Package, installed: impl FnOnce(&Path, &Path)) {
         "usr/share/zsh/vendor-completions",
     );
     eprintln!("dpkg -c {}:\n{listing}", deb.display());
-    let fields = text(&run(Command::new("dpkg-deb").arg("-f").arg(&deb).arg("Depends")).stdout);
-    assert!(fields.starts_with("libc6 (>= 2."), "Depends: {fields}");
+    let depends = text(&run(Command::new("dpkg-deb").arg("-f").arg(&deb).arg("Depends")).stdout);
+    let depends: Vec<&str> = depends.trim().split(", ").collect();
+    assert!(
+        depends.len() == 3
+            && depends[0].starts_with("libc6 (>= 2.")
+            && depends[1] == "libgcc-s1 (>= 3.0)"
+            && depends[2] == "init-system-helpers (>= 1.50)",
+        "Depends: {depends:?}"
+    );
 
     let lintian = Command::new("lintian")
         .args(["--tag-display-limit", "0"])
