@@ -25,10 +25,9 @@ impl JsonlFile {
         JsonlFile { settings }
     }
 
-    /// The file, open at its end, with anything past `committed` cut off.
-    /// A file this output has never written to (`fresh`) is not cut: what
-    /// is in it is someone else's.
-    fn open(&self, committed: u64, fresh: bool) -> Result<(File, u64), SinkError> {
+    /// The file, open at its end, with anything past `committed` cut off:
+    /// lines written but not recorded as sent (they are written again).
+    fn open(&self, committed: u64) -> Result<(File, u64), SinkError> {
         let path = &self.settings.path;
         let created = !path.exists();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -48,7 +47,7 @@ impl JsonlFile {
             .metadata()
             .map_err(|e| SinkError::io(format!("cannot stat {}", path.display()), e))?
             .len();
-        if length > committed && !fresh {
+        if length > committed {
             tracing::info!(
                 "{}: cutting {} bytes written but not recorded as sent (they are written again)",
                 path.display(),
@@ -105,9 +104,13 @@ fn sync_dir(path: &std::path::Path) -> Result<(), SinkError> {
 }
 
 impl Deliver for JsonlFile {
+    /// What the file holds before this output writes to it is kept.
+    fn start(&mut self) -> Result<u64, SinkError> {
+        self.open(u64::MAX).map(|(_, length)| length)
+    }
+
     fn send(&mut self, mark: &OutputMark, records: &[OutputRecord], _stop: &AtomicBool) -> Sent {
-        let fresh = *mark == OutputMark::default();
-        let (mut file, length) = match self.open(mark.offset, fresh) {
+        let (mut file, length) = match self.open(mark.offset) {
             Ok(opened) => opened,
             Err(error) => return Sent::failed(error),
         };
@@ -197,11 +200,13 @@ mod tests {
         let stop = AtomicBool::new(false);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "{\"ChangeId\":0}\n").unwrap();
-        // A file the output never wrote to keeps what it holds.
-        let first = output
-            .send(&OutputMark::default(), &records(1..=3), &stop)
-            .reached
-            .unwrap();
+        // What the file held before the output started is kept.
+        let start = OutputMark {
+            offset: output.start().unwrap(),
+            ..OutputMark::default()
+        };
+        assert_eq!(start.offset, 15);
+        let first = output.send(&start, &records(1..=3), &stop).reached.unwrap();
         assert_eq!(first.position.change_id, 3);
         assert_eq!(ids(&path), [0, 1, 2, 3]);
         assert_eq!(first.offset, std::fs::metadata(&path).unwrap().len());
@@ -212,6 +217,28 @@ mod tests {
         let again = output.send(&first, &records(4..=6), &stop).reached.unwrap();
         assert_eq!(ids(&path), [0, 1, 2, 3, 4, 5, 6]);
         assert_eq!(again.offset, std::fs::metadata(&path).unwrap().len());
+    }
+
+    #[test]
+    fn a_first_batch_not_recorded_as_sent_is_cut_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.jsonl");
+        let mut output = JsonlFile::new(JsonlSettings {
+            path: path.clone(),
+            max_size: 1 << 20,
+            keep: 2,
+        });
+        let stop = AtomicBool::new(false);
+        let start = OutputMark {
+            offset: output.start().unwrap(),
+            ..OutputMark::default()
+        };
+        assert_eq!(start.offset, 0);
+        // Written, then the agent dies before recording it: the store still
+        // says `start`, and the batch goes again, once.
+        output.send(&start, &records(1..=3), &stop).reached.unwrap();
+        output.send(&start, &records(1..=4), &stop).reached.unwrap();
+        assert_eq!(ids(&path), [1, 2, 3, 4]);
     }
 
     #[test]

@@ -73,6 +73,12 @@ impl Sent {
 
 /// A destination: sends records that follow `mark`, in order.
 trait Deliver: Send {
+    /// Where the output starts, recorded before its first send: for a
+    /// file, the length of what is there already (someone else's).
+    fn start(&mut self) -> Result<u64, SinkError> {
+        Ok(0)
+    }
+
     fn send(&mut self, mark: &OutputMark, records: &[OutputRecord], stop: &AtomicBool) -> Sent;
 }
 
@@ -139,10 +145,26 @@ impl Outputs {
                 }
             };
             // Only the lock holder moves the position: read once, then carried.
-            let mut mark = store
+            let known = store
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .output_mark(&output.name)?;
+            let mut mark = match known {
+                Some(mark) => mark,
+                None => match deliver.start() {
+                    Ok(offset) => store
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .start_output(&output.name, offset)?,
+                    Err(error) => {
+                        let text = error.to_string();
+                        tracing::warn!(output = %output.name, "cannot start: {text}");
+                        report.error = Some(text);
+                        reports.push(report);
+                        continue;
+                    }
+                },
+            };
             while !stop.load(Ordering::Relaxed) {
                 let records = {
                     let mut store = store.lock().unwrap_or_else(|p| p.into_inner());

@@ -53,15 +53,11 @@ pub struct OutputStatus {
 }
 
 impl Store {
-    /// Where output `name` stands; a new output starts at the beginning
-    /// (the whole stored history and the current inventory go out first).
-    pub fn output_mark(&mut self, name: &str) -> Result<OutputMark, StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO OutputPosition (Name, ChangeId, Revision, Offset) VALUES (?1, 0, 0, 0)",
-                [name],
-            )?;
-            tx.query_row(
+    /// Where output `name` stands; `None` before it has started (see
+    /// [`Store::start_output`]).
+    pub fn output_mark(&self, name: &str) -> Result<Option<OutputMark>, StoreError> {
+        self.conn
+            .query_row(
                 "SELECT ChangeId, Revision, Offset FROM OutputPosition WHERE Name = ?1",
                 [name],
                 |row| {
@@ -74,6 +70,24 @@ impl Store {
                     })
                 },
             )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Records that output `name` starts, before anything is sent: at the
+    /// beginning of the history, with `offset` (what its destination held
+    /// before, e.g. a file's length). Returns where it stands.
+    pub fn start_output(&mut self, name: &str, offset: u64) -> Result<OutputMark, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO OutputPosition (Name, ChangeId, Revision, Offset) VALUES (?1, 0, 0, ?2)",
+                rusqlite::params![name, offset as i64],
+            )
+            .map(|_| ())
+        })?;
+        self.output_mark(name)?.ok_or_else(|| StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: format!("output {name} has no position after starting"),
         })
     }
 

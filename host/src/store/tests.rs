@@ -224,6 +224,21 @@ fn pruning_keeps_recent_history_and_each_last_run() {
 }
 
 #[test]
+fn an_output_starts_once_where_its_destination_stood() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.output_mark("siem").unwrap(), None);
+    let started = store.start_output("siem", 15).unwrap();
+    assert_eq!(
+        (started.position, started.offset),
+        (driftwatch_protocol::Position::default(), 15)
+    );
+    // Started already (a send was cut short): where it stood is kept.
+    assert_eq!(store.start_output("siem", 99).unwrap(), started);
+    assert_eq!(store.output_mark("siem").unwrap(), Some(started));
+}
+
+#[test]
 fn reopening_keeps_data_and_schema() {
     let dir = tempfile::tempdir().unwrap();
     collect(&mut Store::open(dir.path()).unwrap(), "t1", &[("a", "1")], true);
