@@ -84,6 +84,8 @@ const SAME_ON_BOTH: &[&str] = &[
     r#"ConfigurationData | where tostring(TimeGenerated) contains "T" and DateModified !contains " " | extend When = tostring(DateModified), Length = strlen(TimeGenerated) | project FileSystemPath, When, Length"#,
     r#"ConfigurationData | where SoftwareName =~ "BASH" or SvcName !~ "x" | project-away TimeGenerated | project-rename Name = SoftwareName | take 1000"#,
     r#"ConfigurationData | where ConfigDataType == "Software" | sort by Publisher asc, SoftwareName desc | project Publisher, SoftwareName | top 3 by SoftwareName asc"#,
+    r#"ConfigurationData | extend Kind = case(ConfigDataType == "Software", "pkg", ConfigDataType in ("Daemons", "WindowsServices"), "svc", "other"), Name = coalesce(SoftwareName, SvcName, FileSystemPath), Label = strcat(ConfigDataType, ":", Size, ":", isnull(Size), "@", TimeGenerated), Big = iff(Size > 100, Size * 1.5, 0), Known = coalesce(Size, 0) | project Kind, Name, Label, Big, Known, Path = replace_string(FileSystemPath, @"", "/")"#,
+    r#"ConfigurationChange | summarize count() by Up = iif(SvcState == "Running", "up", "not up"), Added = iff(ChangeCategory == "Added", true, false)"#,
 ];
 
 /// Queries whose rows come in an order both stores must keep: strings by

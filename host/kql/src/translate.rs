@@ -18,7 +18,7 @@ use crate::{Catalog, Column, Dialect, QueryError, Type};
 const ORDER: &str = "__order";
 
 pub const SUPPORTED_FUNCTIONS: &str = "ago, now, datetime, tostring, isempty, isnotempty, isnull, isnotnull, \
-     not, strlen, tolower, toupper";
+     not, strlen, tolower, toupper, iff, iif, case, strcat, coalesce, replace_string";
 
 const AGGREGATIONS: &str = "count, countif, dcount, min, max, sum, avg, arg_max, arg_min";
 
@@ -932,6 +932,11 @@ impl Translator<'_> {
             "now" => &[0, 1],
             "ago" | "tostring" | "isempty" | "isnotempty" | "isnull" | "isnotnull" | "not" | "strlen" | "tolower"
             | "toupper" => &[1],
+            "iff" | "iif" | "replace_string" => &[3],
+            // Kusto's limits: case() up to 2 * 512 + 1, the others 64.
+            "case" => &(3..=1025).step_by(2).collect::<Vec<_>>(),
+            "strcat" => &(1..=64).collect::<Vec<_>>(),
+            "coalesce" => &(2..=64).collect::<Vec<_>>(),
             _ if AGGREGATIONS.split(", ").any(|a| a == function) => {
                 return Err(self.error(name.at, format!("{function}() is an aggregation: use it in summarize")));
             }
@@ -943,10 +948,14 @@ impl Translator<'_> {
             }
         };
         if !arity.contains(&args.len()) {
-            return Err(self.error(
-                name.at,
-                format!("{function}() takes {} argument(s)", arity[arity.len() - 1]),
-            ));
+            let expected = match function {
+                "case" => "an odd number (3 or more) of arguments: conditions and values, then the default".to_string(),
+                _ if arity.len() > 1 && arity[1] == arity[0] + 1 => {
+                    format!("{} to {} arguments", arity[0], arity[arity.len() - 1])
+                }
+                _ => format!("{} argument(s)", arity[arity.len() - 1]),
+            };
+            return Err(self.error(name.at, format!("{function}() takes {expected}")));
         }
         let typed: Vec<Typed> = args.iter().map(|a| self.expr(a, stage)).collect::<Result<_, _>>()?;
         let timespan_arg = |this: &Self, i: usize| match typed.get(i).and_then(Typed::as_const) {
@@ -987,14 +996,62 @@ impl Translator<'_> {
                 Ok(Typed::sql(Type::Bool, sql))
             }
             "tostring" => {
-                let value = self.emit(&typed[0]);
-                let sql = match typed[0].ty {
-                    Type::Bool => {
-                        format!("(CASE WHEN {value} IS NULL THEN '' WHEN {value} THEN 'true' ELSE 'false' END)")
-                    }
-                    ty => format!("COALESCE({}, '')", self.dialect.text_of(&value, ty)),
-                };
+                let sql = self.as_text(&typed[0]);
                 Ok(Typed::sql(Type::String, sql))
+            }
+            "strcat" => {
+                let parts: Vec<String> = typed.iter().map(|t| self.as_text(t)).collect();
+                Ok(Typed::sql(Type::String, format!("({})", parts.join(" || "))))
+            }
+            "replace_string" => {
+                let [text, lookup, rewrite] = [0, 1, 2].map(|i| self.emit_text(&typed[i]));
+                // An empty lookup replaces nothing (SQLite and PostgreSQL agree).
+                Ok(Typed::sql(
+                    Type::String,
+                    format!("replace({text}, {lookup}, {rewrite})"),
+                ))
+            }
+            "iff" | "iif" | "case" => {
+                // Conditions and values alternate; the last is the default.
+                let last = typed.len() - 1;
+                for i in (0..last).step_by(2) {
+                    if typed[i].ty != Type::Bool {
+                        return Err(self.error(args[i].at, format!("{function}() needs a condition here")));
+                    }
+                }
+                let values: Vec<(&Typed, usize)> = (1..last).step_by(2).chain([last]).map(|i| (&typed[i], i)).collect();
+                let ty = self.common_type(function, &values, args)?;
+                let mut sql = String::from("(CASE");
+                for i in (0..last).step_by(2) {
+                    let condition = self.emit(&typed[i]);
+                    let value = self.emit_as(&typed[i + 1], ty);
+                    sql.push_str(&format!(" WHEN {condition} THEN {value}"));
+                }
+                let default = self.emit_as(&typed[last], ty);
+                sql.push_str(&format!(" ELSE {default} END)"));
+                Ok(Typed::sql(ty, sql))
+            }
+            "coalesce" => {
+                let values: Vec<(&Typed, usize)> = typed.iter().zip(0..).collect();
+                let ty = self.common_type(function, &values, args)?;
+                let parts: Vec<String> = typed
+                    .iter()
+                    .map(|t| {
+                        let value = self.emit_as(t, ty);
+                        // Kusto: for strings, the first that is not empty.
+                        if ty == Type::String {
+                            format!("NULLIF({value}, '')")
+                        } else {
+                            value
+                        }
+                    })
+                    .collect();
+                let sql = if ty == Type::String {
+                    format!("COALESCE({}, '')", parts.join(", "))
+                } else {
+                    format!("COALESCE({})", parts.join(", "))
+                };
+                Ok(Typed::sql(ty, sql))
             }
             "strlen" => {
                 let value = self.emit_text(&typed[0]);
@@ -1008,6 +1065,55 @@ impl Translator<'_> {
                 ))
             }
         }
+    }
+}
+
+impl Translator<'_> {
+    /// An operand as `tostring()` gives it: null is "", a bool `true` or
+    /// `false`, other types their text.
+    fn as_text(&mut self, typed: &Typed) -> String {
+        let value = self.emit(typed);
+        match typed.ty {
+            Type::Bool => format!("(CASE WHEN {value} IS NULL THEN '' WHEN {value} THEN 'true' ELSE 'false' END)"),
+            Type::String if typed.as_const().is_some() => value,
+            ty => format!("COALESCE({}, '')", self.dialect.text_of(&value, ty)),
+        }
+    }
+
+    /// A value where `ty` is expected: a long where a real is, as a real
+    /// (so that both stores give the same number).
+    fn emit_as(&mut self, typed: &Typed, ty: Type) -> String {
+        let value = self.emit(typed);
+        if ty == Type::Real && typed.ty == Type::Long {
+            format!("CAST({value} AS DOUBLE PRECISION)")
+        } else {
+            value
+        }
+    }
+
+    /// The one type of values that must agree (`iff`'s branches,
+    /// `coalesce`'s arguments): long and real make real; anything else
+    /// must be the same. `values` pairs each with its argument's index.
+    fn common_type(&self, function: &str, values: &[(&Typed, usize)], args: &[Expr]) -> Result<Type, QueryError> {
+        let first = values[0].0.ty;
+        let mut ty = first;
+        for (value, index) in &values[1..] {
+            ty = match (ty, value.ty) {
+                (a, b) if a == b => a,
+                (Type::Long | Type::Real, Type::Long | Type::Real) => Type::Real,
+                _ => {
+                    return Err(self.error(
+                        args[*index].at,
+                        format!(
+                            "{function}() mixes a {} value with a {} one",
+                            value.ty.name(),
+                            first.name()
+                        ),
+                    ));
+                }
+            };
+        }
+        Ok(ty)
     }
 }
 

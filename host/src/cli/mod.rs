@@ -313,7 +313,8 @@ Operators: == != (case-sensitive), =~ !~ (not), contains has startswith endswith
 (case-insensitive; ! negates, _cs makes them case-sensitive), in !in in~ !in~,
 < <= > >= on numbers and datetimes, and or not(), + - * / %.
 Functions: ago(1d) now() datetime(2026-11-25 08:00) tostring isempty isnotempty
-isnull isnotnull strlen tolower toupper. Strings: "..." '...' and verbatim @"c:\path"."#;
+isnull isnotnull strlen tolower toupper iff iif case strcat coalesce replace_string.
+Strings: "..." '...' and verbatim @"c:\path"."#;
 
 fn parse_kind(text: &str) -> Result<crate::kind::Kind, String> {
     crate::kind::Kind::from_interface(text)

@@ -691,3 +691,70 @@ fn an_alert_window_sees_only_new_changes() {
         .is_ok()
     );
 }
+
+#[test]
+fn iff_case_strcat_coalesce_and_replace_string() {
+    let s = seeded();
+    let daemons = "ConfigurationChange | where ConfigChangeType == \"Daemons\" \
+         | extend Up = iff(SvcState == \"Running\", \"up\", \"down\"), Label = strcat(SvcName, \":\", SvcState, \"/\", Size, \"/\", isnull(Size)), \
+         State = coalesce(SvcState, \"gone\"), Either = coalesce(SvcState, SvcPreviousState) | sort by SvcName asc";
+    assert_eq!(
+        s.column(daemons, "SvcName"),
+        ["cron.service", "openssh-server", "ssh-agent.service", "sshd.service"]
+    );
+    // A null (empty) state is not "Running": the else branch.
+    assert_eq!(s.column(daemons, "Up"), ["down", "down", "up", "down"]);
+    // strcat: null is "", a bool its name.
+    assert_eq!(
+        s.column(daemons, "Label"),
+        [
+            "cron.service:Stopped//true",
+            "openssh-server://true",
+            "ssh-agent.service:Running//true",
+            "sshd.service:Stopped//true"
+        ]
+    );
+    // coalesce of strings: the first not empty, else "".
+    assert_eq!(s.column(daemons, "State"), ["Stopped", "gone", "Running", "Stopped"]);
+    assert_eq!(s.column(daemons, "Either"), ["Stopped", "", "Running", "Stopped"]);
+
+    let files = "ConfigurationChange | where ConfigChangeType == \"Files\" \
+         | extend Band = case(Size > 10000, \"large\", Size > 500, \"medium\", \"small\"), \
+         Half = iif(Size > 500, Size / 2, 0.5), Slashed = replace_string(FileSystemPath, @\"\\\", \"/\"), \
+         Known = coalesce(PreviousSize, Size) | sort by Size asc";
+    assert_eq!(s.column(files, "Size"), ["300", "824", "40960"]);
+    assert_eq!(s.column(files, "Band"), ["small", "medium", "large"]);
+    // A long branch beside a real one is a real: 824 / 2 (integer division) = 412.
+    let half = s.run(files);
+    let i = half.columns.iter().position(|c| c.name == "Half").unwrap();
+    assert_eq!(half.columns[i].ty, driftwatch_kql::Type::Real);
+    let halves: Vec<&driftwatch_kql::Cell> = half.rows.iter().map(|r| &r[i]).collect();
+    use driftwatch_kql::Cell::Real;
+    assert_eq!(halves, [&Real(0.5), &Real(412.0), &Real(20480.0)]);
+    assert_eq!(
+        s.column(files, "Slashed"),
+        [
+            "/etc/hosts",
+            "c:/windows/system32/drivers/etc/hosts",
+            "C:/Windows/System32/drivers/netfilter.sys"
+        ]
+    );
+    // coalesce of numbers: the first not null.
+    assert_eq!(s.column(files, "Known"), ["250", "824", "40960"]);
+
+    for (query, message) in [
+        ("iff(Size, 1, 2)", "iff() needs a condition here"),
+        ("iff(Size > 1, \"a\", 2)", "iff() mixes a long value with a string one"),
+        (
+            "case(Size > 1, \"a\")",
+            "case() takes an odd number (3 or more) of arguments",
+        ),
+        ("case(Size > 1, 1, Size, 2, 3)", "case() needs a condition here"),
+        ("strcat()", "strcat() takes 1 to 64 arguments"),
+        ("coalesce(Size)", "coalesce() takes 2 to 64 arguments"),
+        ("replace_string(\"a\", \"b\")", "replace_string() takes 3 argument(s)"),
+    ] {
+        let error = s.error(&format!("ConfigurationChange | extend X = {query}"));
+        assert!(error.to_string().contains(message), "{query}: {error}");
+    }
+}
