@@ -91,6 +91,8 @@ struct Shared {
     /// A second connection, for what runs read before they start.
     reader: Mutex<Store>,
     state_dir: PathBuf,
+    /// What its `Heartbeat` rows say.
+    heartbeat: driftwatch_protocol::Heartbeat,
 }
 
 /// What the agent runs with.
@@ -129,12 +131,14 @@ impl Prepared {
         let store = Store::open(&state_dir)?;
         let reader = store.reopen()?;
         let local = source.load()?;
+        let heartbeat = crate::heartbeat::of(&machine);
         let shared = Arc::new(Shared {
             runtime,
             machine,
             store: Mutex::new(store),
             reader: Mutex::new(reader),
             state_dir,
+            heartbeat,
         });
         Ok(Prepared {
             shared,
@@ -542,6 +546,13 @@ impl CollectorTask {
                 hook: &*alerts,
             };
             pipeline::run_collector(&ctx, &spec, &plugin, cause.request());
+            // A running agent beats at most once a minute, however often
+            // its collectors run.
+            let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let beat = store.record_heartbeat(&shared.machine.hostname, &shared.heartbeat, &timefmt::now(), 60);
+            if let Err(error) = beat {
+                tracing::warn!("cannot record the heartbeat: {error}");
+            }
         });
         if let Err(error) = run.await {
             tracing::error!(collector = %self.spec.name, "run failed: {error}");

@@ -19,6 +19,7 @@
 //! | `scaffold` | `driftwatch plugin new`: a plugin project of one's own |
 //! | `change_engine` | each collected item vs its stored row: what to write, which changes to report |
 //! | `inventory` | plugin records → normalised rows with Azure's columns |
+//! | `heartbeat` | what this machine's `Heartbeat` rows say: its OS and the agent's version |
 //! | `exact_path` | file names that are not UTF-8, kept byte for byte |
 //! | `store` | the SQLite state database |
 //! | `query` | KQL queries translated to SQL |
@@ -35,6 +36,7 @@ pub mod collectors;
 pub mod content_store;
 pub mod exact_path;
 pub mod fleet;
+pub mod heartbeat;
 pub mod inventory;
 pub mod kind;
 pub mod machine;

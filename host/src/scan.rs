@@ -120,6 +120,16 @@ pub fn scan(
             reports[index] = Some(report);
         }
     });
+    let beat = crate::heartbeat::of(machine);
+    let recorded = store.lock().unwrap_or_else(|p| p.into_inner()).record_heartbeat(
+        &machine.hostname,
+        &beat,
+        &crate::timefmt::now(),
+        0,
+    );
+    if let Err(error) = recorded {
+        tracing::warn!("cannot record the heartbeat: {error}");
+    }
     Ok(ScanReport {
         computer: machine.hostname.clone(),
         duration: started.elapsed(),

@@ -197,7 +197,14 @@ fn report_collectors(store: &mut Store, client: &FleetClient) {
             return;
         }
     };
-    if let Err(error) = client.report_collectors(&CollectorHealthReport { collectors }) {
+    let heartbeat = match store.last_heartbeat() {
+        Ok(heartbeat) => heartbeat,
+        Err(error) => {
+            tracing::warn!("cannot read the last heartbeat: {error}");
+            None
+        }
+    };
+    if let Err(error) = client.report_collectors(&CollectorHealthReport { collectors, heartbeat }) {
         tracing::warn!("the fleet server was not told how the collectors ran: {error}");
         return;
     }

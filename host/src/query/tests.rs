@@ -642,7 +642,7 @@ fn errors_say_where_and_what_is_supported() {
     assert_eq!(e.column, 37);
     assert!(e.message.contains("compare with '=='"));
 
-    let e = s.error("Heartbeat | take 1");
+    let e = s.error("Perf | take 1");
     assert_eq!(e.column, 1);
     assert!(e.message.contains("tables: ConfigurationChange, ConfigurationData"));
 

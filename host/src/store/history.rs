@@ -69,6 +69,7 @@ impl Store {
                  AND RunId NOT IN (SELECT RunId FROM ConfigurationChange)",
                 [before],
             )?;
+            tx.execute("DELETE FROM Heartbeat WHERE TimeGenerated < ?1", [before])?;
             // Raised alerts go with the history, unless still being delivered.
             tx.execute(
                 "DELETE FROM Alert WHERE TimeGenerated < ?1 \

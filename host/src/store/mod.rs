@@ -9,12 +9,14 @@
 //! | `collector_state` | `CollectorState`: each collector's baseline |
 //! | `revision` | numbering every inventory write and removal, so a fleet server can be sent what changed |
 //! | `outbox` | what is not yet shipped to the fleet server, and where its acknowledgement stands |
+//! | `heartbeat` | `Heartbeat`: a row per collection pass |
 //! | `history` | forgetting collectors, pruning old history and contents |
 //! | `queries` | reading changes and collector status back |
 //! | `query` | running translated KQL queries |
 
 mod alerts;
 mod collector_state;
+mod heartbeat;
 mod history;
 mod inventory;
 mod outbox;

@@ -7,7 +7,7 @@ use super::{Store, StoreError, schema};
 use crate::query::{Catalog, Cell, Compiled, QueryResult, Type};
 
 /// The tables queries read.
-const QUERY_TABLES: [&str; 2] = ["ConfigurationChange", "ConfigurationData"];
+const QUERY_TABLES: [&str; 3] = ["ConfigurationChange", "ConfigurationData", "Heartbeat"];
 
 impl Store {
     /// The queryable tables and their columns, as this database has them.

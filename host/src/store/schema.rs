@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     V8_SHIP_SENT,
     V9_RUNS_REPORTED,
     V10_OUTPUTS,
+    V11_HEARTBEAT,
 ];
 
 /// Current inventory, one row per item, shaped like Azure's `ConfigurationData`.
@@ -293,4 +294,22 @@ CREATE TABLE OutputPosition (
     LastSent  TEXT,
     LastError TEXT
 );
+";
+
+/// Azure's `Heartbeat`: one row per collection pass, saying who the
+/// machine is and that its agent collected.
+const V11_HEARTBEAT: &str = "
+CREATE TABLE Heartbeat (
+    Computer            TEXT NOT NULL,
+    TimeGenerated       TEXT NOT NULL,
+    Category            TEXT NOT NULL,
+    OSType              TEXT,
+    OSName              TEXT,
+    OSMajorVersion      TEXT,
+    OSMinorVersion      TEXT,
+    Version             TEXT,
+    ComputerIP          TEXT,
+    ComputerEnvironment TEXT
+);
+CREATE INDEX Heartbeat_by_time ON Heartbeat (TimeGenerated);
 ";

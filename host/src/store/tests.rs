@@ -224,6 +224,38 @@ fn pruning_keeps_recent_history_and_each_last_run() {
 }
 
 #[test]
+fn heartbeats_keep_their_gap_and_go_with_old_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.last_heartbeat().unwrap(), None);
+    let beat = |name: &str| driftwatch_protocol::Heartbeat {
+        os_type: "Linux".into(),
+        os_name: name.into(),
+        os_major_version: "12".into(),
+        os_minor_version: String::new(),
+        version: "0.1.0".into(),
+    };
+    let mut written = Vec::new();
+    for (at, gap, name) in [
+        ("2026-01-01T12:00:00.000000Z", 60, "a"),
+        ("2026-01-01T12:00:59.000000Z", 60, "b"),
+        ("2026-01-01T12:00:59.500000Z", 0, "c"),
+        ("2026-03-01T12:00:00.000000Z", 60, "d"),
+    ] {
+        written.push(store.record_heartbeat("host", &beat(name), at, gap).unwrap());
+    }
+    // A gap of 0 (a scan) always writes; 60 s (a running agent) skips within a minute.
+    assert_eq!(written, [true, false, true, true]);
+    assert_eq!(store.last_heartbeat().unwrap(), Some(beat("d")));
+    store.prune_history("2026-02-01", &[]).unwrap();
+    let left: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM Heartbeat", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(left, 1);
+}
+
+#[test]
 fn an_output_starts_once_where_its_destination_stood() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();

@@ -170,7 +170,26 @@ pub const MAX_BATCH_INFLATED: usize = 64 << 20;
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CollectorHealthReport {
     pub collectors: Vec<CollectorHealth>,
+    /// Who the machine is, for the server's `Heartbeat` row of this report
+    /// (absent from agents that predate it).
+    #[serde(default)]
+    pub heartbeat: Option<Heartbeat>,
 }
+
+/// The facts of a `Heartbeat` row (Azure's table) that the machine knows:
+/// its OS and the agent's version. Each text is at most
+/// [`MAX_HEARTBEAT_TEXT`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// `Linux` or `Windows`, as Azure writes them.
+    pub os_type: String,
+    pub os_name: String,
+    pub os_major_version: String,
+    pub os_minor_version: String,
+    pub version: String,
+}
+
+pub const MAX_HEARTBEAT_TEXT: usize = 256;
 
 /// One collector's latest run and its last success and failure. Times are
 /// RFC 3339.

@@ -1,11 +1,49 @@
 //! How each machine's collectors last ran, as their agents report it.
 
-use driftwatch_protocol::CollectorHealth;
+use driftwatch_protocol::{CollectorHealth, Heartbeat};
 
 use super::machines::MachineId;
 use super::{Database, DatabaseError};
 
 impl Database {
+    /// Adds the machine's `Heartbeat` row for a report: the facts its agent
+    /// gave (none from agents that predate them), the address it called from;
+    /// at most one a minute per machine, whatever it sends.
+    pub async fn record_heartbeat(
+        &self,
+        machine: &MachineId,
+        beat: Option<&Heartbeat>,
+        address: Option<String>,
+    ) -> Result<(), DatabaseError> {
+        let client = self.client().await?;
+        let insert = client
+            .prepare_cached(
+                "INSERT INTO \"Heartbeat\" (machine_id, \"Computer\", \"Category\", \"OSType\", \"OSName\", \
+                 \"OSMajorVersion\", \"OSMinorVersion\", \"Version\", \"ComputerIP\", \"ComputerEnvironment\") \
+                 SELECT $1::bigint, $2::text, 'Direct Agent', $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, 'Non-Azure' \
+                 WHERE NOT EXISTS (SELECT 1 FROM \"Heartbeat\" WHERE machine_id = $1 \
+                                   AND \"TimeGenerated\" > now() - interval '1 minute')",
+            )
+            .await?;
+        let text = |pick: fn(&Heartbeat) -> &String| beat.map(|b| pick(b).clone());
+        client
+            .execute(
+                &insert,
+                &[
+                    &machine.id,
+                    &machine.name,
+                    &text(|b| &b.os_type),
+                    &text(|b| &b.os_name),
+                    &text(|b| &b.os_major_version),
+                    &text(|b| &b.os_minor_version),
+                    &text(|b| &b.version),
+                    &address,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Replaces what the machine last reported of its collectors.
     pub async fn note_collector_health(
         &self,

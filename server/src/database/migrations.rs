@@ -411,6 +411,58 @@ const MIGRATIONS: &[&str] = &[
     END
     $do$;
     "#,
+    // 10: Azure's `Heartbeat`: a row per report of a machine's agent (after
+    // each collection pass that it ships), with what the agent says of its
+    // OS and the address it reported from; and KQL's parse_json().
+    r#"
+    CREATE TABLE "Heartbeat" (
+        machine_id            bigint NOT NULL,
+        "Computer"            text NOT NULL,
+        "TimeGenerated"       timestamptz NOT NULL DEFAULT now(),
+        "Category"            text NOT NULL,
+        "OSType"              text,
+        "OSName"              text,
+        "OSMajorVersion"      text,
+        "OSMinorVersion"      text,
+        "Version"             text,
+        "ComputerIP"          text,
+        "ComputerEnvironment" text
+    );
+    CREATE INDEX "Heartbeat_by_machine_time" ON "Heartbeat" (machine_id, "TimeGenerated");
+    CREATE INDEX "Heartbeat_by_time" ON "Heartbeat" ("TimeGenerated");
+    -- A dynamic value as KQL's text: a string itself, arrays and bags compact
+    -- with properties in name order (as the agent's kql_json_text), null for null.
+    CREATE FUNCTION kql_json_compact(value jsonb) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    BEGIN
+        RETURN CASE jsonb_typeof(value)
+            WHEN 'object' THEN '{' || coalesce((SELECT string_agg(to_jsonb(e.key)::text || ':' || kql_json_compact(e.value),
+                                                                  ',' ORDER BY e.key COLLATE "C")
+                                                FROM jsonb_each(value) AS e), '') || '}'
+            WHEN 'array' THEN '[' || coalesce((SELECT string_agg(kql_json_compact(e.value), ',' ORDER BY e.n)
+                                               FROM jsonb_array_elements(value) WITH ORDINALITY AS e(value, n)), '') || ']'
+            ELSE value::text
+        END;
+    END
+    $$;
+    CREATE FUNCTION kql_json_text(value jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE jsonb_typeof(value)
+            WHEN 'string' THEN value #>> '{}'
+            WHEN 'null' THEN NULL
+            ELSE kql_json_compact(value)
+        END
+    $$;
+    -- KQL's parse_json(): text that is not JSON is a JSON string.
+    CREATE FUNCTION kql_parse_json(value text) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    BEGIN
+        RETURN value::jsonb;
+    EXCEPTION WHEN OTHERS THEN
+        RETURN to_jsonb(value);
+    END
+    $$;
+    "#,
 ];
 
 /// The schema version of the database: 0 when no migration was applied.

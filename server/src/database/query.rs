@@ -64,8 +64,34 @@ pub fn catalog() -> Catalog {
             .collect();
         catalog.add_columns(table, visible);
     }
+    let heartbeat = HEARTBEAT_COLUMNS
+        .iter()
+        .map(|&name| {
+            let ty = if name == "TimeGenerated" {
+                Type::Datetime
+            } else {
+                Type::String
+            };
+            (Column::new(name, ty), None)
+        })
+        .collect();
+    catalog.add_columns("Heartbeat", heartbeat);
     catalog
 }
+
+/// `Heartbeat`'s columns, as the agent's table has them.
+const HEARTBEAT_COLUMNS: [&str; 10] = [
+    "Computer",
+    "TimeGenerated",
+    "Category",
+    "OSType",
+    "OSName",
+    "OSMajorVersion",
+    "OSMinorVersion",
+    "Version",
+    "ComputerIP",
+    "ComputerEnvironment",
+];
 
 /// A query's rows, and whether there were more than were read.
 pub struct Answer {

@@ -220,6 +220,8 @@ impl Database {
             tx.batch_execute(&format!("DROP TABLE \"{}\"", name.replace('"', "")))
                 .await?;
         }
+        tx.execute("DELETE FROM \"Heartbeat\" WHERE \"TimeGenerated\" < $1", &[&before])
+            .await?;
         // The dropped months are those that started before `before`'s.
         tx.execute(
             "DELETE FROM change_hourly WHERE hour < date_trunc('month', $1::timestamptz, 'UTC')",

@@ -2,11 +2,13 @@
 
 use std::time::SystemTime;
 
-use axum::Json;
-use axum::extract::State;
-use driftwatch_protocol::{CollectorHealth, CollectorHealthNoted, CollectorHealthReport, MAX_COLLECTORS_REPORTED};
+use axum::extract::{ConnectInfo, State};
+use axum::{Extension, Json};
+use driftwatch_protocol::{
+    CollectorHealth, CollectorHealthNoted, CollectorHealthReport, MAX_COLLECTORS_REPORTED, MAX_HEARTBEAT_TEXT,
+};
 
-use super::{ApiError, AppState, AuthenticatedMachine};
+use super::{ApiError, AppState, AuthenticatedMachine, PeerAddress};
 use crate::database::collectors::CollectorTimes;
 
 /// The longest name, outcome or error text kept (errors are cut, the rest refused).
@@ -16,6 +18,7 @@ const MAX_ERROR: usize = 4096;
 pub async fn report(
     State(state): State<AppState>,
     AuthenticatedMachine(machine): AuthenticatedMachine,
+    peer: Option<Extension<ConnectInfo<PeerAddress>>>,
     Json(mut report): Json<CollectorHealthReport>,
 ) -> Result<Json<CollectorHealthNoted>, ApiError> {
     if report.collectors.len() > MAX_COLLECTORS_REPORTED {
@@ -29,9 +32,28 @@ pub async fn report(
         .map(checked)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::BadRequest)?;
+    if let Some(beat) = &report.heartbeat {
+        let texts = [
+            &beat.os_type,
+            &beat.os_name,
+            &beat.os_major_version,
+            &beat.os_minor_version,
+            &beat.version,
+        ];
+        if texts.iter().any(|t| t.len() > MAX_HEARTBEAT_TEXT || t.contains('\0')) {
+            return Err(ApiError::BadRequest(format!(
+                "a heartbeat's texts are at most {MAX_HEARTBEAT_TEXT} bytes, without NUL"
+            )));
+        }
+    }
     state
         .database
         .note_collector_health(&machine, &report.collectors, &times)
+        .await?;
+    let address = peer.map(|Extension(ConnectInfo(PeerAddress(address)))| address.ip().to_string());
+    state
+        .database
+        .record_heartbeat(&machine, report.heartbeat.as_ref(), address)
         .await?;
     Ok(Json(CollectorHealthNoted {
         collectors: report.collectors.len(),

@@ -77,6 +77,22 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
     Ok("ok")
 }
 
+/// The address a request came from (a proxy's, behind one).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddress(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for PeerAddress {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> PeerAddress {
+        PeerAddress(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for PeerAddress {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> PeerAddress {
+        PeerAddress(*stream.remote_addr())
+    }
+}
+
 /// How the server listens.
 pub enum Listening {
     Tls(tls::TlsListener),
@@ -112,7 +128,15 @@ pub async fn serve(
     };
     let app = router(state);
     match listening {
-        Listening::Tls(listener) => axum::serve(listener, app).with_graceful_shutdown(stop).await,
-        Listening::Plain(listener) => axum::serve(listener, app).with_graceful_shutdown(stop).await,
+        Listening::Tls(listener) => {
+            axum::serve(listener, app.into_make_service_with_connect_info::<PeerAddress>())
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        Listening::Plain(listener) => {
+            axum::serve(listener, app.into_make_service_with_connect_info::<PeerAddress>())
+                .with_graceful_shutdown(stop)
+                .await
+        }
     }
 }
