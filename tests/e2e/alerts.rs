@@ -258,14 +258,14 @@ fn a_bad_alert_query_is_refused_with_its_position() {
     let env = Env::new();
     let manifest = env.write(
         "bad.toml",
-        "[[alert]]\nname = \"x\"\nquery = 'ConfigurationChange | where SvcName matches regex \"x\"'\n\
+        "[[alert]]\nname = \"x\"\nquery = 'ConfigurationChange | where SvcName hasprefix \"x\"'\n\
          [[alert.action]]\ntype = \"log\"\n",
     );
     let out = env.run(&["--manifest", manifest.to_str().unwrap(), "status"]);
     assert_eq!(exit_code(&out), 1);
     let err = stderr(&out);
     assert!(err.contains("bad.toml:3:9"), "{err}");
-    assert!(err.contains("unsupported operator 'matches'"), "{err}");
+    assert!(err.contains("unsupported operator 'hasprefix'"), "{err}");
 }
 
 #[test]

@@ -486,6 +486,37 @@ fn the_console_in_a_real_browser() {
             "step 5: query answered {expected:?}; the bad one: line 2, column {}",
             error.attr("data-column").await.unwrap().unwrap_or_default()
         );
+        // `render` draws the chart it names above the rows: a slice per machine.
+        let kql = browser.find(Locator::Id("kql")).await.unwrap();
+        kql.clear().await.unwrap();
+        kql.send_keys("ConfigurationChange | summarize count() by Computer | render piechart")
+            .await
+            .unwrap();
+        click(&browser, Locator::Css("#query-form button")).await;
+        browser.wait().for_element(Locator::Id("query-chart")).await.unwrap();
+        let slices = texts(&browser, "#query-chart svg path title").await;
+        assert_eq!(slices.len(), by_machine.len(), "{slices:?}");
+        let legend = texts(&browser, "#query-chart .legend li").await;
+        let mut names: Vec<String> = by_machine.iter().map(|(name, _)| name.clone()).collect();
+        let mut shown = legend.clone();
+        shown.sort();
+        names.sort();
+        assert_eq!(shown, names);
+        let kql = browser.find(Locator::Id("kql")).await.unwrap();
+        kql.clear().await.unwrap();
+        kql.send_keys("ConfigurationChange | summarize count() by bin(TimeGenerated, 1m), Computer | render timechart")
+            .await
+            .unwrap();
+        click(&browser, Locator::Css("#query-form button")).await;
+        browser
+            .wait()
+            .for_element(Locator::Css("#query-chart polyline"))
+            .await
+            .unwrap();
+        let lines = texts(&browser, "#query-chart polyline title").await;
+        assert_eq!(lines.len(), by_machine.len(), "{lines:?}");
+        shots.take(&browser, "query-chart").await;
+        println!("step 5: render piechart drew {slices:?}; render timechart a line per machine");
 
         // 6. A package named with a <script>: shown as text, never run.
         browser.goto(&format!("{base}/software?q=evil")).await.unwrap();

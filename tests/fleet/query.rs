@@ -261,6 +261,136 @@ fn kql_answers_the_same_on_the_server_as_on_each_agent_and_adds_up_across_machin
     drop(server);
 }
 
+/// The language beyond one table's pipeline: `let`, `join`, `lookup`,
+/// `union`, `search`, `render`, `bin` and the datetime and number
+/// functions. Each answers the same on the agent and on the server.
+const LANGUAGE_ON_BOTH: &[&str] = &[
+    r#"let since = datetime(2000-01-01); let packages = ConfigurationData | where ConfigDataType == "Software"; packages | where TimeGenerated > since | project SoftwareName, CurrentVersion"#,
+    r#"let newest = toscalar(ConfigurationData | summarize max(TimeGenerated)); ConfigurationData | where TimeGenerated <= newest | summarize count() by ConfigDataType"#,
+    r##"let label = (name: string, n: long = 2) { strcat(name, "#", n) }; ConfigurationData | where ConfigDataType == "Software" | project L = label(SoftwareName), M = label(SoftwareName, 5)"##,
+    r#"let kind = (k: string) { ConfigurationData | where ConfigDataType == k }; kind("Daemons") | project SvcName, SvcState"#,
+    r#"ConfigurationChange | where ConfigChangeType == "Software" | join kind=inner (ConfigurationData | where ConfigDataType == "Software") on SoftwareName | project SoftwareName, ChangeCategory, CurrentVersion, Computer1"#,
+    r#"ConfigurationChange | where ConfigChangeType == "Software" | join kind=leftouter (ConfigurationData | where ConfigDataType == "Software" | project SoftwareName, CurrentVersion) on SoftwareName | project SoftwareName, ChangeCategory, CurrentVersion"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | join kind=leftanti (ConfigurationChange | where ChangeCategory == "Added") on SoftwareName | project SoftwareName"#,
+    r#"ConfigurationChange | join kind=rightanti (ConfigurationData | where ConfigDataType == "Software") on SoftwareName | project SoftwareName"#,
+    r#"ConfigurationChange | where ConfigChangeType == "Software" | join kind=fullouter (ConfigurationData | where ConfigDataType == "Daemons") on $left.SoftwareName == $right.SvcName | project SoftwareName, SvcName"#,
+    r#"ConfigurationData | extend K = 1 | join (ConfigurationChange | extend K = 1) on K | count"#,
+    r#"ConfigurationChange | lookup (ConfigurationData | where ConfigDataType == "Software" | project SoftwareName, Version = CurrentVersion) on SoftwareName | project ConfigChangeType, SoftwareName, Version"#,
+    r#"union withsource=Table ConfigurationData, ConfigurationChange | summarize count() by Table"#,
+    r#"union kind=inner (ConfigurationData | project SoftwareName, Computer), (ConfigurationChange | project SoftwareName, ChangeCategory) | where isnotempty(SoftwareName)"#,
+    r#"ConfigurationData | where ConfigDataType == "Daemons" | union (ConfigurationChange | where ConfigChangeType == "Daemons") | project SvcName, ChangeCategory, SvcState"#,
+    r#"search "ssh" | project $table, SvcName, SoftwareName"#,
+    r#"search in (ConfigurationData) "bash*" and ConfigDataType:"software" | project SoftwareName"#,
+    r#"ConfigurationChange | summarize count() by bin(TimeGenerated, 1h), ConfigChangeType | render timechart"#,
+    r#"ConfigurationData | where ConfigDataType == "Files" | project FileSystemPath, D = bin(DateModified, 1d), H = hourofday(DateModified), W = startofweek(DateModified), M = startofmonth(DateModified), Y = startofyear(DateModified), E = endofday(DateModified), Dow = dayofweek(DateModified) / 1d"#,
+    r#"ConfigurationData | project T = format_datetime(TimeGenerated, "yyyy-MM-dd HH:mm:ss.ffffff tt h/M/d/yy"), Days = datetime_diff("day", TimeGenerated, datetime(2026-01-01)), Weeks = datetime_diff("week", TimeGenerated, datetime(2026-01-01)), Months = datetime_diff("month", TimeGenerated, datetime(2025-12-31)), Ms = datetime_diff("millisecond", TimeGenerated, datetime(2026-01-01))"#,
+    r#"ConfigurationData | project Later = TimeGenerated + 90m, Earlier = TimeGenerated - 1d, Hours = (TimeGenerated - datetime(2026-01-01)) / 1h, Day = dayofmonth(TimeGenerated), Month = getmonth(TimeGenerated), Year = getyear(TimeGenerated) | summarize count() by Later, Earlier, Hours, Day, Month, Year"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | project SoftwareName, V = tolong(CurrentVersion), R = round(strlen(SoftwareName) / 3.0, 1), D = todouble(CurrentVersion), H = round(-2.5), B = toint(SoftwareName == "bash"), S = bin(strlen(SoftwareName), 2), F = floor(strlen(SoftwareName) * 1.5, 2.5)"#,
+    r#"ConfigurationData | where ConfigDataType == "Files" | summarize count() by bin(Size, 10)"#,
+    r#"ConfigurationChange | project ConfigChangeType, ChangeCategory, SvcName, SvcChangeType, Hive, SvcController"#,
+    r#"union withsource=Type ConfigurationData, ConfigurationChange | summarize count() by Type, Hive"#,
+    r##"ConfigurationData | where ConfigDataType == "Software" | project A = dynamic(["a", 1, true, null, {"k": "v"}]), B = pack("name", SoftwareName, "n", strlen(SoftwareName), "ok", true, "when", TimeGenerated), C = pack_array(SoftwareName, 1, 2.5), D = parse_json('{"x": [1, 2], "b": {"c": "d"}}'), E = parse_json("not json"), F = parse_json(CurrentVersion)"##,
+    r##"ConfigurationData | where ConfigDataType == "Software" | extend D = parse_json(strcat('{"x": [10, 20, 30], "name": "', SoftwareName, '"}')) | project First = D.x[0], Last = D.x[-1], Name = D["name"], Missing = D.y, Text = tostring(D.name), Length = array_length(D.x), Slice = array_slice(D.x, 1, -1), Joined = strcat_array(D.x, "-"), Parts = split(CurrentVersion, "."), Second = split(CurrentVersion, ".", 1), Empty = split("", ","), Big = D.x[1] > 15, Same = D.name == SoftwareName"##,
+    r#"ConfigurationData | where Publisher has_any ("bash", "openssl") | project SoftwareName"#,
+    r#"let names = dynamic(["bash", "curl"]); let words = dynamic(["zlib", "Alessandro"]); ConfigurationData | where SoftwareName in (names) or Publisher has_any (words) | project SoftwareName"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | extend Words = split(Publisher, " ") | where "Debian" in (Words) and SoftwareName has_any (Words) | project SoftwareName, Words"#,
+    r#"ConfigurationData | summarize make_set(SoftwareName), makelist(Size), any(ConfigDataType), S = make_set(isnotempty(SvcName)) by ConfigDataType"#,
+    r#"ConfigurationChange | sort by ChangeId asc | summarize Changes = make_list(ChangeCategory), Names = makeset(SoftwareName) by ConfigChangeType"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | summarize Names = make_set(SoftwareName) by Publisher | mv-expand Names to typeof(string) | project Publisher, Names"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | extend Parts = split(CurrentVersion, "."), Empty = dynamic([]) | mv-expand Parts | mv-expand Empty | project SoftwareName, Parts, Empty"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | project SoftwareName, M = extract(@"^(\d+)", 1, CurrentVersion, typeof(long)), Minor = extract(@"^\d+\.(\d+)", 1, CurrentVersion), R = replace_regex(SoftwareName, @"[aeiou]", "_"), Old = replace(@"^(\w)(\w*)", @"\2\1", SoftwareName), Re = SoftwareName matches regex @"^[bc]""#,
+    r#"ConfigurationData | where ConfigDataType == "Files" | parse FileSystemPath with "/" Top "/" Rest | project FileSystemPath, Top, Rest"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | parse CurrentVersion with Major:long "." Minor:long * | project SoftwareName, Major, Minor"#,
+    r#"ConfigurationData | where Size between (10 .. 100000) or TimeGenerated !between (datetime(2000-01-01) .. datetime(2001-01-01)) | project FileSystemPath, Size, SoftwareName"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | project SoftwareName, V = parse_version(CurrentVersion), Newer = parse_version(CurrentVersion) > parse_version("0.9")"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | project T = tostring(pack("b", strlen(SoftwareName), "a", pack_array(SoftwareName, true, 2.5))), H = format_datetime(datetime(2026-11-24 08:05:09), "hh h tt"), N = isnull(parse_json(SvcName)), S = array_slice(pack("k", 1), 0, 1), W = bin(TimeGenerated, 7d) == bin(TimeGenerated + 0s, 7d)"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | summarize arg_max(TimeGenerated, SoftwareName) by bin(TimeGenerated, 1d)"#,
+    r#"ConfigurationData | where ConfigDataType == "Software" | project SoftwareName, CurrentVersion, Size, When = TimeGenerated, Up = SoftwareName == "bash" | sort by SoftwareName asc | evaluate narrow()"#,
+    r#"ConfigurationData | where SoftwareName matches regex @"\bcurl\b" or SoftwareName matches regex @"(?P<z>zlib)1" | project SoftwareName, X = extract(@"(?P<n>\d+)g\z", 1, SoftwareName)"#,
+];
+
+#[test]
+fn the_language_beyond_one_table_answers_alike_on_the_server_and_the_agent() {
+    let postgres = Postgres::start();
+    let database = postgres.new_database("fleet");
+    let server = Server::start(&database, None);
+    let secret = new_secret(&database, &[]);
+    let debian = Machine::new("deb-3");
+    let root = debian.root();
+    write(&root, "etc/hostname", "deb-3\n");
+    write(
+        &root,
+        "etc/os-release",
+        "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n",
+    );
+    debian_packages(
+        &root,
+        &[
+            ("bash", "5.2-1", "Debian Bash <bash@debian.org>"),
+            ("openssl", "3.0.11-1", "Debian OpenSSL <ssl@debian.org>"),
+            ("libssh-4", "0.10.6-0", "Debian SSH <ssh@debian.org>"),
+            ("zlib1g", "1", "Debian zlib <z@debian.org>"),
+        ],
+    );
+    write(&root, "etc/hosts", "127.0.0.1 localhost\n");
+    write(&root, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+    unit(&root, "ssh.service", "OpenBSD Secure Shell server");
+    unit(&root, "cron.service", "Regular background program processing daemon");
+    debian.enroll(&server.url, &secret);
+    let said = debian.scan();
+    assert!(said.contains("Shipped"), "{said}");
+    debian_packages(
+        &root,
+        &[
+            ("bash", "5.2-2", "Debian Bash <bash@debian.org>"),
+            ("curl", "7.88.1-10", "Alessandro <curl@debian.org>"),
+            ("zlib1g", "1", "Debian zlib <z@debian.org>"),
+        ],
+    );
+    write(&root, "etc/hosts", "127.0.0.1 localhost deb-3\n");
+    unit(&root, "sshd-keygen.service", "OpenSSH host keys");
+    let said = debian.scan();
+    assert!(said.contains("Shipped"), "{said}");
+
+    let mut compared = 0;
+    for kql in LANGUAGE_ON_BOTH {
+        let on_agent = debian.query(kql);
+        let on_server = server_query(&database, kql);
+        assert_eq!(on_server, on_agent, "{kql}");
+        assert!(!on_agent.is_empty(), "{kql} found nothing");
+        compared += on_agent.len();
+    }
+    println!(
+        "{} queries: {compared} rows equal on the server and the agent",
+        LANGUAGE_ON_BOTH.len()
+    );
+
+    // Heartbeat: the agent's a row per pass, the server's a row per report.
+    let beats = r#"Heartbeat | summarize Beats = count() by Computer, OSType, OSName, OSMajorVersion, Category, ComputerEnvironment"#;
+    assert_eq!(
+        debian.query(beats),
+        [
+            r#"{"Beats":2,"Category":"Direct Agent","Computer":"deb-3","ComputerEnvironment":"Non-Azure","OSMajorVersion":"12","OSName":"Debian GNU/Linux","OSType":"Linux"}"#
+        ]
+    );
+    let on_server = server_query(&database, beats);
+    assert_eq!(on_server.len(), 1, "{on_server:?}");
+    let row: Value = serde_json::from_str(&on_server[0]).unwrap();
+    assert_eq!(
+        (row["Computer"].as_str(), row["OSName"].as_str()),
+        (Some("deb-3"), Some("Debian GNU/Linux"))
+    );
+    assert!(row["Beats"].as_i64().unwrap() >= 1, "{row}");
+    let address = server_query(&database, "Heartbeat | distinct ComputerIP");
+    assert_eq!(address, [r#"{"ComputerIP":"127.0.0.1"}"#]);
+    let joined = server_query(
+        &database,
+        r#"ConfigurationData | where ConfigDataType == "Software" | join kind=inner (Heartbeat | summarize arg_max(TimeGenerated, *) by Computer) on Computer | project SoftwareName, OSName"#,
+    );
+    assert_eq!(joined.len(), 3, "{joined:?}");
+    drop(server);
+}
+
 #[test]
 fn the_query_api_takes_api_tokens_only_and_keeps_literals_parameters() {
     let postgres = Postgres::start();

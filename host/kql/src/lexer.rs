@@ -28,12 +28,21 @@ pub struct Token {
     pub end: usize,
 }
 
-const PUNCTS: [&str; 20] = [
-    "==", "!=", "=~", "!~", "<=", ">=", "..", "|", "(", ")", ",", "=", "<", ">", "+", "-", "*", "/", "%", ".",
+const PUNCTS: [&str; 27] = [
+    "==", "!=", "=~", "!~", "<=", ">=", "..", "|", "(", ")", ",", "=", "<", ">", "+", "-", "*", "/", "%", ".", ";",
+    "{", "}", "[", "]", ":", "$",
 ];
 
 /// Operators spelled with a dash, lexed as one name.
-const DASHED: [&str; 4] = ["project-away", "project-rename", "project-keep", "project-reorder"];
+const DASHED: [&str; 7] = [
+    "project-away",
+    "project-rename",
+    "project-keep",
+    "project-reorder",
+    "mv-expand",
+    "mv-apply",
+    "make-series",
+];
 
 pub fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
     let mut lexer = Lexer { text, at: 0 };

@@ -77,6 +77,11 @@ pub enum Type {
     Bool,
     Datetime,
     Timespan,
+    /// Arrays and property bags: JSON text on the agent, `jsonb` on the server.
+    Dynamic,
+    /// What `parse_version()` gives: a decimal of up to 32 digits, kept as
+    /// its fixed-width text so that text order is number order.
+    Decimal,
 }
 
 impl Type {
@@ -88,6 +93,8 @@ impl Type {
             Type::Bool => "bool",
             Type::Datetime => "datetime",
             Type::Timespan => "timespan",
+            Type::Dynamic => "dynamic",
+            Type::Decimal => "decimal",
         }
     }
 }
@@ -162,7 +169,12 @@ impl Catalog {
 
     /// Adds a table from its visible columns, each with the SQL that reads
     /// it when that is not the column itself.
-    pub fn add_columns(&mut self, table: &str, columns: Vec<(Column, Option<String>)>) {
+    pub fn add_columns(&mut self, table: &str, mut columns: Vec<(Column, Option<String>)>) {
+        for (name, read) in derived_columns(table, self.dialect) {
+            if !columns.iter().any(|(c, _)| c.name == name) {
+                columns.push((Column::new(name, Type::String), Some(read)));
+            }
+        }
         let (columns, reads) = columns.into_iter().unzip();
         self.tables.push(Table {
             name: table.to_string(),
@@ -181,6 +193,48 @@ impl Catalog {
 
     pub fn table_names(&self) -> Vec<&str> {
         self.tables.iter().map(|t| t.name.as_str()).collect()
+    }
+}
+
+/// Columns of Azure's tables that the stores do not keep, computed from
+/// those they do (`SvcChangeType` from `FieldsChanged`, `Hive` from
+/// `RegistryKey`), or null where nothing here knows them
+/// (`SvcController`: the parent process of a daemon), so that queries
+/// naming them run.
+fn derived_columns(table: &str, dialect: Dialect) -> Vec<(&'static str, String)> {
+    let null = dialect.null_of(Type::String).to_string();
+    let hives = [
+        "HKEY_LOCAL_MACHINE",
+        "HKEY_USERS",
+        "HKEY_CURRENT_USER",
+        "HKEY_CLASSES_ROOT",
+        "HKEY_CURRENT_CONFIG",
+    ];
+    let hive = format!(
+        "(CASE {} END)",
+        hives
+            .iter()
+            .map(|h| {
+                let under = h.len() + 1;
+                format!("WHEN \"RegistryKey\" = '{h}' OR substr(\"RegistryKey\", 1, {under}) = '{h}\\' THEN '{h}'")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    match table {
+        "ConfigurationChange" => vec![
+            (
+                "SvcChangeType",
+                "(CASE WHEN \"ConfigChangeType\" IN ('WindowsServices', 'Daemons') AND \"ChangeCategory\" = 'Modified' \
+                 THEN replace(\"FieldsChanged\", 'Svc', '') END)"
+                    .to_string(),
+            ),
+            ("SvcController", null.clone()),
+            ("SvcPreviousController", null),
+            ("Hive", hive),
+        ],
+        "ConfigurationData" => vec![("SvcController", null), ("Hive", hive)],
+        _ => Vec::new(),
     }
 }
 
@@ -235,6 +289,22 @@ pub fn check(text: &str, catalog: &Catalog) -> Result<(), QueryError> {
     .map(drop)
 }
 
+/// A timespan (microseconds) as Kusto writes one: `[-][d.]hh:mm:ss[.fffffff]`.
+pub fn timespan_text(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let micros = micros.unsigned_abs();
+    let seconds = micros / 1_000_000;
+    let (days, hours, minutes, secs) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60, seconds % 60);
+    let days = if days > 0 { format!("{days}.") } else { String::new() };
+    let fraction = micros % 1_000_000;
+    let fraction = if fraction > 0 {
+        format!(".{fraction:06}0")
+    } else {
+        String::new()
+    };
+    format!("{sign}{days}{hours:02}:{minutes:02}:{secs:02}{fraction}")
+}
+
 /// A query's result: its columns and rows of cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
@@ -249,6 +319,7 @@ pub enum Cell {
     Real(f64),
     Bool(bool),
     Text(String),
+    Dynamic(serde_json::Value),
 }
 
 impl Cell {
@@ -260,6 +331,7 @@ impl Cell {
             Cell::Real(r) => serde_json::Number::from_f64(*r).map_or(serde_json::Value::Null, Into::into),
             Cell::Bool(b) => (*b).into(),
             Cell::Text(t) => t.clone().into(),
+            Cell::Dynamic(value) => value.clone(),
         }
     }
 
@@ -271,6 +343,47 @@ impl Cell {
             Cell::Real(r) => r.to_string(),
             Cell::Bool(b) => b.to_string(),
             Cell::Text(t) => t.clone(),
+            Cell::Dynamic(value) => value.to_string(),
+        }
+    }
+}
+
+impl Cell {
+    /// A dynamic value, its bags' properties in name order (the stores
+    /// keep them in different orders).
+    pub fn dynamic(value: serde_json::Value) -> Cell {
+        fn sorted(value: serde_json::Value) -> serde_json::Value {
+            match value {
+                serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+                serde_json::Value::Object(bag) => {
+                    let mut pairs: Vec<(String, serde_json::Value)> = bag.into_iter().collect();
+                    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                    serde_json::Value::Object(pairs.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+                }
+                other => other,
+            }
+        }
+        Cell::Dynamic(sorted(value))
+    }
+
+    /// A cell read from a column of type `ty`: timespans, computed as
+    /// microseconds, shown as Kusto shows them.
+    pub fn typed(self, ty: Type) -> Cell {
+        match (self, ty) {
+            (Cell::Long(micros), Type::Timespan) => Cell::Text(timespan_text(micros)),
+            (Cell::Text(digits), Type::Decimal) => {
+                let shown = digits.trim_start_matches('0');
+                Cell::Text(if shown.is_empty() {
+                    "0".to_string()
+                } else {
+                    shown.to_string()
+                })
+            }
+            (Cell::Text(json), Type::Dynamic) => match serde_json::from_str(&json) {
+                Ok(value) => Cell::dynamic(value),
+                Err(_) => Cell::Text(json),
+            },
+            (cell, _) => cell,
         }
     }
 }
@@ -288,5 +401,18 @@ impl QueryResult {
                     .collect()
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timespan_text;
+
+    #[test]
+    fn timespans_read_as_kusto_writes_them() {
+        assert_eq!(timespan_text(0), "00:00:00");
+        assert_eq!(timespan_text(90 * 60 * 1_000_000), "01:30:00");
+        assert_eq!(timespan_text(2 * 86_400_000_000 + 1_500_000), "2.00:00:01.5000000");
+        assert_eq!(timespan_text(-86_400_000_000), "-1.00:00:00");
     }
 }

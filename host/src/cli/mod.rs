@@ -130,10 +130,11 @@ enum Command {
         json: bool,
     },
     /// Ask the stored history in KQL, Azure Monitor's query language: the tables
-    /// ConfigurationChange and ConfigurationData, with where, project,
-    /// project-away, project-rename, extend, summarize (count, countif, dcount,
-    /// min, max, sum, avg, arg_max, arg_min) ... by, order/sort by, top,
-    /// take/limit, distinct, count
+    /// ConfigurationChange, ConfigurationData and Heartbeat, with let, where,
+    /// project, project-away, project-rename, extend, summarize (count,
+    /// countif, dcount, min, max, sum, avg, arg_max, arg_min) ... by,
+    /// order/sort by, top, take/limit, distinct, count, join, lookup, union,
+    /// search, mv-expand, parse, evaluate narrow(), render
     #[command(after_help = QUERY_EXAMPLES)]
     Query {
         /// The query, e.g. 'ConfigurationChange | where ConfigChangeType == "Files" | take 10'
@@ -306,14 +307,25 @@ enum PluginCommand {
 
 const QUERY_EXAMPLES: &str = r#"Examples:
   driftwatch query 'ConfigurationChange | where ConfigChangeType == "Daemons" and SvcName contains "ssh"'
-  driftwatch query 'ConfigurationChange | where TimeGenerated > ago(1d) | summarize count() by ConfigChangeType'
+  driftwatch query 'ConfigurationChange | where TimeGenerated > ago(1d) | summarize count() by bin(TimeGenerated, 1h), ConfigChangeType'
   driftwatch query 'ConfigurationData | where ConfigDataType == "Software" | summarize count() by Publisher | top 10 by count_'
+  driftwatch query 'let since = ago(7d); ConfigurationChange | where TimeGenerated > since | join kind=leftouter (Heartbeat | summarize arg_max(TimeGenerated, *) by Computer) on Computer'
 
 Operators: == != (case-sensitive), =~ !~ (not), contains has startswith endswith
 (case-insensitive; ! negates, _cs makes them case-sensitive), in !in in~ !in~,
-< <= > >= on numbers and datetimes, and or not(), + - * / %.
+< <= > >= on numbers and datetimes, and or not(), + - * / % (datetimes too).
+Joins: kind=innerunique (default) inner leftouter rightouter fullouter leftanti
+rightanti leftsemi rightsemi, on X or on $left.X == $right.Y; lookup; union.
 Functions: ago(1d) now() datetime(2026-11-25 08:00) tostring isempty isnotempty
-isnull isnotnull strlen tolower toupper iff iif case strcat coalesce replace_string.
+isnull isnotnull strlen tolower toupper iff iif case strcat coalesce replace_string
+toscalar bin floor startofday startofweek startofmonth startofyear endofday
+endofweek hourofday dayofweek dayofmonth getmonth getyear datetime_diff
+format_datetime round tolong toint todouble toreal parse_version; between;
+regular expressions: matches regex, extract, replace_regex, replace; dynamic:
+dynamic([..]) pack pack_array parse_json d[0] d.key split strcat_array
+array_length array_slice has_any, in over an array; make_set make_list any.
+Operators also: mv-expand, parse, search, evaluate narrow(), render (noted;
+drawn by the console).
 Strings: "..." '...' and verbatim @"c:\path"."#;
 
 fn parse_kind(text: &str) -> Result<crate::kind::Kind, String> {

@@ -28,6 +28,9 @@ pub fn run(ctx: &Context, text: &str, json: bool) -> anyhow::Result<ExitCode> {
             eprintln!("note: {hint}");
         }
     }
+    if let Some(chart) = &compiled.render {
+        eprintln!("note: 'render {chart}' is drawn by the fleet server's console; here are its rows");
+    }
     let mut out = std::io::stdout().lock();
     if json {
         for row in result.json_rows() {

@@ -31,7 +31,7 @@ impl Store {
             let mut cells = Vec::with_capacity(compiled.columns.len());
             for (i, column) in compiled.columns.iter().enumerate() {
                 let value = row.get_ref(i).map_err(|e| self.error(e))?;
-                cells.push(cell(value, column.ty));
+                cells.push(cell(value, column.ty).typed(column.ty));
             }
             result.rows.push(cells);
         }

@@ -77,9 +77,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run a KQL query over every machine's ConfigurationChange and
-    /// ConfigurationData (the agent's `driftwatch query` language; each
-    /// row's `Computer` says which machine it is from).
+    /// Run a KQL query over every machine's ConfigurationChange,
+    /// ConfigurationData and Heartbeat (the agent's `driftwatch query`
+    /// language, let, join, union and all; each row's `Computer` says which
+    /// machine it is from).
     Query {
         /// The query, e.g. `ConfigurationChange | where ChangeCategory == "Added" | summarize count() by Computer`.
         query: String,

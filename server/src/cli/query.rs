@@ -36,6 +36,9 @@ pub async fn run(database: &Database, text: &str, json: bool) -> anyhow::Result<
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(chart) = &compiled.render {
+        eprintln!("note: 'render {chart}' is drawn by the web console; here are its rows");
+    }
     let mut out = std::io::stdout().lock();
     if json {
         for row in answer.result.json_rows() {

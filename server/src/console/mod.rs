@@ -25,6 +25,7 @@ mod overview;
 mod pages;
 pub mod password;
 mod query;
+mod query_chart;
 mod session;
 mod software;
 

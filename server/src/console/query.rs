@@ -10,6 +10,7 @@ use driftwatch_kql::Cell;
 use serde::Deserialize;
 
 use super::pages::{Page, query_string, render, unavailable};
+use super::query_chart::{self, QueryChart};
 use super::session::SignedIn;
 use crate::database::query::{Answer, KqlError, RunError};
 use crate::http::AppState;
@@ -48,6 +49,8 @@ struct QueryPage<'a> {
     columns: Vec<String>,
     rows: Vec<Vec<String>>,
     truncated: bool,
+    /// What `render` asks for, drawn.
+    chart: Option<QueryChart>,
     csv_link: String,
     json_link: String,
 }
@@ -82,6 +85,7 @@ pub async fn page(State(state): State<AppState>, signed_in: SignedIn, Query(quer
         columns: Vec::new(),
         rows: Vec::new(),
         truncated: false,
+        chart: None,
         csv_link: format!("/query/download?{}", query_string(&[("q", text), ("format", "csv")])),
         json_link: format!("/query/download?{}", query_string(&[("q", text), ("format", "json")])),
     };
@@ -98,6 +102,10 @@ pub async fn page(State(state): State<AppState>, signed_in: SignedIn, Query(quer
                     .map(|row| row.iter().map(Cell::display).collect())
                     .collect();
                 page.truncated = answer.truncated;
+                page.chart = answer
+                    .render
+                    .as_deref()
+                    .map(|kind| query_chart::chart(kind, &answer.result.columns, &answer.result.rows));
             }
         }
     }
@@ -179,6 +187,7 @@ mod tests {
                 ],
             },
             truncated: false,
+            render: None,
         };
         assert_eq!(csv(&answer), "Name,n\r\n\"a,\"\"b\"\"\",-1\r\n'=HYPERLINK(1),\r\n");
     }

@@ -97,6 +97,8 @@ const HEARTBEAT_COLUMNS: [&str; 10] = [
 pub struct Answer {
     pub result: QueryResult,
     pub truncated: bool,
+    /// The chart the query's `render` names.
+    pub render: Option<String>,
 }
 
 impl Database {
@@ -154,6 +156,7 @@ pub async fn rows(client: &impl GenericClient, compiled: &Compiled, max_rows: us
             rows: Vec::new(),
         },
         truncated: false,
+        render: compiled.render.clone(),
     };
     while let Some(row) = rows.next().await {
         let row = row.map_err(classify)?;
@@ -161,7 +164,12 @@ pub async fn rows(client: &impl GenericClient, compiled: &Compiled, max_rows: us
             answer.truncated = true;
             break;
         }
-        let cells = (0..row.len()).map(|i| cell(&row, i)).collect::<Result<_, _>>()?;
+        let cells = (0..row.len())
+            .map(|i| {
+                let ty = compiled.columns.get(i).map_or(Type::String, |c| c.ty);
+                cell(&row, i).map(|c| c.typed(ty))
+            })
+            .collect::<Result<_, _>>()?;
         answer.result.rows.push(cells);
     }
     Ok(answer)
@@ -206,6 +214,9 @@ fn cell(row: &tokio_postgres::Row, i: usize) -> Result<Cell, RunError> {
         row.try_get::<_, Option<f64>>(i).map(|v| v.map(Cell::Real))
     } else if *ty == SqlType::BOOL {
         row.try_get::<_, Option<bool>>(i).map(|v| v.map(Cell::Bool))
+    } else if *ty == SqlType::JSONB || *ty == SqlType::JSON {
+        row.try_get::<_, Option<serde_json::Value>>(i)
+            .map(|v| v.map(Cell::dynamic))
     } else if *ty == SqlType::TIMESTAMPTZ {
         row.try_get::<_, Option<SystemTime>>(i).map(|v| {
             v.map(|time| match jiff::Timestamp::try_from(time) {

@@ -8,7 +8,18 @@
 //!
 //! An order set by `sort` or `top` travels as a hidden column, [`ORDER`],
 //! which later operators keep and the final statement sorts by; operators
-//! that regroup rows (`summarize`, `distinct`, `count`) drop it.
+//! that regroup rows (`summarize`, `distinct`, `count`, `join`, `union`)
+//! drop it.
+//!
+//! `let` statements are inlined where their names are used (see `scope`);
+//! `join`, `lookup`, `union` and `search` are in their own modules.
+
+mod dynamic;
+mod join;
+mod regex;
+mod scope;
+mod time;
+mod union;
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -17,10 +28,15 @@ use crate::{Catalog, Column, Dialect, QueryError, Type};
 
 const ORDER: &str = "__order";
 
-pub const SUPPORTED_FUNCTIONS: &str = "ago, now, datetime, tostring, isempty, isnotempty, isnull, isnotnull, \
-     not, strlen, tolower, toupper, iff, iif, case, strcat, coalesce, replace_string";
+pub const SUPPORTED_FUNCTIONS: &str = "ago, now, datetime, dynamic, tostring, isempty, isnotempty, isnull, isnotnull, \
+     not, strlen, tolower, toupper, iff, iif, case, strcat, coalesce, replace_string, toscalar, bin, floor, \
+     startofday, startofweek, startofmonth, startofyear, endofday, endofweek, hourofday, dayofweek, dayofmonth, \
+     getmonth, monthofyear, getyear, datetime_diff, format_datetime, round, tolong, toint, todouble, toreal, \
+     pack, bag_pack, pack_array, parse_json, todynamic, split, strcat_array, array_length, array_slice, extract, \
+     replace_regex, replace, parse_version";
 
-const AGGREGATIONS: &str = "count, countif, dcount, min, max, sum, avg, arg_max, arg_min";
+const AGGREGATIONS: &str = "count, countif, dcount, min, max, sum, avg, arg_max, arg_min, any, take_any, \
+     make_set, make_list, makeset, makelist";
 
 /// A translated query, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +45,15 @@ pub struct Compiled {
     /// Parameter `N` of the statement is `params[N - 1]`.
     pub params: Vec<Param>,
     pub columns: Vec<Column>,
+    /// The chart a final `render` asks for (`timechart`, `piechart`, ...).
+    pub render: Option<String>,
 }
+
+/// The longest statement a query may expand to (`let` names are inlined
+/// where used, so a few lines can otherwise grow without bound), and the
+/// most parameters one statement may bind (PostgreSQL's limit).
+const MAX_SQL_LEN: usize = 4 << 20;
+const MAX_PARAMS: usize = 65_535;
 
 /// A value bound to a statement; each store maps these to its own types.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,13 +85,20 @@ pub fn translate(text: &str, query: &Query, catalog: &Catalog, source: &Source) 
     let mut t = Translator {
         text,
         dialect: catalog.dialect(),
+        catalog,
+        window: source.change_window,
         params: Vec::new(),
         now: source.now,
         auto_names: 0,
+        scope: Vec::new(),
+        read_changes: false,
+        inlined: 0,
+        pipelines: 0,
     };
-    let mut stage = t.base(&query.table, catalog, source.change_window)?;
-    for op in &query.ops {
-        stage = t.operator(stage, op)?;
+    t.bind_lets(&query.lets)?;
+    let stage = t.pipeline(&query.body)?;
+    if t.window.is_some() && !t.read_changes {
+        return Err(t.error(query.body_at(), "alert rules query ConfigurationChange"));
     }
     let sql = format!(
         "SELECT {} FROM ({}) AS t{}",
@@ -79,11 +110,34 @@ pub fn translate(text: &str, query: &Query, catalog: &Catalog, source: &Source) 
             String::new()
         }
     );
+    let render = query.body.ops.iter().find_map(|op| match op {
+        Op::Render(chart) => Some(chart.name.clone()),
+        _ => None,
+    });
     Ok(Compiled {
         sql,
         params: t.params,
         columns: stage.columns,
+        render,
     })
+}
+
+impl Query {
+    /// Where the query's body starts.
+    fn body_at(&self) -> usize {
+        self.body.source.at()
+    }
+}
+
+impl crate::ast::Source {
+    pub(crate) fn at(&self) -> usize {
+        match self {
+            crate::ast::Source::Name(name) | crate::ast::Source::Call(name, _) => name.at,
+            crate::ast::Source::Union(union) => union.at,
+            crate::ast::Source::Search(search) => search.at,
+            crate::ast::Source::Nested(pipeline) => pipeline.source.at(),
+        }
+    }
 }
 
 /// The statement so far and the columns it yields.
@@ -156,6 +210,7 @@ enum Const {
     Bool(bool),
     Datetime(Timestamp),
     Timespan(i64),
+    Dynamic(serde_json::Value),
 }
 
 impl Typed {
@@ -174,6 +229,7 @@ impl Typed {
             Const::Bool(_) => Type::Bool,
             Const::Datetime(_) => Type::Datetime,
             Const::Timespan(_) => Type::Timespan,
+            Const::Dynamic(_) => Type::Dynamic,
         };
         Typed {
             ty,
@@ -196,10 +252,20 @@ impl Typed {
 struct Translator<'a> {
     text: &'a str,
     dialect: Dialect,
+    catalog: &'a Catalog,
+    window: Option<ChangeWindow>,
     params: Vec<Param>,
     now: Timestamp,
     /// Names given so far to unnamed computed columns (`Column1`, ...).
     auto_names: usize,
+    /// What `let` statements and function parameters have bound, latest last.
+    scope: Vec<(String, scope::Binding)>,
+    /// Whether `ConfigurationChange` was read (alert rules must).
+    read_changes: bool,
+    /// How many `let` bodies and functions are being translated inside
+    /// one another, and how many pipelines (a `toscalar` nests one).
+    inlined: usize,
+    pipelines: usize,
 }
 
 impl Translator<'_> {
@@ -217,6 +283,10 @@ impl Translator<'_> {
     fn emit(&mut self, typed: &Typed) -> String {
         match &typed.value {
             Val::Sql(sql) => sql.clone(),
+            Val::Const(Const::Dynamic(value)) => {
+                let text = self.bind(Param::Text(value.to_string()));
+                self.dialect.json_of_text(&text)
+            }
             Val::Const(c) => {
                 let value = match c {
                     Const::Str(s) => Param::Text(s.clone()),
@@ -224,6 +294,7 @@ impl Translator<'_> {
                     Const::Real(r) => Param::Real(*r),
                     Const::Bool(b) => Param::Bool(*b),
                     Const::Datetime(ts) => Param::Time(*ts),
+                    Const::Dynamic(_) => unreachable!("bound above"),
                 };
                 self.bind(value)
             }
@@ -240,7 +311,10 @@ impl Translator<'_> {
         }
     }
 
-    fn base(&mut self, table: &Name, catalog: &Catalog, window: Option<ChangeWindow>) -> Result<Stage, QueryError> {
+    /// Reads a table of the catalog; in an alert rule's window, changes
+    /// only in that window, and on the fleet server one machine's rows.
+    fn base(&mut self, table: &Name) -> Result<Stage, QueryError> {
+        let catalog = self.catalog;
         let Some(found) = catalog.find(&table.name) else {
             return Err(self.error(
                 table.at,
@@ -261,16 +335,21 @@ impl Translator<'_> {
             })
             .collect();
         let mut sql = format!("SELECT {} FROM {}", reads.join(", "), quote(&table.name));
-        if let Some(window) = window {
-            if table.name != "ConfigurationChange" {
-                return Err(self.error(table.at, "alert rules query ConfigurationChange"));
+        let is_changes = table.name == "ConfigurationChange";
+        self.read_changes |= is_changes;
+        if let Some(window) = self.window {
+            let mut conditions = Vec::new();
+            if is_changes {
+                let after = self.bind(Param::Long(window.after));
+                let upto = self.bind(Param::Long(window.upto));
+                conditions.push(format!("\"ChangeId\" > {after} AND \"ChangeId\" <= {upto}"));
             }
-            let after = self.bind(Param::Long(window.after));
-            let upto = self.bind(Param::Long(window.upto));
-            sql.push_str(&format!(" WHERE \"ChangeId\" > {after} AND \"ChangeId\" <= {upto}"));
             if let Some(machine) = window.machine {
                 let machine = self.bind(Param::Long(machine));
-                sql.push_str(&format!(" AND machine_id = {machine}"));
+                conditions.push(format!("machine_id = {machine}"));
+            }
+            if !conditions.is_empty() {
+                sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
             }
         }
         Ok(Stage {
@@ -278,6 +357,46 @@ impl Translator<'_> {
             columns,
             ordered: false,
         })
+    }
+
+    /// A pipeline: its source, then each operator in turn.
+    fn pipeline(&mut self, pipeline: &Pipeline) -> Result<Stage, QueryError> {
+        self.pipelines += 1;
+        let stage = self.pipeline_ops(pipeline);
+        self.pipelines -= 1;
+        stage
+    }
+
+    fn pipeline_ops(&mut self, pipeline: &Pipeline) -> Result<Stage, QueryError> {
+        let mut stage = self.source(&pipeline.source)?;
+        for op in &pipeline.ops {
+            stage = self.operator(stage, op)?;
+            self.check_size(&stage, pipeline.source.at())?;
+        }
+        Ok(stage)
+    }
+
+    fn check_size(&self, stage: &Stage, at: usize) -> Result<(), QueryError> {
+        if stage.sql.len() > MAX_SQL_LEN || self.params.len() > MAX_PARAMS {
+            return Err(self.error(
+                at,
+                "the query expands to too large a statement (its let names are repeated where they are used)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn source(&mut self, source: &crate::ast::Source) -> Result<Stage, QueryError> {
+        use crate::ast::Source as From;
+        let stage = match source {
+            From::Name(name) => self.named_table(name)?,
+            From::Call(name, args) => self.tabular_call(name, args)?,
+            From::Union(union) => self.union(None, union)?,
+            From::Search(search) => self.search_tables(search)?,
+            From::Nested(pipeline) => self.pipeline(pipeline)?,
+        };
+        self.check_size(&stage, source.at())?;
+        Ok(stage)
     }
 
     fn operator(&mut self, stage: Stage, op: &Op) -> Result<Stage, QueryError> {
@@ -381,6 +500,15 @@ impl Translator<'_> {
                 columns: vec![Column::new("Count", Type::Long)],
                 ordered: false,
             }),
+            Op::Join { kind, right, on, at } => self.join(stage, *kind, right, on, *at),
+            Op::Lookup { inner, right, on, at } => self.lookup(stage, *inner, right, on, *at),
+            Op::Union(union) => self.union(Some(stage), union),
+            Op::Search(search) => self.search(stage, search),
+            Op::MvExpand { column, to } => self.mv_expand(stage, column, to.as_ref()),
+            Op::Parse { column, pieces } => self.parse_columns(stage, column, pieces),
+            Op::Narrow => Ok(self.narrow(stage)),
+            // Drawn by whoever shows the result; the rows are the same.
+            Op::Render(_) => Ok(stage),
         }
     }
 
@@ -430,8 +558,15 @@ impl Translator<'_> {
 
     /// One `extend` item: replaces a column of that name in place, or adds one.
     fn extend(&mut self, stage: Stage, item: &Assignment) -> Result<Stage, QueryError> {
-        let typed = self.expr(&item.expr, &stage)?;
         let name = self.output_name(item)?;
+        self.extend_named(stage, &name, &item.expr)
+    }
+
+    /// Adds (or replaces) column `name` computed by `expr`; `name` is not
+    /// checked (hidden names are made this way).
+    fn extend_named(&mut self, stage: Stage, name: &str, expr: &Expr) -> Result<Stage, QueryError> {
+        let name = name.to_string();
+        let typed = self.expr(expr, &stage)?;
         let sql = format!("{} AS {}", self.emit(&typed), quote(&name));
         let mut select: Vec<String> = Vec::new();
         let mut columns = stage.columns.clone();
@@ -483,32 +618,44 @@ impl Translator<'_> {
     }
 
     fn summarize(&mut self, stage: Stage, aggregates: &[Aggregate], by: &[Assignment]) -> Result<Stage, QueryError> {
-        // Computed group keys become columns first, so that grouping is by name.
+        // Computed group keys become columns first, so that grouping is by
+        // name; one named like a column it is computed from (`by
+        // bin(TimeGenerated, 1h)` is named TimeGenerated, as in Kusto) is
+        // computed under a hidden name, so that the aggregations still see
+        // the column.
         let mut stage = stage;
-        let mut keys = Vec::new();
+        // (name in the stage, name in the result)
+        let mut keys: Vec<(String, String)> = Vec::new();
         for item in by {
             match (&item.name, &item.expr.kind) {
                 (None, ExprKind::Column(name)) => {
                     if stage.find(name).is_none() {
                         return Err(self.unknown_column(&stage, name, item.expr.at));
                     }
-                    keys.push(name.clone());
+                    keys.push((name.clone(), name.clone()));
                 }
                 _ => {
-                    let name = self.output_name(item)?;
-                    let named = Assignment {
-                        name: Some(Name {
-                            name: name.clone(),
-                            at: item.expr.at,
-                        }),
-                        expr: item.expr.clone(),
+                    let name = match (&item.name, &item.expr.kind) {
+                        (None, ExprKind::Call(_, args)) => match args.first().map(|a| &a.kind) {
+                            Some(ExprKind::Column(column)) => column.clone(),
+                            _ => self.output_name(item)?,
+                        },
+                        _ => self.output_name(item)?,
                     };
-                    stage = self.extend(stage, &named)?;
-                    keys.push(name);
+                    let hidden = if stage.find(&name).is_some() {
+                        format!("__by{}", keys.len() + 1)
+                    } else {
+                        name.clone()
+                    };
+                    self.check_new_name(&Name {
+                        name: name.clone(),
+                        at: item.expr.at,
+                    })?;
+                    stage = self.extend_named(stage, &hidden, &item.expr)?;
+                    keys.push((hidden, name));
                 }
             }
         }
-        let key_columns: Vec<Column> = keys.iter().filter_map(|k| stage.find(k).cloned()).collect();
         if let Some(arg) = aggregates
             .iter()
             .find(|a| matches!(a.function.name.as_str(), "arg_max" | "arg_min"))
@@ -519,20 +666,31 @@ impl Translator<'_> {
                     format!("{} must be the only aggregation of its summarize", arg.function.name),
                 ));
             }
+            let key_columns: Vec<(Column, String)> = keys
+                .iter()
+                .filter_map(|(k, outer)| stage.find(k).cloned().map(|c| (c, outer.clone())))
+                .collect();
             return self.arg_extreme(stage, arg, key_columns);
         }
-        let mut select: Vec<String> = key_columns.iter().map(|c| quote(&c.name)).collect();
-        let mut columns = key_columns.clone();
+        let mut select = Vec::new();
+        let mut columns = Vec::new();
+        for (inner, outer) in &keys {
+            let ty = stage.find(inner).map_or(Type::String, |c| c.ty);
+            select.push(format!("{} AS {}", quote(inner), quote(outer)));
+            columns.push(Column::new(outer, ty));
+        }
         for aggregate in aggregates {
             let (sql, column) = self.aggregation(&stage, aggregate)?;
             select.push(format!("{sql} AS {}", quote(&column.name)));
             columns.push(column);
             self.check_unique(&columns, aggregate.function.at)?;
         }
-        let group = if key_columns.is_empty() {
+        self.check_unique(&columns, by.first().map_or(0, |b| b.expr.at))?;
+        let group = if keys.is_empty() {
             String::new()
         } else {
-            format!(" GROUP BY {}", select_list(&key_columns))
+            let inner: Vec<String> = keys.iter().map(|(k, _)| quote(k)).collect();
+            format!(" GROUP BY {}", inner.join(", "))
         };
         Ok(Stage {
             sql: stage.wrap(&select.join(", "), &group),
@@ -547,7 +705,8 @@ impl Translator<'_> {
         let at = aggregate.function.at;
         let arity = match function {
             "count" => 0,
-            "countif" | "dcount" | "min" | "max" | "sum" | "avg" => 1,
+            "countif" | "dcount" | "min" | "max" | "sum" | "avg" | "any" | "take_any" | "make_set" | "make_list"
+            | "makeset" | "makelist" => 1,
             _ => {
                 return Err(self.error(
                     at,
@@ -569,7 +728,16 @@ impl Translator<'_> {
                     kind: ExprKind::Column(column),
                     ..
                 },
-            )) if function != "countif" => format!("{function}_{column}"),
+            )) if function != "countif" => {
+                // Kusto's names: set_X, list_X, any_X.
+                let prefix = match function {
+                    "make_set" | "makeset" => "set",
+                    "make_list" | "makelist" => "list",
+                    "take_any" => "any",
+                    other => other,
+                };
+                format!("{prefix}_{column}")
+            }
             _ => format!("{function}_"),
         };
         let name = match &aggregate.name {
@@ -589,12 +757,28 @@ impl Translator<'_> {
             }
             ("dcount", Some((value, _))) => (format!("COUNT(DISTINCT {})", self.emit(&value)), Type::Long),
             ("min" | "max", Some((value, expr))) => {
-                if value.ty == Type::Bool {
+                if matches!(value.ty, Type::Bool | Type::Dynamic) {
                     return Err(self.error(expr.at, format!("{function}() needs a number, string or datetime")));
                 }
                 let ordinal = self.dialect.ordinal(value.ty == Type::String);
                 let sql = format!("{}({}{ordinal})", function.to_uppercase(), self.emit(&value));
                 (sql, value.ty)
+            }
+            ("any" | "take_any", Some((value, expr))) => {
+                if matches!(value.ty, Type::Bool | Type::Dynamic) {
+                    return Err(self.error(expr.at, format!("{function}() takes a number, string or datetime")));
+                }
+                // Some value of the group: here the least, so that both
+                // stores pick the same.
+                let ordinal = self.dialect.ordinal(value.ty == Type::String);
+                (format!("MIN({}{ordinal})", self.emit(&value)), value.ty)
+            }
+            ("make_set" | "makeset" | "make_list" | "makelist", Some((value, expr))) => {
+                if value.ty == Type::Dynamic {
+                    return Err(self.error(expr.at, format!("{function}() collects scalars, not dynamic values")));
+                }
+                let distinct = function.contains("set");
+                (self.collect(&value, distinct, stage.ordered), Type::Dynamic)
             }
             ("sum" | "avg", Some((value, expr))) => {
                 if !value.is_numeric() {
@@ -612,9 +796,58 @@ impl Translator<'_> {
         Ok((sql, Column::new(&name, ty)))
     }
 
+    /// `make_set` (`distinct`) or `make_list`: the group's values that are
+    /// not null as an array, in their order (the rows' where they are
+    /// sorted, else the values').
+    fn collect(&mut self, value: &Typed, distinct: bool, ordered: bool) -> String {
+        let raw = self.emit(value);
+        let is_text = matches!(value.ty, Type::String | Type::Datetime);
+        let element = if value.ty == Type::Datetime {
+            self.dialect.text_of(&raw, Type::Datetime)
+        } else {
+            raw.clone()
+        };
+        let ordinal = self.dialect.ordinal(is_text);
+        let order = if ordered && !distinct {
+            ORDER.to_string()
+        } else {
+            format!("{element}{ordinal}")
+        };
+        match self.dialect {
+            Dialect::Sqlite => {
+                let element = if value.ty == Type::Bool {
+                    format!("(CASE WHEN {raw} THEN json('true') ELSE json('false') END)")
+                } else {
+                    element
+                };
+                let distinct = if distinct { "DISTINCT " } else { "" };
+                let order = if distinct.is_empty() { order } else { element.clone() };
+                format!("json_group_array({distinct}{element} ORDER BY {order}) FILTER (WHERE {raw} IS NOT NULL)")
+            }
+            Dialect::Postgres => {
+                let (distinct, element) = if distinct {
+                    ("DISTINCT ", format!("{element}{ordinal}"))
+                } else {
+                    ("", element)
+                };
+                let order = if distinct.is_empty() { order } else { element.clone() };
+                format!(
+                    "COALESCE(to_jsonb(array_agg({distinct}{element} ORDER BY {order}) FILTER (WHERE {raw} IS NOT NULL)), \
+                     '[]'::jsonb)"
+                )
+            }
+        }
+    }
+
     /// `summarize arg_max(X, cols | *) by keys`: per group, the row with the
     /// largest (smallest) X: keys, X, then the columns asked for.
-    fn arg_extreme(&mut self, stage: Stage, aggregate: &Aggregate, keys: Vec<Column>) -> Result<Stage, QueryError> {
+    /// `keys` pairs each key's column in `stage` with its name in the result.
+    fn arg_extreme(
+        &mut self,
+        stage: Stage,
+        aggregate: &Aggregate,
+        keys: Vec<(Column, String)>,
+    ) -> Result<Stage, QueryError> {
         let function = &aggregate.function;
         let Some((target, rest)) = aggregate.args.split_first() else {
             return Err(self.error(function.at, format!("{}() needs a column to compare", function.name)));
@@ -627,16 +860,27 @@ impl Translator<'_> {
                 format!("Column{}", self.auto_names)
             }
         };
+        // A key named like the compared column (`by bin(TimeGenerated, 1d)`)
+        // keeps the name; the column's largest value is `TimeGenerated1`.
+        let target_name = if keys.iter().any(|(_, outer)| *outer == target_name) {
+            format!("{target_name}1")
+        } else {
+            target_name
+        };
         let target_sql = self.emit(&typed);
         let ordinal = self.dialect.ordinal(typed.ty == Type::String);
-        let mut columns = keys.clone();
+        let mut columns: Vec<Column> = keys.iter().map(|(c, outer)| Column::new(outer, c.ty)).collect();
         columns.push(Column::new(&target_name, typed.ty));
-        let mut select: Vec<String> = keys.iter().map(|c| quote(&c.name)).collect();
+        let mut select: Vec<String> = keys
+            .iter()
+            .map(|(c, outer)| format!("{} AS {}", quote(&c.name), quote(outer)))
+            .collect();
         select.push(format!("{target_sql} AS {}", quote(&target_name)));
         let mut wanted: Vec<Column> = Vec::new();
         for arg in rest {
             match &arg.kind {
-                ExprKind::Star => wanted.extend(stage.columns.iter().cloned()),
+                // Not the keys computed under hidden names.
+                ExprKind::Star => wanted.extend(stage.columns.iter().filter(|c| !c.name.starts_with("__by")).cloned()),
                 ExprKind::Column(name) => match stage.find(name) {
                     Some(column) => wanted.push(column.clone()),
                     None => return Err(self.unknown_column(&stage, name, arg.at)),
@@ -654,12 +898,25 @@ impl Translator<'_> {
         let partition = if keys.is_empty() {
             String::new()
         } else {
-            format!("PARTITION BY {} ", select_list(&keys))
+            let inner: Vec<Column> = keys.iter().map(|(c, _)| c.clone()).collect();
+            format!("PARTITION BY {} ", select_list(&inner))
         };
-        // Nulls never win: they sort last either way.
+        // Nulls never win: they sort last either way. Ties (rows of one
+        // collection share their time) go to the first row in the order of
+        // all its columns, so that both stores pick the same.
+        let ties: Vec<String> = stage
+            .columns
+            .iter()
+            .filter(|c| c.ty != Type::Dynamic)
+            .map(|c| {
+                let q = quote(&c.name);
+                format!(", ({q} IS NULL), {q}{}", self.dialect.ordinal(c.ty == Type::String))
+            })
+            .collect();
         let ranked = format!(
-            "SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY ({target_sql}) IS NULL, {target_sql}{ordinal} {direction}) AS __rank \
-             FROM ({}) AS t",
+            "SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY ({target_sql}) IS NULL, {target_sql}{ordinal} {direction}{}) \
+             AS __rank FROM ({}) AS t",
+            ties.concat(),
             stage.sql
         );
         Ok(Stage {
@@ -680,12 +937,46 @@ impl Translator<'_> {
         self.error(at, format!("unknown column '{name}'{hint}"))
     }
 
+    /// An expression's SQL, refused when it grows past [`MAX_SQL_LEN`]
+    /// (functions and `let`s repeat what they are given where it is used).
     fn expr(&mut self, expr: &Expr, stage: &Stage) -> Result<Typed, QueryError> {
+        let typed = self.expr_unchecked(expr, stage)?;
+        match &typed.value {
+            Val::Sql(sql) if sql.len() > MAX_SQL_LEN || self.params.len() > MAX_PARAMS => Err(self.error(
+                expr.at,
+                "the query expands to too large a statement (its let names and functions are repeated where \
+                 they are used)",
+            )),
+            _ => Ok(typed),
+        }
+    }
+
+    fn expr_unchecked(&mut self, expr: &Expr, stage: &Stage) -> Result<Typed, QueryError> {
         match &expr.kind {
-            ExprKind::Column(name) => match stage.find(name) {
-                Some(column) => Ok(Typed::sql(column.ty, quote(name))),
-                None => Err(self.unknown_column(stage, name, expr.at)),
-            },
+            ExprKind::Column(name) => self.name_value(stage, name, expr.at),
+            ExprKind::Index(value, key) => self.index(stage, value, key),
+            ExprKind::HasAny { subject, list } => self.has_any(stage, subject, list),
+            ExprKind::Matches { subject, pattern } => self.matches(stage, subject, pattern),
+            ExprKind::Between {
+                subject,
+                low,
+                high,
+                negated,
+            } => {
+                let s = self.expr(subject, stage)?;
+                let (l, h) = (self.expr(low, stage)?, self.expr(high, stage)?);
+                let above = self.binary(BinaryOp::Ge, s.clone(), l, expr.at, low.at)?;
+                let below = self.binary(BinaryOp::Le, s, h, expr.at, high.at)?;
+                let both = self.binary(BinaryOp::And, above, below, expr.at, high.at)?;
+                if *negated {
+                    let sql = self.emit(&both);
+                    Ok(Typed::sql(Type::Bool, format!("(NOT {sql})")))
+                } else {
+                    Ok(both)
+                }
+            }
+            ExprKind::SearchTerm(_) => Err(self.error(expr.at, "a bare string is a term only in 'search'")),
+            ExprKind::ToScalar(pipeline) => self.scalar_of(pipeline),
             ExprKind::Literal(literal) => self.literal(literal, expr.at),
             ExprKind::Star => Err(self.error(expr.at, "'*' is only allowed in arg_max(), arg_min() and distinct")),
             ExprKind::Negate(inner) => {
@@ -694,7 +985,7 @@ impl Translator<'_> {
                     (Some(Const::Long(n)), _) => Ok(Typed::constant(Const::Long(n.wrapping_neg()))),
                     (Some(Const::Real(r)), _) => Ok(Typed::constant(Const::Real(-r))),
                     (Some(Const::Timespan(t)), _) => Ok(Typed::constant(Const::Timespan(t.wrapping_neg()))),
-                    (None, Type::Long | Type::Real) => {
+                    (None, Type::Long | Type::Real | Type::Timespan) => {
                         let sql = self.emit(&typed);
                         Ok(Typed::sql(typed.ty, format!("(-{sql})")))
                     }
@@ -747,6 +1038,7 @@ impl Translator<'_> {
             Literal::Real(r) => Const::Real(*r),
             Literal::Bool(b) => Const::Bool(*b),
             Literal::Timespan(t) => Const::Timespan(*t),
+            Literal::Dynamic(value) => Const::Dynamic(value.clone()),
             Literal::Datetime(raw) => Const::Datetime(parse_datetime(raw).ok_or_else(|| {
                 self.error(
                     at,
@@ -761,6 +1053,18 @@ impl Translator<'_> {
 
     fn binary(&mut self, op: BinaryOp, l: Typed, r: Typed, at: usize, right_at: usize) -> Result<Typed, QueryError> {
         use BinaryOp::*;
+        // A dynamic value compared with a string or a number is read as one.
+        let (l, r) = match (l.ty, r.ty) {
+            (Type::Dynamic, other) if other != Type::Dynamic => (self.dynamic_as(l, other), r),
+            (other, Type::Dynamic) if other != Type::Dynamic => {
+                let r = self.dynamic_as(r, other);
+                (l, r)
+            }
+            (Type::Dynamic, Type::Dynamic) if matches!(op, Eq | NotEq | EqCi | NotEqCi) => {
+                (self.dynamic_as(l, Type::String), self.dynamic_as(r, Type::String))
+            }
+            _ => (l, r),
+        };
         let mismatch = |this: &Self, l: &Typed, r: &Typed| {
             let mut message = format!("cannot apply '{}' to {} and {}", op.symbol(), l.ty.name(), r.ty.name());
             if matches!(
@@ -782,7 +1086,7 @@ impl Translator<'_> {
             }
             Eq | NotEq | Lt | Le | Gt | Ge => {
                 let comparable = (l.is_numeric() && r.is_numeric())
-                    || (l.ty == r.ty && matches!(l.ty, Type::Datetime | Type::Timespan))
+                    || (l.ty == r.ty && matches!(l.ty, Type::Datetime | Type::Timespan | Type::Decimal))
                     || (l.ty == r.ty && matches!(l.ty, Type::String | Type::Bool) && matches!(op, Eq | NotEq));
                 if !comparable {
                     return Err(mismatch(self, &l, &r));
@@ -857,11 +1161,7 @@ impl Translator<'_> {
             _ => {}
         }
         if matches!(l.ty, Type::Datetime | Type::Timespan) || matches!(r.ty, Type::Datetime | Type::Timespan) {
-            return Err(self.error(
-                at,
-                "arithmetic on datetime columns is not supported; compare the column with ago(...), now() \
-                 or datetime(...) instead",
-            ));
+            return self.time_arithmetic(op, l, r, at);
         }
         if !l.is_numeric() || !r.is_numeric() {
             return Err(self.error(
@@ -893,9 +1193,28 @@ impl Translator<'_> {
         case_sensitive: bool,
     ) -> Result<Typed, QueryError> {
         let s = self.expr(subject, stage)?;
+        let s = self.dynamic_as(s, Type::String);
         let mut items = Vec::new();
+        // Arrays in the list: a constant one's elements join the list; any
+        // other is tested element by element.
+        let mut arrays = Vec::new();
         for item in list {
             let typed = self.expr(item, stage)?;
+            if typed.ty == Type::Dynamic {
+                if typed.as_const().is_none() {
+                    arrays.push(typed);
+                    continue;
+                }
+                for element in dynamic::constant_elements(&typed) {
+                    let value = match s.ty {
+                        Type::Long => element.parse().ok().map(Const::Long),
+                        Type::Real => element.parse().ok().map(Const::Real),
+                        _ => Some(Const::Str(element)),
+                    };
+                    items.extend(value.map(Typed::constant));
+                }
+                continue;
+            }
             let fits = (s.is_numeric() && typed.is_numeric()) || s.ty == typed.ty;
             if !fits || (!case_sensitive && typed.ty != Type::String) {
                 return Err(self.error(
@@ -906,24 +1225,29 @@ impl Translator<'_> {
             items.push(typed);
         }
         let not = if negated { "NOT " } else { "" };
-        if !case_sensitive {
-            let subject = self.emit(&s);
-            let tests: Vec<String> = items
-                .iter()
-                .map(|item| format!("kql_text(0, 0, {subject}, {})", self.emit(item)))
-                .collect();
-            return Ok(Typed::sql(Type::Bool, format!("({not}({}))", tests.join(" OR "))));
-        }
         let subject = if s.ty == Type::String {
             self.emit_text(&s)
         } else {
             self.emit(&s)
         };
-        let values: Vec<String> = items.iter().map(|item| self.emit(item)).collect();
-        Ok(Typed::sql(
-            Type::Bool,
-            format!("({subject} {not}IN ({}))", values.join(", ")),
-        ))
+        let mut tests: Vec<String> = Vec::new();
+        if !case_sensitive {
+            for item in &items {
+                let value = self.emit(item);
+                tests.push(format!("kql_text(0, 0, {subject}, {value})"));
+            }
+        } else if !items.is_empty() {
+            let values: Vec<String> = items.iter().map(|item| self.emit(item)).collect();
+            tests.push(format!("{subject} IN ({})", values.join(", ")));
+        }
+        for array in &arrays {
+            tests.push(self.in_dynamic(&subject, s.ty, array, case_sensitive));
+        }
+        if tests.is_empty() {
+            // Nothing to be in: false, the subject kept for its parameters.
+            tests.push(format!("({subject} IS NULL AND 1 = 0)"));
+        }
+        Ok(Typed::sql(Type::Bool, format!("({not}({}))", tests.join(" OR "))))
     }
 
     fn call(&mut self, stage: &Stage, name: &Name, args: &[Expr]) -> Result<Typed, QueryError> {
@@ -937,6 +1261,10 @@ impl Translator<'_> {
             "case" => &(3..=1025).step_by(2).collect::<Vec<_>>(),
             "strcat" => &(1..=64).collect::<Vec<_>>(),
             "coalesce" => &(2..=64).collect::<Vec<_>>(),
+            _ if self.function(function).is_some() => return self.user_call(stage, name, args),
+            _ if time::FUNCTIONS.contains(&function) => return self.time_call(stage, name, args),
+            _ if dynamic::FUNCTIONS.contains(&function) => return self.dynamic_call(stage, name, args),
+            _ if regex::FUNCTIONS.contains(&function) => return self.regex_call(stage, name, args),
             _ if AGGREGATIONS.split(", ").any(|a| a == function) => {
                 return Err(self.error(name.at, format!("{function}() is an aggregation: use it in summarize")));
             }
@@ -1069,9 +1397,75 @@ impl Translator<'_> {
 }
 
 impl Translator<'_> {
+    /// A call's arguments, translated, once their number is one of `arity`.
+    fn call_arguments(
+        &mut self,
+        stage: &Stage,
+        name: &Name,
+        args: &[Expr],
+        arity: &[usize],
+    ) -> Result<Vec<Typed>, QueryError> {
+        if !arity.contains(&args.len()) {
+            let counts: Vec<String> = arity.iter().map(usize::to_string).collect();
+            return Err(self.error(
+                name.at,
+                format!("{}() takes {} argument(s)", name.name, counts.join(" or ")),
+            ));
+        }
+        args.iter().map(|a| self.expr(a, stage)).collect()
+    }
+
+    /// Refuses argument `arg` of `function` unless `ok`: it needs `what`.
+    fn require(&self, function: &str, arg: &Expr, ok: bool, what: &str) -> Result<(), QueryError> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.error(arg.at, format!("{function}() needs {what} here")))
+        }
+    }
+
+    /// `datetime ± timespan`, `datetime - datetime`, timespans added,
+    /// scaled and divided: on microseconds.
+    fn time_arithmetic(&mut self, op: BinaryOp, l: Typed, r: Typed, at: usize) -> Result<Typed, QueryError> {
+        use BinaryOp::*;
+        use Type::{Datetime, Long, Real, Timespan};
+        let (ls, rs) = (self.emit(&l), self.emit(&r));
+        let micros = |this: &Self, t: &Typed, sql: &str| {
+            if t.ty == Datetime {
+                this.dialect.micros_of(sql)
+            } else {
+                sql.to_string()
+            }
+        };
+        let (lm, rm) = (micros(self, &l, &ls), micros(self, &r, &rs));
+        let (ty, sql) = match (op, l.ty, r.ty) {
+            (Add, Datetime, Timespan) | (Add, Timespan, Datetime) | (Sub, Datetime, Timespan) => {
+                let sum = format!("({lm} {} {rm})", op.symbol());
+                (Datetime, self.dialect.datetime_of(&sum))
+            }
+            (Sub, Datetime, Datetime) | (Add | Sub, Timespan, Timespan) => {
+                (Timespan, format!("({lm} {} {rm})", op.symbol()))
+            }
+            (Mul, Timespan, Long) | (Mul, Long, Timespan) | (Div, Timespan, Long) => {
+                (Timespan, format!("({ls} {} {rs})", op.symbol()))
+            }
+            (Mul, Timespan, Real) | (Mul, Real, Timespan) | (Div, Timespan, Real) => {
+                (Timespan, self.dialect.truncate(&format!("({ls} {} {rs})", op.symbol())))
+            }
+            (Div, Timespan, Timespan) => (Real, format!("(CAST({ls} AS DOUBLE PRECISION) / {rs})")),
+            _ => {
+                return Err(self.error(
+                    at,
+                    format!("cannot apply '{}' to {} and {}", op.symbol(), l.ty.name(), r.ty.name()),
+                ));
+            }
+        };
+        Ok(Typed::sql(ty, sql))
+    }
+
     /// An operand as `tostring()` gives it: null is "", a bool `true` or
     /// `false`, other types their text.
-    fn as_text(&mut self, typed: &Typed) -> String {
+    pub(super) fn as_text(&mut self, typed: &Typed) -> String {
         let value = self.emit(typed);
         match typed.ty {
             Type::Bool => format!("(CASE WHEN {value} IS NULL THEN '' WHEN {value} THEN 'true' ELSE 'false' END)"),
