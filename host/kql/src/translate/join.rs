@@ -162,14 +162,7 @@ fn keyed(stage: &Stage, keys: &[String], unique: bool, t: &Translator<'_>) -> St
     if !unique {
         return format!("SELECT {with_keys} FROM ({}) AS t", stage.sql);
     }
-    let order: Vec<String> = stage
-        .columns
-        .iter()
-        .map(|c| {
-            let q = quote(&c.name);
-            format!("({q} IS NULL), {q}{}", t.dialect.ordinal(c.ty == Type::String))
-        })
-        .collect();
+    let order = t.every_column_order(&stage.columns);
     format!(
         "SELECT {columns}, {} FROM (SELECT {with_keys}, ROW_NUMBER() OVER (PARTITION BY {} ORDER BY {}) AS __u \
          FROM ({}) AS t) AS t WHERE __u = 1",
@@ -178,7 +171,7 @@ fn keyed(stage: &Stage, keys: &[String], unique: bool, t: &Translator<'_>) -> St
             .collect::<Vec<_>>()
             .join(", "),
         keys.join(", "),
-        order.join(", "),
+        order,
         stage.sql
     )
 }

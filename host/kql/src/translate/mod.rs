@@ -188,6 +188,29 @@ fn select_list(columns: &[Column]) -> String {
     columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ")
 }
 
+impl Translator<'_> {
+    /// An `ORDER BY` list of every column, nulls last and strings by their
+    /// bytes, so that rows Kusto leaves in no order (ties of `arg_max`,
+    /// `innerunique`'s pick, `narrow`'s row numbers) come out alike on
+    /// both stores. Dynamic columns are left out: the stores order them
+    /// differently. `1` when nothing is left.
+    fn every_column_order(&self, columns: &[Column]) -> String {
+        let order: Vec<String> = columns
+            .iter()
+            .filter(|c| c.ty != Type::Dynamic)
+            .map(|c| {
+                let q = quote(&c.name);
+                format!("({q} IS NULL), {q}{}", self.dialect.ordinal(c.ty == Type::String))
+            })
+            .collect();
+        if order.is_empty() {
+            "1".to_string()
+        } else {
+            order.join(", ")
+        }
+    }
+}
+
 /// A translated expression: SQL text, or a constant folded at translation
 /// time (bound as a parameter where it is used).
 #[derive(Debug, Clone)]
@@ -904,19 +927,10 @@ impl Translator<'_> {
         // Nulls never win: they sort last either way. Ties (rows of one
         // collection share their time) go to the first row in the order of
         // all its columns, so that both stores pick the same.
-        let ties: Vec<String> = stage
-            .columns
-            .iter()
-            .filter(|c| c.ty != Type::Dynamic)
-            .map(|c| {
-                let q = quote(&c.name);
-                format!(", ({q} IS NULL), {q}{}", self.dialect.ordinal(c.ty == Type::String))
-            })
-            .collect();
+        let ties = self.every_column_order(&stage.columns);
         let ranked = format!(
-            "SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY ({target_sql}) IS NULL, {target_sql}{ordinal} {direction}{}) \
+            "SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY ({target_sql}) IS NULL, {target_sql}{ordinal} {direction}, {ties}) \
              AS __rank FROM ({}) AS t",
-            ties.concat(),
             stage.sql
         );
         Ok(Stage {

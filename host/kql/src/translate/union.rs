@@ -105,18 +105,8 @@ impl Translator<'_> {
         let order = if stage.ordered {
             ORDER.to_string()
         } else {
-            stage
-                .columns
-                .iter()
-                .filter(|c| c.ty != Type::Dynamic)
-                .map(|c| {
-                    let q = quote(&c.name);
-                    format!("({q} IS NULL), {q}{}", self.dialect.ordinal(c.ty == Type::String))
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.every_column_order(&stage.columns)
         };
-        let order = if order.is_empty() { "1".to_string() } else { order };
         let numbered = format!(
             "SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS __row FROM ({}) AS t",
             stage.sql
