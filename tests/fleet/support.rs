@@ -332,9 +332,10 @@ impl Machine {
         sorted_json_lines(&stdout(&output))
     }
 
-    /// The agent's own inventory, every column, as sorted JSON texts.
+    /// The agent's own inventory, every stored column, as sorted JSON texts
+    /// (`Type`, the table's name, is not stored; `--json` leaves nulls out).
     pub fn inventory(&self) -> Vec<String> {
-        self.query("ConfigurationData")
+        self.query("ConfigurationData | project-away Type")
     }
 
     pub fn changes(&self) -> Vec<serde_json::Value> {

@@ -198,9 +198,10 @@ impl Catalog {
 
 /// Columns of Azure's tables that the stores do not keep, computed from
 /// those they do (`SvcChangeType` from `FieldsChanged`, `Hive` from
-/// `RegistryKey`), or null where nothing here knows them
-/// (`SvcController`: the parent process of a daemon), so that queries
-/// naming them run.
+/// `RegistryKey`, `Type` is the table's name), or null where nothing here
+/// knows them (`SvcController`: the parent process of a daemon; Azure's
+/// resource, agent and management group ids), so that queries naming them
+/// run.
 fn derived_columns(table: &str, dialect: Dialect) -> Vec<(&'static str, String)> {
     let null = dialect.null_of(Type::String).to_string();
     let hives = [
@@ -221,8 +222,9 @@ fn derived_columns(table: &str, dialect: Dialect) -> Vec<(&'static str, String)>
             .collect::<Vec<_>>()
             .join(" ")
     );
+    let mut derived = Vec::new();
     match table {
-        "ConfigurationChange" => vec![
+        "ConfigurationChange" => derived.extend([
             (
                 "SvcChangeType",
                 "(CASE WHEN \"ConfigChangeType\" IN ('WindowsServices', 'Daemons') AND \"ChangeCategory\" = 'Modified' \
@@ -230,12 +232,17 @@ fn derived_columns(table: &str, dialect: Dialect) -> Vec<(&'static str, String)>
                     .to_string(),
             ),
             ("SvcController", null.clone()),
-            ("SvcPreviousController", null),
+            ("SvcPreviousController", null.clone()),
             ("Hive", hive),
-        ],
-        "ConfigurationData" => vec![("SvcController", null), ("Hive", hive)],
-        _ => Vec::new(),
+        ]),
+        "ConfigurationData" => derived.extend([("SvcController", null.clone()), ("Hive", hive)]),
+        _ => {}
     }
+    derived.push(("Type", format!("CAST('{}' AS TEXT)", table.replace('\'', "''"))));
+    for azure_only in ["SourceSystem", "SourceComputerId", "ManagementGroupName", "_ResourceId"] {
+        derived.push((azure_only, null.clone()));
+    }
+    derived
 }
 
 /// Whether a column of this name holds a time (`TimeGenerated`,

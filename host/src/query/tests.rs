@@ -1069,6 +1069,20 @@ fn heartbeat_and_the_azure_columns_the_stores_derive() {
         rows(&s, "ConfigurationChange | where isnotnull(SvcController) | count"),
         ["0"]
     );
+    // `Type` names the table, as in every Azure table; Azure's resource,
+    // agent and management group ids are there, and null.
+    let q = "union ConfigurationChange, ConfigurationData, Heartbeat | where isnull(_ResourceId) and isnull(SourceComputerId) \
+             and isnull(SourceSystem) and isnull(ManagementGroupName) | summarize count() by Type | order by Type asc";
+    assert_eq!(
+        rows(&s, q),
+        ["ConfigurationChange|14", "ConfigurationData|6", "Heartbeat|3"]
+    );
+    let e = s.error("union withsource=Type ConfigurationChange, Heartbeat");
+    assert!(
+        e.message.contains("withsource names a column the tables have: 'Type'"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
