@@ -272,6 +272,9 @@ pub enum ExprKind {
     SearchTerm(String),
     /// `toscalar(pipeline)`: the first column of the first row.
     ToScalar(Box<Pipeline>),
+    /// `in (T | ...)`: a tabular expression whose first column's values
+    /// are the list.
+    Tabular(Box<Pipeline>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

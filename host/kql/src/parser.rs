@@ -866,7 +866,10 @@ impl Parser<'_> {
             });
         }
         if word == "in" || word == "in~" {
-            let list = self.value_list(word, at)?;
+            let list = match self.tabular_list()? {
+                Some(tabular) => vec![tabular],
+                None => self.value_list(word, at)?,
+            };
             return Ok(Expr {
                 at: subject.at,
                 kind: ExprKind::In {
@@ -891,6 +894,26 @@ impl Parser<'_> {
     }
 
     /// After `in`, `has_any`, ...: `(values)`, at least one.
+    /// After `in`: `(T | ...)`, a tabular expression whose first column
+    /// is the list (a bare `(T)` is told from a column by the translator).
+    fn tabular_list(&mut self) -> Result<Option<Expr>, QueryError> {
+        let tok = |i: usize| self.tokens.get(self.next + i).map(|t| &t.tok);
+        let piped = matches!(tok(1), Some(Tok::Punct("(")))
+            && matches!(tok(2), Some(Tok::Ident(_)))
+            && matches!(tok(3), Some(Tok::Punct("|")));
+        if !piped {
+            return Ok(None);
+        }
+        self.advance();
+        self.advance();
+        let at = self.at();
+        let pipeline = self.nested_pipeline(")")?;
+        Ok(Some(Expr {
+            at,
+            kind: ExprKind::Tabular(Box::new(pipeline)),
+        }))
+    }
+
     fn value_list(&mut self, word: &str, at: usize) -> Result<Vec<Expr>, QueryError> {
         self.advance();
         self.expect_punct("(")?;

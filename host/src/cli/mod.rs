@@ -323,7 +323,8 @@ endofweek hourofday dayofweek dayofmonth getmonth getyear datetime_diff
 format_datetime round tolong toint todouble toreal parse_version; between;
 regular expressions: matches regex, extract, replace_regex, replace; dynamic:
 dynamic([..]) pack pack_array parse_json d[0] d.key split strcat_array
-array_length array_slice has_any, in over an array; make_set make_list any.
+array_length array_slice has_any, in over an array or a table (in (T | project X));
+make_set make_list any.
 Operators also: mv-expand, parse, search, evaluate narrow(), render (noted;
 drawn by the console).
 Strings: "..." '...' and verbatim @"c:\path"."#;

@@ -897,6 +897,43 @@ fn joins_of_every_kind() {
 }
 
 #[test]
+fn in_a_tables_first_column() {
+    let s = seeded();
+    // A tabular let, bare: its first column is the list.
+    let q = "let installed = ConfigurationData | where ConfigDataType == \"Software\" | project SoftwareName; \
+             ConfigurationChange | where ConfigChangeType == \"Software\" and SoftwareName in (installed) \
+             | project SoftwareName | order by SoftwareName asc";
+    assert_eq!(rows(&s, q), ["Microsoft Monitoring Agent", "bash"]);
+    // A pipeline in the list; !in keeps what is not there.
+    let q = "ConfigurationChange | where ConfigChangeType == \"Software\" \
+             and SoftwareName !in (ConfigurationData | where ConfigDataType == \"Software\" | project SoftwareName) \
+             | project SoftwareName";
+    assert_eq!(rows(&s, q), ["curl"]);
+    // in~ compares without case; in with it.
+    let upper = "(ConfigurationData | project Upper = toupper(SoftwareName))";
+    let q =
+        format!("ConfigurationChange | where ConfigChangeType == \"Software\" and SoftwareName in~ {upper} | count");
+    assert_eq!(rows(&s, &q), ["2"]);
+    let q = format!("ConfigurationChange | where ConfigChangeType == \"Software\" and SoftwareName in {upper} | count");
+    assert_eq!(rows(&s, &q), ["0"]);
+    // Nulls in the table's column are not values: sizes 824, 40960 and 300
+    // against previous sizes 824, 250 and nulls.
+    let q = "ConfigurationChange | where ConfigChangeType == \"Files\" \
+             and Size !in (ConfigurationChange | project PreviousSize) | project Size | order by Size asc";
+    assert_eq!(rows(&s, q), ["300", "40960"]);
+    let e = s.error("ConfigurationChange | where Size in (ConfigurationData | project SoftwareName)");
+    assert_eq!(e.column, 38, "at the table");
+    assert!(
+        e.message
+            .contains("the table's first column, SoftwareName, is a string, compared with a long"),
+        "{}",
+        e.message
+    );
+    let e = s.error("ConfigurationChange | where SoftwareName in~ (ConfigurationChange | project Size)");
+    assert!(e.message.contains("is a long, compared with a string"), "{}", e.message);
+}
+
+#[test]
 fn unions_and_search() {
     let s = seeded();
     let q = "union ConfigurationData, (ConfigurationChange | where ConfigChangeType == \"Software\") | count";

@@ -991,6 +991,7 @@ impl Translator<'_> {
             }
             ExprKind::SearchTerm(_) => Err(self.error(expr.at, "a bare string is a term only in 'search'")),
             ExprKind::ToScalar(pipeline) => self.scalar_of(pipeline),
+            ExprKind::Tabular(_) => Err(self.error(expr.at, "a table is a list only after 'in'")),
             ExprKind::Literal(literal) => self.literal(literal, expr.at),
             ExprKind::Star => Err(self.error(expr.at, "'*' is only allowed in arg_max(), arg_min() and distinct")),
             ExprKind::Negate(inner) => {
@@ -1212,7 +1213,21 @@ impl Translator<'_> {
         // Arrays in the list: a constant one's elements join the list; any
         // other is tested element by element.
         let mut arrays = Vec::new();
+        // Tables in the list: their first column's values.
+        let mut tables = Vec::new();
         for item in list {
+            let tabular = match &item.kind {
+                ExprKind::Tabular(pipeline) => Some((**pipeline).clone()),
+                ExprKind::Column(name) if stage.find(name).is_none() => self.as_source(item).map(|source| Pipeline {
+                    source,
+                    ops: Vec::new(),
+                }),
+                _ => None,
+            };
+            if let Some(pipeline) = tabular {
+                tables.push(self.first_column_values(&pipeline, &s, case_sensitive, item.at)?);
+                continue;
+            }
             let typed = self.expr(item, stage)?;
             if typed.ty == Type::Dynamic {
                 if typed.as_const().is_none() {
@@ -1257,11 +1272,56 @@ impl Translator<'_> {
         for array in &arrays {
             tests.push(self.in_dynamic(&subject, s.ty, array, case_sensitive));
         }
+        for values in &tables {
+            tests.push(if case_sensitive {
+                format!("{subject} IN (SELECT v FROM {values} AS l)")
+            } else {
+                format!("EXISTS (SELECT 1 FROM {values} AS l WHERE kql_text(0, 0, {subject}, l.v))")
+            });
+        }
         if tests.is_empty() {
             // Nothing to be in: false, the subject kept for its parameters.
             tests.push(format!("({subject} IS NULL AND 1 = 0)"));
         }
         Ok(Typed::sql(Type::Bool, format!("({not}({}))", tests.join(" OR "))))
+    }
+
+    /// A table's first column as `(SELECT v ...)`, its values compared as
+    /// `subject` is (strings with null as "", nulls left out so that
+    /// `!in` stays true for what is not there).
+    fn first_column_values(
+        &mut self,
+        pipeline: &Pipeline,
+        subject: &Typed,
+        case_sensitive: bool,
+        at: usize,
+    ) -> Result<String, QueryError> {
+        let values = self.pipeline(pipeline)?;
+        let Some(first) = values.columns.first().cloned() else {
+            return Err(self.error(at, "a table in an 'in' list needs a column"));
+        };
+        let fits = (subject.is_numeric() && matches!(first.ty, Type::Long | Type::Real)) || subject.ty == first.ty;
+        if !fits || (!case_sensitive && first.ty != Type::String) {
+            return Err(self.error(
+                at,
+                format!(
+                    "the table's first column, {}, is a {}, compared with a {}",
+                    first.name,
+                    first.ty.name(),
+                    subject.ty.name()
+                ),
+            ));
+        }
+        let column = Typed::sql(first.ty, quote(&first.name));
+        let value = if first.ty == Type::String {
+            self.emit_text(&column)
+        } else {
+            self.emit(&column)
+        };
+        Ok(format!(
+            "(SELECT {value} AS v FROM ({}) AS t WHERE {value} IS NOT NULL)",
+            values.sql
+        ))
     }
 
     fn call(&mut self, stage: &Stage, name: &Name, args: &[Expr]) -> Result<Typed, QueryError> {

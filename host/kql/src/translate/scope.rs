@@ -113,7 +113,7 @@ impl Translator<'_> {
 
     /// An expression that names something tabular (`let T = ConfigurationData;`,
     /// `let T = f(1);`), as a pipeline's source.
-    fn as_source(&self, expr: &Expr) -> Option<Source> {
+    pub(super) fn as_source(&self, expr: &Expr) -> Option<Source> {
         match &expr.kind {
             ExprKind::Column(name) => {
                 let tabular = match self.binding(name) {
